@@ -1,0 +1,337 @@
+"""Layer specifications: plain, immutable descriptions of a network's layers.
+
+A network is a `Network`: a name and a tuple of layer specs whose first entry is an `Input`.
+Each spec holds only the settings a student would choose (filters, kernel size, padding...).
+What the settings imply (shapes, parameters, operations) is worked out in
+`cnnlib.arithmetic`, and turning a spec into a Keras model is `cnnlib.build`'s job; this module
+imports neither TensorFlow nor Keras.
+
+Blocks with branches (inception modules, residual blocks, Kim's parallel filter widths) are a
+`Parallel` spec: several branches applied to the same input and merged by concatenation along
+the channel axis or by addition. An empty branch is the identity (a residual shortcut).
+
+`to_dict`/`from_dict` and `Network.to_json`/`Network.from_json` give a JSON form that pages
+can offer for download and load back; `from_dict` refuses anything that is not a spec, with a
+message that says what to change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+PADDINGS = ("valid", "same")
+ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "softmax", "elu", "gelu", "linear")
+MERGES = ("concat", "add")
+# A network definition larger than this is refused before it is parsed: real networks,
+# even ResNet-50 written out layer by layer, stay far below it.
+MAX_SPEC_BYTES = 512 * 1024
+
+
+def _pair(value: Any) -> Any:
+    """Keras accepts an int or a pair for sizes; specs always hold a pair."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _set(spec: Any, name: str, value: Any) -> None:
+    object.__setattr__(spec, name, value)
+
+
+@dataclass(frozen=True)
+class Input:
+    shape: tuple[int, ...] = (28, 28, 1)  # height, width, channels; or (length,) for vectors
+
+    def __post_init__(self) -> None:
+        _set(self, "shape", tuple(self.shape))
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    filters: int = 32  # number of kernels, i.e. of output feature maps
+    kernel_size: tuple[int, int] = (3, 3)  # height, width of each kernel
+    strides: tuple[int, int] = (1, 1)  # step between kernel positions
+    padding: str = "valid"  # "valid": no padding; "same": pad so output = ceil(input / stride)
+    activation: str | None = "relu"  # applied to each output value
+    use_bias: bool = True  # one bias per filter
+
+    def __post_init__(self) -> None:
+        _set(self, "kernel_size", _pair(self.kernel_size))
+        _set(self, "strides", _pair(self.strides))
+
+
+@dataclass(frozen=True)
+class MaxPooling2D:
+    pool_size: tuple[int, int] = (2, 2)  # window height, width
+    strides: tuple[int, int] | None = None  # None: same as pool_size, as in Keras
+    padding: str = "valid"
+
+    def __post_init__(self) -> None:
+        _set(self, "pool_size", _pair(self.pool_size))
+        _set(self, "strides", None if self.strides is None else _pair(self.strides))
+
+
+@dataclass(frozen=True)
+class AveragePooling2D:
+    pool_size: tuple[int, int] = (2, 2)  # window height, width
+    strides: tuple[int, int] | None = None  # None: same as pool_size, as in Keras
+    padding: str = "valid"
+
+    def __post_init__(self) -> None:
+        _set(self, "pool_size", _pair(self.pool_size))
+        _set(self, "strides", None if self.strides is None else _pair(self.strides))
+
+
+@dataclass(frozen=True)
+class GlobalAveragePooling2D:
+    """Averages each feature map to one number: (H, W, C) -> (C,)."""
+
+
+@dataclass(frozen=True)
+class GlobalMaxPooling2D:
+    """Keeps each feature map's largest value: (H, W, C) -> (C,)."""
+
+
+@dataclass(frozen=True)
+class ZeroPadding2D:
+    padding: tuple[tuple[int, int], tuple[int, int]] = (
+        (1, 1),
+        (1, 1),
+    )  # (top, bottom), (left, right)
+
+    def __post_init__(self) -> None:
+        pad = self.padding
+        if isinstance(pad, int) and not isinstance(pad, bool):
+            pad = ((pad, pad), (pad, pad))
+        elif (
+            isinstance(pad, (list, tuple))
+            and len(pad) == 2
+            and all(isinstance(p, int) for p in pad)
+        ):
+            pad = ((pad[0], pad[0]), (pad[1], pad[1]))
+        elif isinstance(pad, (list, tuple)):
+            pad = tuple(_pair(p) if not isinstance(p, list) else tuple(p) for p in pad)
+        _set(self, "padding", pad)
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """Lays a volume out as one vector: (H, W, C) -> (H*W*C,)."""
+
+
+@dataclass(frozen=True)
+class Dense:
+    units: int = 128  # number of output neurons
+    activation: str | None = "relu"
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class Dropout:
+    rate: float = 0.25  # fraction of inputs zeroed at random during training only
+
+
+@dataclass(frozen=True)
+class BatchNormalization:
+    """Normalises each channel; 2 trainable (scale, offset) and 2 non-trainable (moving mean,
+    variance) numbers per channel."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    activation: str = "relu"
+
+
+@dataclass(frozen=True)
+class Parallel:
+    branches: tuple[tuple[Any, ...], ...] = ((), ())  # layer stacks fed the same input
+    merge: str = "concat"  # "concat" joins channels; "add" sums (shapes must agree)
+    activation: str | None = None  # applied after merging (ResNet: "relu")
+    name: str = ""  # shown to the user, e.g. "inception (3a)" or "residual 2a"
+
+    def __post_init__(self) -> None:
+        _set(self, "branches", tuple(tuple(branch) for branch in self.branches))
+
+
+LAYER_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        Input,
+        Conv2D,
+        MaxPooling2D,
+        AveragePooling2D,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling2D,
+        ZeroPadding2D,
+        Flatten,
+        Dense,
+        Dropout,
+        BatchNormalization,
+        Activation,
+        Parallel,
+    )
+}
+
+Layer = (
+    Input
+    | Conv2D
+    | MaxPooling2D
+    | AveragePooling2D
+    | GlobalAveragePooling2D
+    | GlobalMaxPooling2D
+    | ZeroPadding2D
+    | Flatten
+    | Dense
+    | Dropout
+    | BatchNormalization
+    | Activation
+    | Parallel
+)
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    layers: tuple[Any, ...]  # first entry is an Input
+
+    def __post_init__(self) -> None:
+        _set(self, "layers", tuple(self.layers))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if not self.layers or not isinstance(self.layers[0], Input):
+            raise ValueError("A network must start with an Input layer; add one at the top.")
+        return self.layers[0].shape
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "layers": [to_dict(layer) for layer in self.layers]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Network:
+        if not isinstance(data, dict) or "layers" not in data:
+            raise ValueError(
+                'A network file must be a JSON object with "name" and "layers", '
+                'e.g. {"name": "my net", "layers": [{"type": "Input", "shape": [28, 28, 1]}]}.'
+            )
+        layers = data["layers"]
+        if not isinstance(layers, list) or not layers:
+            raise ValueError('"layers" must be a non-empty list of layer objects.')
+        name = data.get("name", "network")
+        if not isinstance(name, str):
+            raise ValueError('"name" must be a string.')
+        parsed = tuple(from_dict(item, where=f"layer {i}") for i, item in enumerate(layers))
+        if not isinstance(parsed[0], Input):
+            raise ValueError('The first layer must be {"type": "Input", "shape": [...]}.')
+        return cls(name=name, layers=parsed)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Network:
+        size = len(text.encode() if isinstance(text, str) else text)
+        if size > MAX_SPEC_BYTES:
+            raise ValueError(
+                f"The network file is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,}. "
+                "Upload a network definition exported by CNN Lab, not a model or data file."
+            )
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(
+                f"The network file is not valid JSON ({err}). "
+                "Export a network from the architecture explorer and edit that."
+            ) from None
+        return cls.from_dict(data)
+
+
+def to_dict(layer: Any) -> dict[str, Any]:
+    """The JSON-ready form of one layer spec: {"type": name, field: value, ...}."""
+    out: dict[str, Any] = {"type": type(layer).__name__}
+    for f in fields(layer):
+        value = getattr(layer, f.name)
+        if f.name == "branches":
+            value = [[to_dict(sub) for sub in branch] for branch in value]
+        out[f.name] = _jsonable(value)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def from_dict(data: Any, where: str = "layer") -> Any:
+    """Parse one layer spec, refusing unknown types, unknown fields and wrong value types."""
+    if not isinstance(data, dict) or "type" not in data:
+        raise ValueError(f'{where}: each layer must be an object with a "type" key.')
+    kind = data["type"]
+    cls = LAYER_TYPES.get(kind)
+    if cls is None:
+        known = ", ".join(LAYER_TYPES)
+        raise ValueError(f"{where}: unknown layer type {kind!r}; use one of {known}.")
+    allowed = {f.name for f in fields(cls)}
+    extra = set(data) - allowed - {"type"}
+    if extra:
+        raise ValueError(
+            f"{where} ({kind}): unknown setting(s) {', '.join(sorted(extra))}; "
+            f"{kind} takes {', '.join(sorted(allowed)) or 'no settings'}."
+        )
+    kwargs = {k: v for k, v in data.items() if k != "type"}
+    for key, value in kwargs.items():
+        _check_value(where, kind, key, value)
+    if cls is Parallel and "branches" in kwargs:
+        branches = kwargs["branches"]
+        if not isinstance(branches, list) or not all(isinstance(b, list) for b in branches):
+            raise ValueError(f"{where} (Parallel): branches must be a list of lists of layers.")
+        kwargs["branches"] = tuple(
+            tuple(
+                from_dict(sub, where=f"{where}, branch {b}, layer {i}") for i, sub in enumerate(br)
+            )
+            for b, br in enumerate(branches)
+        )
+    return cls(**kwargs)
+
+
+def _check_value(where: str, kind: str, key: str, value: Any) -> None:
+    if key == "branches":
+        return
+    if key in ("activation",):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where} ({kind}): activation must be a name like 'relu' or null.")
+        return
+    if key in ("padding",) and kind != "ZeroPadding2D":
+        if value not in PADDINGS:
+            raise ValueError(f"{where} ({kind}): padding must be 'valid' or 'same', not {value!r}.")
+        return
+    if key in ("name", "merge"):
+        if not isinstance(value, str):
+            raise ValueError(f"{where} ({kind}): {key} must be a string.")
+        return
+    if key == "use_bias":
+        if not isinstance(value, bool):
+            raise ValueError(f"{where} ({kind}): use_bias must be true or false.")
+        return
+    if key == "rate":
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"{where} ({kind}): rate must be a number between 0 and 1.")
+        return
+    if value is None and key == "strides":
+        return
+    if not _is_int_tree(value):
+        raise ValueError(f"{where} ({kind}): {key} must be a whole number or a list of them.")
+
+
+def _is_int_tree(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, list):
+        return bool(value) and all(_is_int_tree(v) for v in value)
+    return False
