@@ -1,13 +1,23 @@
 """CNN Lab's entry point: sets up the page, the session state and the navigation."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import _state
+from pages._catalog import PAGES
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 _state.init()
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-]
-st.navigation(pages).run()
+_HERE = Path(__file__).parent
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+navigation = st.navigation(
+    [home]
+    + [
+        st.Page(entry.path, title=entry.title, icon=entry.icon)
+        for entry in PAGES
+        if (_HERE / entry.path).exists()
+    ]
+)
+navigation.run()

@@ -1,0 +1,55 @@
+"""The dashboard's pages in the order a student should visit them: file, title, icon and what
+each teaches. `app.py` builds the navigation from it and the home page describes it, so adding a
+page is one entry here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    path: str  # page script, relative to the app's folder
+    title: str  # shown in the navigation
+    icon: str  # a Material icon name
+    teaches: str  # one or two sentences for the home page
+    lecture: str  # the lecture sections it follows
+
+
+PAGES = (
+    PageEntry(
+        "pages/explorer.py",
+        "Architecture explorer",
+        ":material/schema:",
+        "How a CNN is put together: convolution, channels, filters, stride, padding and pooling, "
+        "worked out layer by layer with the formulas. Build any network, see every shape, "
+        "parameter and operation, and check the lecture's numbers. Nothing trains here.",
+        "Sections 2 and 4: convolution to fully connected layers; the case studies",
+    ),
+    PageEntry(
+        "pages/mnist.py",
+        "MNIST digits",
+        ":material/draw:",
+        "Train the lecture's Keras models on handwritten digits, live, and try to reach the "
+        "exercise's 99.3%. Then draw a digit and watch the network read it, feature map by "
+        "feature map.",
+        "Sections 5.2 and 5.3: MNIST classifiers and the exercise",
+    ),
+    PageEntry(
+        "pages/cifar10.py",
+        "CIFAR-10 live",
+        ":material/photo_library:",
+        "ConvNetJS's live training demo on colour images, rebuilt on Keras: steer the learning "
+        "rate, momentum and batch size while it trains and watch the activations and filters "
+        "change.",
+        "Section 5.4: ConvNetJS demo, training on CIFAR-10",
+    ),
+    PageEntry(
+        "pages/ensemble.py",
+        "Ensembles",
+        ":material/groups:",
+        "Combine several trained models into one better answer, see when and why it beats its "
+        "members, and why it must be measured on the test set.",
+        "Section 5.5: ensembles",
+    ),
+)
