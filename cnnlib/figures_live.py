@@ -1,0 +1,98 @@
+"""Pictures for the live training view: mosaics of activation maps and filters, and a strip of
+test images with the network's top three guesses, drawn as images rather than charts.
+
+A live page redraws these every second or so; one composed image is far cheaper for the browser
+than dozens of small charts. Everything here takes and returns NumPy arrays (8-bit images).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+GREEN = (46, 160, 67)
+RED = (207, 34, 46)
+GREY = (120, 120, 120)
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement, so each pixel of a 5×5 filter stays a visible square."""
+    factor = max(1, int(factor))
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def mosaic(
+    images: list[np.ndarray], columns: int = 8, cell: int = 48, pad: int = 2, background: int = 255
+) -> np.ndarray:
+    """Lay equally sized grey (H, W) or colour (H, W, 3) images out in a grid.
+
+    Each image is enlarged by a whole factor so that its longer side is about `cell` pixels.
+    Returns an RGB uint8 array.
+    """
+    if not images:
+        raise ValueError("There are no images to lay out.")
+    tiles = [_rgb(np.asarray(image)) for image in images]
+    height, width = tiles[0].shape[:2]
+    factor = max(1, cell // max(height, width))
+    tiles = [upscale(tile, factor) for tile in tiles]
+    tile_h, tile_w = tiles[0].shape[:2]
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    out = np.full(
+        (rows * (tile_h + pad) + pad, columns * (tile_w + pad) + pad, 3), background, np.uint8
+    )
+    for index, tile in enumerate(tiles):
+        row, col = divmod(index, columns)
+        top, left = pad + row * (tile_h + pad), pad + col * (tile_w + pad)
+        out[top : top + tile_h, left : left + tile_w] = tile
+    return out
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return image.astype(np.uint8)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: the fixed bitmap font still reads.
+        return ImageFont.load_default()
+
+
+def prediction_strip(
+    stream: list[dict[str, Any]], columns: int = 4, image_size: int = 64
+) -> np.ndarray:
+    """Test images, each with its top three classes as bars: green where the class is the true
+    one, red where it is not (as in ConvNetJS's demo). `stream` items are the probe's:
+    {"image": uint8 array, "truth": name, "top": [(name, probability) x3], "correct": bool}."""
+    if not stream:
+        raise ValueError("No test predictions yet.")
+    font = _font(13)
+    bar_width, cell_w, cell_h = 120, image_size + 140, image_size + 12
+    columns = max(1, min(columns, len(stream)))
+    rows = -(-len(stream) // columns)
+    canvas = Image.new("RGB", (columns * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for index, item in enumerate(stream):
+        row, col = divmod(index, columns)
+        left, top = col * cell_w + 4, row * cell_h + 6
+        picture = _rgb(np.asarray(item["image"]))
+        factor = max(1, image_size // max(picture.shape[:2]))
+        canvas.paste(Image.fromarray(upscale(picture, factor)), (left, top))
+        line_h = image_size // 3
+        for rank, (name, probability) in enumerate(item["top"]):
+            y = top + rank * line_h
+            colour = GREEN if name == item["truth"] else RED
+            x0 = left + image_size + 6
+            draw.rectangle([x0, y + 2, x0 + bar_width, y + line_h - 3], fill=(235, 235, 235))
+            draw.rectangle(
+                [x0, y + 2, x0 + int(bar_width * float(probability)), y + line_h - 3], fill=colour
+            )
+            draw.text((x0 + 3, y + 3), f"{name} {probability:.0%}", fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)
