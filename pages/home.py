@@ -4,8 +4,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages import _state
 from pages._catalog import PAGES
 
+_state.page_setup()
 st.title("CNN Lab")
 st.markdown(
     "Learn convolutional neural networks by **building** them, **training** them live and "

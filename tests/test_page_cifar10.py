@@ -1,0 +1,184 @@
+"""The CIFAR-10 live page through Streamlit's AppTest, on small batches in the real CIFAR-10
+format written by the tests (see `small_home`)."""
+
+import shutil
+import time
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+from streamlit.testing.v1 import AppTest
+
+from cnnlib.library import ModelRecord, record_to_bytes
+from cnnlib.registry import REGISTRY
+
+PAGE = "pages/cifar10.py"
+
+
+def open_page(epochs=1, train_size=500):
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    at.number_input(key="cifar_w_epochs").set_value(epochs)
+    at.select_slider(key="cifar_w_train_size_cifar10").set_value(train_size)
+    at.run()
+    return at
+
+
+def press(at, label):
+    [button] = [b for b in at.button if b.label == label]
+    button.click()
+    at.run()
+
+
+def job_of(at):
+    return at.session_state["cifar_job"]
+
+
+def test_page_loads_with_the_convnetjs_network_and_its_controls(small_home):
+    at = open_page()
+    labels = [b.label for b in at.button]
+    assert labels[:4] == ["Start training", "Pause", "Stop", "Clear graph"]
+    network_text = at.text_area(key="cifar_w_network_text").value
+    assert '"Conv2D"' in network_text and '"filters": 16' in network_text
+    # The parameter count shown is the registry network's, worked out without Keras.
+    assert any("22,466 parameters" in c.value for c in at.caption)
+    assert not at.error
+
+
+def test_short_run_shows_statistics_layers_stream_and_test_results(small_home):
+    at = open_page(epochs=2)
+    press(at, "Start training")
+    job = job_of(at)
+    assert job.wait(timeout=120), "the two-epoch run on 450 images should finish"
+    at.run()
+    at.run()  # the run that notices the end redraws once more
+    assert not at.exception, at.exception
+    snap = job.snapshot()
+    assert snap["state"] == "finished" and snap["error"] is None
+    metric_labels = [m.label for m in at.metric]
+    for label in ("Forward + backward / example", "Weight-decay loss", "Examples seen"):
+        assert label in metric_labels
+    assert [m.value for m in at.metric if m.label == "Examples seen"] == [
+        f"{snap['examples_seen']:,}"
+    ]
+    # Per-layer panels from the live probe: each layer's kind and output shape, formulas.
+    texts = " ".join(m.value for m in at.markdown)
+    assert "Conv2D → 32 × 32 × 16" in texts
+    captions = " ".join(c.value for c in at.caption)
+    assert "16 × (5 × 5 × 3) + 16 = 1,216" in captions
+    assert "activations: min" in captions
+    assert "accuracy on the last" in texts
+    assert any(s.value.startswith("Test accuracy") for s in at.subheader)
+    # The finished model joins the session's models for the ensemble page.
+    [record] = at.session_state["models"].values()
+    assert record.dataset == "cifar10" and record.test_accuracy == snap["test"]["accuracy"]
+    assert record.model.count_params() == 22466
+
+
+def test_learning_rate_change_reaches_the_running_optimizer(small_home):
+    at = open_page(epochs=50)
+    press(at, "Start training")
+    job = job_of(at)
+    deadline = time.monotonic() + 60
+    while job.snapshot()["step"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.number_input(key="cifar_w_learning_rate").set_value(0.0025)
+    at.run()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        model = job.model
+        if model is not None and np.isclose(float(model.optimizer.learning_rate), 0.0025):
+            break
+        time.sleep(0.2)
+    assert job.snapshot()["learning_rate"] == pytest.approx(0.0025)
+    assert float(job.model.optimizer.learning_rate) == pytest.approx(0.0025)
+    press(at, "Stop")
+    assert job.wait(timeout=60)
+    assert job.snapshot()["stopped_early"] is True
+
+
+def test_snapshot_made_for_other_images_is_refused_with_a_message(small_home):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(10, activation="softmax")]
+    )
+    record = ModelRecord(
+        name="digits",
+        model=model,
+        dataset="mnist",
+        input_shape=(28, 28, 1),
+        class_names=[str(i) for i in range(10)],
+    )
+    at = open_page()
+    at.file_uploader(key="cifar_b_snapshot_upload").set_value(
+        ("digits.keras", record_to_bytes(record), "application/zip")
+    )
+    at.run()
+    assert not at.exception
+    [message] = [e.value for e in at.error]
+    assert "cannot be used" in message and "28" in message and "32" in message
+    assert at.session_state["cifar_snapshot"] is None
+
+
+def test_snapshot_of_the_right_shape_starts_the_next_run(small_home):
+    network = REGISTRY["convnetjs_cifar10"].network
+    from cnnlib.build import build_model
+
+    model = build_model(network)
+    weights = [w.copy() for w in model.get_weights()]
+    record = ModelRecord(
+        name="my snapshot",
+        model=model,
+        dataset="cifar10",
+        input_shape=(32, 32, 3),
+        class_names=[str(i) for i in range(10)],
+        network=network,
+    )
+    at = open_page()
+    at.file_uploader(key="cifar_b_snapshot_upload").set_value(
+        ("my_snapshot.keras", record_to_bytes(record), "application/zip")
+    )
+    at.run()
+    assert any("starts from the snapshot 'my snapshot'" in c.value for c in at.caption)
+    press(at, "Start training")
+    job = job_of(at)
+    assert job.wait(timeout=120)
+    # Training continued from the uploaded weights: same shapes, changed values.
+    trained = job.model.get_weights()
+    assert [w.shape for w in trained] == [w.shape for w in weights]
+    assert not np.allclose(trained[0], weights[0])
+
+
+def test_invalid_network_text_is_refused_and_start_disabled(small_home):
+    at = open_page()
+    at.text_area(key="cifar_w_network_text").set_value('{"name": "x", "layers": [')
+    at.run()
+    assert not at.exception
+    assert any("not valid JSON" in e.value for e in at.error)
+    [start] = [b for b in at.button if b.label == "Start training"]
+    assert start.disabled
+
+
+def test_missing_cifar_says_where_to_put_the_archive(small_home):
+    shutil.rmtree(small_home / "data" / "cifar-10-batches-py")
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    [message] = [e.value for e in at.error]
+    assert "cifar-10-python.tar.gz" in message and str(small_home / "data") in message
+    assert not at.button  # nothing to train on, nothing fake offered
+
+
+def test_mnist_shaped_data_uses_the_convnetjs_mnist_network(small_home):
+    at = open_page()
+    at.segmented_control(key="cifar_w_dataset").set_value("mnist")
+    at.run()
+    assert not at.exception
+    text = at.text_area(key="cifar_w_network_text").value
+    assert "28" in text and "ConvNetJS MNIST" in text
