@@ -16,23 +16,112 @@ MODELS = "models"
 
 # Architecture explorer.
 EXPLORER_NETWORK = "explorer_network"  # the cnnlib.layers.Network being edited
+EXPLORER_SOURCE = "explorer_source"  # registry key the network was loaded from, or None
+EXPLORER_TABLE = "explorer_table"  # {"revision": int, "rows": [...]}: what the table editor shows
+EXPLORER_KERAS = "explorer_keras"  # last "Build in Keras" result (a dict), or None
+EXPLORER_CODE = "explorer_code"  # {"key": (network JSON, style), "code": str} of the last export
+EXPLORER_UPLOAD = "explorer_upload"  # id of the last network file imported, so it loads once
+# The explorer's widgets use keys starting with "explorer_w_".
 
 # MNIST page.
 MNIST_JOB = "mnist_job"  # the cnnlib.training.TrainingJob of this session, or None
+MNIST_JOB_INFO = "mnist_job_info"  # {"network", "key", "title", "data", "macs", "kept"} of it
+MNIST_RUNS = "mnist_runs"  # speed of this session's finished runs, for the time estimate
+MNIST_UPLOAD = "mnist_upload"  # id of the last model file uploaded, so it loads once
+# The MNIST page's widgets use keys starting with "mnist_w_".
 
 # CIFAR-10 page.
 CIFAR_JOB = "cifar_job"  # the cnnlib.training.TrainingJob of this session, or None
+CIFAR_JOB_INFO = "cifar_job_info"  # {"network", "dataset", "label", "kept"} of that job
+CIFAR_RUNS = "cifar_runs"  # earlier runs of this session, for the comparison chart
+CIFAR_SNAPSHOT = "cifar_snapshot"  # {"file_id", "record"} uploaded to start from, or None
+CIFAR_LIVE_ACTIVE = "cifar_live_active"  # whether the live view last saw an active job
+# The CIFAR-10 page's widgets use keys starting with "cifar_w_".
 
 # Ensemble page.
 ENSEMBLE_RESULT = "ensemble_result"  # the last evaluated ensemble, or None
+ENSEMBLE_RUNS = "ensemble_runs"  # members being trained: list of dicts, see _ensemble_widgets
+ENSEMBLE_CACHE = "ensemble_cache"  # (member, set, images) -> member's probabilities there
+ENSEMBLE_LOADED = "ensemble_loaded"  # library name -> ModelRecord loaded to join an ensemble
+ENSEMBLE_AUTOBUILD = "ensemble_autobuild"  # picker keys of new members to build with, or None
+# The ensemble page's widgets use keys starting with "ensemble_w_".
 
 _DEFAULTS = {
     MODELS: dict,
     EXPLORER_NETWORK: lambda: None,
+    EXPLORER_SOURCE: lambda: None,
+    EXPLORER_TABLE: lambda: None,
+    EXPLORER_KERAS: lambda: None,
+    EXPLORER_CODE: lambda: None,
+    EXPLORER_UPLOAD: lambda: None,
     MNIST_JOB: lambda: None,
+    MNIST_JOB_INFO: lambda: None,
+    MNIST_RUNS: list,
+    MNIST_UPLOAD: lambda: None,
     CIFAR_JOB: lambda: None,
+    CIFAR_JOB_INFO: lambda: None,
+    CIFAR_RUNS: list,
+    CIFAR_SNAPSHOT: lambda: None,
+    CIFAR_LIVE_ACTIVE: lambda: False,
     ENSEMBLE_RESULT: lambda: None,
+    ENSEMBLE_RUNS: list,
+    ENSEMBLE_CACHE: dict,
+    ENSEMBLE_LOADED: dict,
+    ENSEMBLE_AUTOBUILD: lambda: None,
 }
+
+
+# Value widgets (sliders, selects, text inputs...) are keyed "<page>_w_<name>"; buttons and
+# file uploaders never use that infix, because Streamlit refuses to have their values set.
+WIDGET_INFIX = "_w_"
+
+
+# Each value widget's last value is also kept under this prefix, out of Streamlit's reach.
+_KEPT = "kept:"
+
+
+def keep_widget_values() -> None:
+    """Keep every value widget's setting while its page is not shown.
+
+    Streamlit forgets a widget's value at the end of a run that does not draw it, so a
+    student who visits another page would come back to the defaults. At the start of each
+    run, before any widget is drawn, every value widget's value is copied aside, and a value
+    Streamlit has forgotten is put back.
+    """
+    state = st.session_state
+    for key in list(state.keys()):
+        if not isinstance(key, str):
+            continue
+        if key.startswith(_KEPT):
+            widget_key = key.removeprefix(_KEPT)
+            if widget_key not in state:
+                state[widget_key] = state[key]
+        elif WIDGET_INFIX in key:
+            state[_KEPT + key] = state[key]
+
+
+def page_setup() -> None:
+    """The first call of every page: session defaults, kept widget values, routing."""
+    route_through_app()
+    init()
+    keep_widget_values()
+
+
+def route_through_app() -> None:
+    """Make sure this page runs inside `app.py`'s navigation; call it first on every page.
+
+    Because a `pages/` folder exists, Streamlit runs the very first request a server gets in
+    its older multipage mode, which executes a deep-linked page (say `/cifar10`) on its own,
+    without `app.py`, until some run of `app.py` calls `st.navigation`. A page that finds
+    itself run that way switches the server to `st.navigation` and reruns, so `app.py` sets up
+    the session and then runs the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if MODELS not in st.session_state:  # app.py has never run in this session
+            st.rerun()
 
 
 def init() -> None:
