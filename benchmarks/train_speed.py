@@ -1,0 +1,212 @@
+"""What the training job costs over a plain `model.fit`, and what precision "auto" gains.
+
+Trains the lecture's two-convolution MNIST model (the registry's `mnist_two_conv`, built by
+`cnnlib.build`) on MNIST-shaped data (the real MNIST when it is in CNN Lab's data folder, else
+random images of the same shape) in two ways, in one process, alternating, several times:
+
+- plain: the lecture's way, `model.fit(x / 255, y, batch_size=128)` on a float32 array;
+- job: a `cnnlib.training.TrainingJob` with the same model, batch size and optimizer, scaling
+  uint8 batches on the fly, with its snapshot polled as a page would poll it.
+
+Each run trains two epochs and times the second, so that tracing and start-up are left out
+of both. Wall-clock throughput is what a user sees; CPU time per example (of the whole
+process) is steadier when other programs share the machine. Prints a table for float32 and
+for the precision "auto" picks, with the ratio job / plain. Targets (issue 3): the job within
+5% of plain `fit` at equal precision; "auto" at least 1.5x plain float32 where it picks
+bfloat16.
+
+Run from the project folder: `.venv/bin/python benchmarks/train_speed.py [--repeats 3]
+[--train-size 20000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+
+from cnnlib import datasets, registry  # noqa: E402
+from cnnlib.build import build_model  # noqa: E402
+from cnnlib.scheduler import JobScheduler  # noqa: E402
+from cnnlib.training import TrainingJob, TrainSettings, resolve_precision  # noqa: E402
+
+BATCH_SIZE = 128
+POLL_SECONDS = 0.5  # how often the benchmark reads the job's snapshot, like a live page
+
+
+def load_average() -> str:
+    try:
+        return (
+            ", ".join(f"{value:.1f}" for value in os.getloadavg()) + f" on {os.cpu_count()} cores"
+        )
+    except OSError:
+        return "unknown"
+
+
+def mnist_shaped(train_size: int) -> tuple[SimpleNamespace, str]:
+    """The real MNIST if it is on disk, else random uint8 digits-shaped images."""
+    try:
+        mnist = datasets.load("mnist", allow_download=False)
+        data = SimpleNamespace(
+            x_train=mnist.x_train[:train_size],
+            y_train=mnist.y_train[:train_size],
+            x_test=mnist.x_test[:1000],
+            y_test=mnist.y_test[:1000],
+            class_names=list(mnist.class_names),
+        )
+        return data, f"real MNIST ({mnist.source})"
+    except datasets.DatasetError:
+        rng = np.random.default_rng(0)
+        data = SimpleNamespace(
+            x_train=rng.integers(0, 256, (train_size, 28, 28, 1), dtype=np.uint8),
+            y_train=rng.integers(0, 10, train_size),
+            x_test=rng.integers(0, 256, (1000, 28, 28, 1), dtype=np.uint8),
+            y_test=rng.integers(0, 10, 1000),
+            class_names=[str(digit) for digit in range(10)],
+        )
+        return data, "random MNIST-shaped images (MNIST is not in the data folder)"
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall and CPU time of each epoch; epoch hooks only, so fit's batch loop is untouched."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epochs: list[tuple[float, float]] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_epoch_end(self, epoch, logs=None):
+        wall, cpu = self._start
+        self.epochs.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+
+def plain_fit(network, policy: str, data, x_float: np.ndarray) -> tuple[float, float]:
+    """Seconds (wall, CPU) of plain fit's second epoch."""
+    keras.utils.set_random_seed(0)
+    model = build_model(network, policy)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    clock = EpochClock()
+    model.fit(x_float, data.y_train, batch_size=BATCH_SIZE, epochs=2, verbose=0, callbacks=[clock])
+    return clock.epochs[1]
+
+
+def job_fit(network, policy: str, data) -> tuple[float, float]:
+    """Seconds (wall, CPU) of the job's second epoch.
+
+    Wall time is the job's own epoch time. CPU time is read by a probe, which the job calls in
+    its training thread after every batch (so its small cost counts against the job): from
+    the end of the epoch's first batch to the end of its last, scaled up to the whole epoch.
+    """
+    marks: list[tuple[int, float]] = []
+
+    def clock(model, info):
+        if info["epoch"] == 2:
+            marks.append((len(info["y"]), time.process_time()))
+
+    settings = TrainSettings(
+        epochs=2, batch_size=BATCH_SIZE, validation_split=0.0, precision=policy, seed=0
+    )
+    job = TrainingJob(
+        lambda dtype: build_model(network, dtype),
+        data,
+        settings,
+        name="benchmark",
+        probe=clock,
+        probe_interval=1e-9,
+        scheduler=JobScheduler(1),
+    )
+    job.start()
+    while not job.wait(POLL_SECONDS):
+        job.snapshot()  # as a live page reads it
+    snapshot = job.snapshot()
+    if snapshot["state"] != "finished":
+        raise RuntimeError(f"The benchmark job ended {snapshot['state']}: {snapshot['error']}")
+    examples = sum(size for size, _ in marks[1:])
+    cpu = (marks[-1][1] - marks[0][1]) * len(data.x_train) / examples
+    return snapshot["epoch_history"][1]["seconds"], cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="alternating pairs per precision")
+    parser.add_argument("--train-size", type=int, default=20_000, help="images per epoch")
+    args = parser.parse_args()
+
+    network = registry.get("mnist_two_conv").network
+    data, source = mnist_shaped(args.train_size)
+    x_float = data.x_train.astype(np.float32) / 255
+    examples = len(data.x_train)
+    auto = resolve_precision("auto")
+    precisions = ["float32"] if auto == "float32" else ["float32", auto]
+    print(f"Data: {source}; {examples:,} images per epoch, batch {BATCH_SIZE}.")
+    print(f'Precision "auto" picks {auto} on this CPU.')
+    print(f"Timing the second of two epochs, {args.repeats} alternating pairs per precision.")
+    print(f"Load average before: {load_average()}\n")
+
+    results: dict[str, dict[str, list]] = {}
+    for policy in precisions:
+        runs = results[policy] = {"plain": [], "job": []}
+        for repeat in range(args.repeats):
+            for method in ("plain", "job") if repeat % 2 == 0 else ("job", "plain"):
+                if method == "plain":
+                    wall, cpu = plain_fit(network, policy, data, x_float)
+                else:
+                    wall, cpu = job_fit(network, policy, data)
+                runs[method].append((examples / wall, 1e6 * cpu / examples))
+                print(
+                    f"  {policy:<15} {method:<6} repeat {repeat + 1}: "
+                    f"{examples / wall:8,.0f} images/s  {1e6 * cpu / examples:6.1f} µs CPU/image",
+                    flush=True,
+                )
+
+    print(f"\nLoad average after: {load_average()}\n")
+    print(
+        f"{'precision':<15} {'plain images/s':>15} {'job images/s':>13} {'job/plain':>10} "
+        f"{'pairwise':>9} {'plain µs CPU':>13} {'job µs CPU':>11} {'CPU job/plain':>14}"
+    )
+    for policy, runs in results.items():
+        plain_speed = statistics.median(speed for speed, _ in runs["plain"])
+        job_speed = statistics.median(speed for speed, _ in runs["job"])
+        # Each pair ran back to back, under much the same load from other programs.
+        pairwise = statistics.median(
+            job / plain for (job, _), (plain, _) in zip(runs["job"], runs["plain"], strict=True)
+        )
+        plain_cpu = statistics.median(cpu for _, cpu in runs["plain"])
+        job_cpu = statistics.median(cpu for _, cpu in runs["job"])
+        print(
+            f"{policy:<15} {plain_speed:15,.0f} {job_speed:13,.0f} {job_speed / plain_speed:10.3f} "
+            f"{pairwise:9.3f} {plain_cpu:13.1f} {job_cpu:11.1f} {job_cpu / plain_cpu:14.3f}"
+        )
+    if auto != "float32":
+        float_plain = statistics.median(speed for speed, _ in results["float32"]["plain"])
+        auto_job = statistics.median(speed for speed, _ in results[auto]["job"])
+        auto_plain = statistics.median(speed for speed, _ in results[auto]["plain"])
+        print(
+            f"\n{auto} over float32: plain fit {auto_plain / float_plain:.2f}x, "
+            f"job {auto_job / float_plain:.2f}x plain float32 (target 1.5x)."
+        )
+    print(
+        "Medians over the repeats; the job target is job/plain >= 0.95. When the load average "
+        "exceeds the number of cores, other programs decide the wall-clock figures: trust the "
+        "CPU columns then."
+    )
+
+
+if __name__ == "__main__":
+    main()
