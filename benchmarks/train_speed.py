@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 
 from cnnlib import datasets, registry  # noqa: E402
-from cnnlib.build import build_model  # noqa: E402
+from cnnlib.build import avoid_graph_leak, build_model  # noqa: E402
 from cnnlib.scheduler import JobScheduler  # noqa: E402
 from cnnlib.training import TrainingJob, TrainSettings, resolve_precision  # noqa: E402
 
@@ -97,7 +97,7 @@ def plain_fit(network, policy: str, data, x_float: np.ndarray) -> tuple[float, f
     keras.utils.set_random_seed(0)
     model = build_model(network, policy)
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=avoid_graph_leak(keras.optimizers.Adam(1e-3)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

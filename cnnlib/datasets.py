@@ -152,6 +152,7 @@ def subset(dataset: Dataset, n_train: int, n_test: int, seed: int = 0) -> Datase
     unless a class runs out of images. The chosen images keep their original order.
     """
     rng = np.random.default_rng(seed)
+    # The first draw picks the training images: `subset_indices` repeats it alone.
     train = _balanced_pick(dataset.y_train, n_train, rng, "n_train")
     test = _balanced_pick(dataset.y_test, n_test, rng, "n_test")
     return Dataset(
@@ -163,6 +164,12 @@ def subset(dataset: Dataset, n_train: int, n_test: int, seed: int = 0) -> Datase
         class_names=dataset.class_names,
         source=f"{dataset.source}; {n_train:,} + {n_test:,} images picked with seed {seed}",
     )
+
+
+def subset_indices(train_labels: np.ndarray, n_train: int, seed: int = 0) -> np.ndarray:
+    """The indices of the training images `subset(dataset, n_train, ..., seed)` picks, so
+    that code given only a model's settings can tell which images it trained on."""
+    return _balanced_pick(np.asarray(train_labels), n_train, np.random.default_rng(seed), "n_train")
 
 
 def _balanced_pick(labels: np.ndarray, count: int, rng, argument: str) -> np.ndarray:

@@ -30,6 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from cnnlib.build import avoid_graph_leak
 from cnnlib.precision import PRECISIONS, resolve_precision
 from cnnlib.scheduler import JobScheduler, configure, default_scheduler
 
@@ -364,7 +365,8 @@ def _make_optimizer(settings: TrainSettings) -> keras.optimizers.Optimizer:
         }[settings.optimizer]
         optimizer = kind(settings.learning_rate, weight_decay=decay)
     optimizer.exclude_from_weight_decay(var_names=list(NOT_DECAYED))
-    return optimizer
+    # Without this, every trained model's graph stays in TensorFlow's gradient registry.
+    return avoid_graph_leak(optimizer)
 
 
 def _decayed_variables(model: keras.Model) -> list:

@@ -186,7 +186,8 @@ def _record(job: TrainingJob, info: dict) -> ModelRecord:
         input_shape=tuple(dataset.input_shape),
         class_names=list(dataset.class_names),
         network=info["network"],
-        settings=snap["settings"],
+        # The ensemble page needs to know which images the model trained on.
+        settings={**snap["settings"], "train_images": info["train_size"]},
         test_accuracy=test.get("accuracy"),
         test_loss=test.get("loss"),
         history={

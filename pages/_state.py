@@ -25,7 +25,7 @@ EXPLORER_UPLOAD = "explorer_upload"  # id of the last network file imported, so 
 
 # MNIST page.
 MNIST_JOB = "mnist_job"  # the cnnlib.training.TrainingJob of this session, or None
-MNIST_JOB_INFO = "mnist_job_info"  # {"network", "key", "title", "data", "macs", "kept"} of it
+MNIST_JOB_INFO = "mnist_job_info"  # that job's network, names, data, MACs; see mnist.start()
 MNIST_RUNS = "mnist_runs"  # speed of this session's finished runs, for the time estimate
 MNIST_UPLOAD = "mnist_upload"  # id of the last model file uploaded, so it loads once
 # The MNIST page's widgets use keys starting with "mnist_w_".
@@ -84,9 +84,9 @@ def keep_widget_values() -> None:
     """Keep every value widget's setting while its page is not shown.
 
     Streamlit forgets a widget's value at the end of a run that does not draw it, so a
-    student who visits another page would come back to the defaults. At the start of each
-    run, before any widget is drawn, every value widget's value is copied aside, and a value
-    Streamlit has forgotten is put back.
+    student who visits another page would come back to the defaults. `app.py` calls this at
+    the start of each run, before any widget is drawn: every value widget's value is copied
+    aside, and a value Streamlit has forgotten is put back.
     """
     state = st.session_state
     for key in list(state.keys()):
@@ -100,11 +100,18 @@ def keep_widget_values() -> None:
             state[_KEPT + key] = state[key]
 
 
-def page_setup() -> None:
-    """The first call of every page: session defaults, kept widget values, routing."""
-    route_through_app()
-    init()
-    keep_widget_values()
+def keep_keras_state() -> None:
+    """Stop Streamlit from resetting Keras after every script run.
+
+    After each run (a live view's once-a-second refresh included) Streamlit calls
+    `keras.backend.clear_session()`, meant for apps that build a model per run. Here models
+    train for minutes in background threads while the pages redraw: the reset, and the full
+    garbage collection it starts, stalled training for minutes in the server. Matplotlib,
+    the only other module Streamlit tidies this way, is not used by CNN Lab.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = lambda: None
 
 
 def route_through_app() -> None:

@@ -7,7 +7,7 @@ from pages import _cifar_widgets as widgets
 from pages import _state
 from pages._data import LABELS, dataset_caption, get_dataset
 
-_state.page_setup()
+_state.route_through_app()
 st.title("CIFAR-10 live")
 st.caption(
     "The lecture's section 5.4 points to Karpathy's ConvNetJS demo, which trains a small CNN on "

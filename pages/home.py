@@ -7,7 +7,7 @@ import streamlit as st
 from pages import _state
 from pages._catalog import PAGES
 
-_state.page_setup()
+_state.route_through_app()
 st.title("CNN Lab")
 st.markdown(
     "Learn convolutional neural networks by **building** them, **training** them live and "

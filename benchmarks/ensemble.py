@@ -1,0 +1,286 @@
+"""Ensembles on the real MNIST: do they beat their members, and how far can combining go?
+
+Two settings, each a set of members trained through `cnnlib.training.TrainingJob`:
+
+- `lecture`: five `mnist_two_conv` members (seeds 0-4) with the lecture's settings (12 epochs,
+  batch 128, Adam at 0.001). Target: the average of probabilities reaches at least 99.4% test
+  accuracy and beats the best member.
+- `best`: five `exercise` members (the registry's batch-normalised model) with random shifts
+  of up to 2 pixels, 15 epochs, the learning rate divided by 10 for the last 3. Target: the
+  best combiner reaches at least 99.6%. When both settings run, all ten members are also
+  combined together, against the same 99.6% target.
+
+Members hold out the last `--validation-split` (default 0.1) of the training set; weighted
+average and stacking are fitted on those images, which no member trained on, and every
+figure is measured on the 10,000 test images. For each setting the script prints each
+member's validation and test accuracy, each combiner's test accuracy, whether the average
+beats the best member, and whether the target is met.
+
+Members are kept in `--models-dir` as CNN Lab `.keras` files named
+`ensemble_{setting}_{architecture}_seed{seed}.keras` and loaded from there on the next run;
+missing ones are trained. With `--validation-split 0` the `lecture` setting trains on all
+60,000 images exactly as the lecture does and also reuses the files
+`mnist_two_conv_*_seed{seed}.keras` that `benchmarks/lecture_table.py --save-dir` writes;
+weighted average and stacking are then skipped, as no image is left unseen.
+
+Full run (about 1.5 hours on two free cores):
+  `.venv/bin/python benchmarks/ensemble.py --models-dir ~/.cnnlab/ensemble-members`
+Smoke test (minutes): `.venv/bin/python benchmarks/ensemble.py --settings lecture --members 2
+  --epochs 1 --train-size 3000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cnnlib import datasets, ensemble  # noqa: E402
+from cnnlib.library import load_record, save_record  # noqa: E402
+from cnnlib.training import TrainSettings  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Setting:
+    architecture: str  # registry key of every member
+    epochs: int
+    augment_shift: int  # pixels; 0 = no augmentation
+    lr_drop_epochs: int  # the last this-many epochs run at a tenth of the learning rate
+    target: float  # test accuracy to reach
+    target_of: str  # "average" (must also beat the best member) or "best combiner"
+
+
+SETTINGS = {
+    "lecture": Setting("mnist_two_conv", 12, 0, 0, 0.994, "average"),
+    "best": Setting("exercise", 15, 2, 3, 0.996, "best combiner"),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
+    parser.add_argument("--members", type=int, default=5, help="members per setting (seeds 0..)")
+    parser.add_argument("--epochs", type=int, help="override every setting's epochs")
+    parser.add_argument("--train-size", type=int, help="train on N images (default all)")
+    parser.add_argument("--validation-split", type=float, default=0.1)
+    parser.add_argument("--models-dir", type=Path, help="load members from / save them here")
+    return parser.parse_args()
+
+
+def member_path(folder: Path | None, setting: str, architecture: str, seed: int) -> Path | None:
+    if folder is None:
+        return None
+    return folder / f"ensemble_{setting}_{architecture}_seed{seed}.keras"
+
+
+def find_saved(folder, setting_name, setting, seed, args, train_images, mnist):
+    """A saved member matching this run's data and settings, or None."""
+    if folder is None:
+        return None
+    path = member_path(folder, setting_name, setting.architecture, seed)
+    if path.is_file():
+        record = load_record(path)
+        same = (
+            record.settings.get("train_images") == train_images
+            and record.validation_fraction == args.validation_split
+            and record.settings.get("epochs") == (args.epochs or setting.epochs)
+        )
+        if same:
+            return record
+        print(f"    {path.name} was trained on other data or settings; training again")
+        return None
+    if (
+        setting_name == "lecture"
+        and args.validation_split == 0
+        and train_images == len(mnist.y_train)
+    ):
+        # benchmarks/lecture_table.py keeps plain Keras files trained on all the images.
+        for path in sorted(folder.glob(f"{setting.architecture}_*_seed{seed}.keras")):
+            record = load_record(path)
+            record.source, record.validation_fraction = "trained", 0.0
+            record.settings = {"train_images": train_images, "validation_split": 0.0}
+            record.dataset, record.class_names = mnist.name, list(mnist.class_names)
+            return record
+    return None
+
+
+def train_member(spec, data, settings: TrainSettings, lr_drop_epochs: int):
+    job = ensemble.start_member_job(spec, data, settings)
+    # Too short a run for the drop (a smoke test) keeps the learning rate throughout.
+    dropped, reported = settings.epochs <= lr_drop_epochs, 0
+    drop_after = settings.epochs - lr_drop_epochs
+    while not job.wait(2.0) or reported < len(job.snapshot()["epoch_history"]):
+        history = job.snapshot()["epoch_history"]
+        for entry in history[reported:]:
+            val = entry["val_accuracy"]
+            print(
+                f"    epoch {entry['epoch']:>2}: loss {entry['loss']:.4f}, "
+                f"accuracy {entry['accuracy']:.4f}"
+                + (f", validation {val:.4f}" if val is not None else "")
+                + f", {entry['seconds']:.0f} s",
+                flush=True,
+            )
+        reported = len(history)
+        if not dropped and reported >= drop_after:
+            job.set_learning_rate(settings.learning_rate / 10)
+            dropped = True
+    snapshot = job.snapshot()
+    if snapshot["state"] != "finished":
+        raise SystemExit(f"{spec.name} ended {snapshot['state']}: {snapshot['error']}")
+    return job
+
+
+def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, object]:
+    """Train or load the setting's members and report; returns (target met, members, sets)."""
+    train_images = min(args.train_size or len(mnist.y_train), len(mnist.y_train))
+    data = ensemble.member_training_data(mnist, train_images, data_seed=0)
+    settings = TrainSettings(
+        epochs=args.epochs or setting.epochs,
+        batch_size=128,
+        optimizer="adam",
+        learning_rate=0.001,
+        validation_split=args.validation_split,
+        augment_shift=setting.augment_shift,
+    )
+    if args.models_dir:
+        args.models_dir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"\n=== {name}: {args.members} × {setting.architecture}, {settings.epochs} epochs, "
+        f"shifts {setting.augment_shift} px, {train_images:,} training images "
+        f"({settings.validation_split:.0%} held out) ===",
+        flush=True,
+    )
+    records = []
+    for seed in range(args.members):
+        spec = ensemble.MemberSpec(
+            f"{setting.architecture} seed {seed}", setting.architecture, seed
+        )
+        record = find_saved(args.models_dir, name, setting, seed, args, train_images, mnist)
+        if record is not None:
+            print(f"{spec.name}: loaded", flush=True)
+            record.name = spec.name
+        else:
+            print(f"{spec.name}: training", flush=True)
+            started = time.perf_counter()
+            job = train_member(spec, data, settings, setting.lr_drop_epochs)
+            record = ensemble.record_from_job(job, spec, mnist, train_images, 0)
+            job.release()
+            print(f"    {time.perf_counter() - started:.0f} s in all", flush=True)
+            path = member_path(args.models_dir, name, setting.architecture, seed)
+            if path is not None:
+                save_record(record, path)
+                print(f"    saved {path}")
+        records.append(record)
+
+    trained_on = {r.name: ensemble.record_training_indices(r, mnist.y_train) for r in records}
+    sets = ensemble.judging_sets(len(mnist.y_train), trained_on, train_sample=5000)
+    members = [
+        ensemble.MemberPredictions(
+            r.name,
+            test=ensemble.member_probabilities(r.model, mnist.x_test),
+            validation=None
+            if sets.validation is None
+            else ensemble.member_probabilities(r.model, mnist.x_train[sets.validation]),
+            train=None
+            if sets.train_sample is None
+            else ensemble.member_probabilities(r.model, mnist.x_train[sets.train_sample]),
+        )
+        for r in records
+    ]
+    result, seconds = evaluate(members, sets, mnist)
+    return report(name, setting, result, sets, seconds), members, sets
+
+
+def evaluate(members, sets, mnist):
+    started = time.perf_counter()
+    result = ensemble.evaluate_ensemble(
+        members,
+        mnist.y_test,
+        validation_labels=None if sets.validation is None else mnist.y_train[sets.validation],
+        train_labels=None if sets.train_sample is None else mnist.y_train[sets.train_sample],
+        class_names=mnist.class_names,
+    )
+    return result, time.perf_counter() - started
+
+
+def report(name: str, setting: Setting, result, sets, seconds: float) -> bool:
+    print(f"\n{name}: members")
+    print(f"  {'member':<24} {'validation':>10} {'test':>8} {'weight':>7}")
+    for i, member in enumerate(result.member_names):
+        val = result.member_validation_accuracy
+        weight = result.weights
+        print(
+            f"  {member:<24} {f'{val[i]:.2%}' if val else '—':>10} "
+            f"{result.member_test_accuracy[i]:8.2%} {f'{weight[i]:.3f}' if weight else '—':>7}"
+        )
+    best = result.member_test_accuracy[result.best_member]
+    print(f"\n{name}: combiners (evaluated in {seconds:.1f} s)")
+    for combiner, accuracy in result.combiner_test_accuracy.items():
+        print(
+            f"  {ensemble.COMBINER_LABELS[combiner]:<32} {accuracy:8.2%} "
+            f"({(accuracy - best) * 100:+.2f} points vs best member)"
+        )
+    if result.stacking_regularization is not None:
+        print(f"  (stacking C = {result.stacking_regularization:g}, chosen by cross-validation)")
+    if sets.validation is not None:
+        print(f"  validation images (unseen by every member): {len(sets.validation):,}")
+    for note in result.notes + sets.notes:
+        print(f"  note: {note}")
+    if result.train_vs_test:
+        train, test = result.train_vs_test[ensemble.COMBINER_LABELS[ensemble.AVERAGE]]
+        print(
+            f"  the lecture's pitfall: average on training images {train:.2%}, on test {test:.2%}"
+        )
+    curve = ", ".join(f"{v:.2%}" for v in result.curve[ensemble.AVERAGE])
+    print(f"  average of the first k members, k = 1..{len(result.member_names)}: {curve}")
+    average = result.combiner_test_accuracy[ensemble.AVERAGE]
+    print(f"  average beats the best member: {'yes' if result.beats_best_member else 'NO'}")
+    top = max(result.combiner_test_accuracy, key=result.combiner_test_accuracy.get)
+    print(f"  best combiner: {ensemble.COMBINER_LABELS[top]}")
+    if setting.target_of == "average":
+        figure = average
+        met = average >= setting.target and result.beats_best_member
+    else:
+        figure = result.combiner_test_accuracy[top]
+        met = figure >= setting.target
+    print(
+        f"  target: {setting.target_of} ≥ {setting.target:.1%}"
+        + (" and beating the best member" if setting.target_of == "average" else "")
+        + f": {figure:.2%}, {'met' if met else 'MISSED'}"
+    )
+    return met
+
+
+def main() -> None:
+    args = parse_args()
+    if args.members < 2:
+        raise SystemExit("An ensemble needs at least two members: --members 2 or more.")
+    mnist = datasets.load("mnist")
+    print(
+        f"MNIST from {mnist.source}: {len(mnist.y_train):,} training, {len(mnist.y_test):,} test."
+    )
+    outcomes, runs = {}, {}
+    for name in args.settings:
+        outcomes[name], *runs[name] = run_setting(name, SETTINGS[name], args, mnist)
+    if len(runs) == 2:
+        # Both settings' members together: every member held out the same images, so the
+        # validation set stays unseen by all of them.
+        (lecture_members, lecture_sets), (best_members, best_sets) = runs.values()
+        same = (lecture_sets.validation is None and best_sets.validation is None) or (
+            lecture_sets.validation is not None
+            and best_sets.validation is not None
+            and (lecture_sets.validation == best_sets.validation).all()
+        )
+        if same:
+            print(f"\n=== all {len(lecture_members) + len(best_members)} members together ===")
+            result, seconds = evaluate(lecture_members + best_members, best_sets, mnist)
+            outcomes["all members"] = report("all", SETTINGS["best"], result, best_sets, seconds)
+    print("\nsummary: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in outcomes.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,649 @@
+"""Layer arithmetic: what a network spec implies, worked out without TensorFlow.
+
+`analyse(network)` walks a `cnnlib.layers.Network` and returns, for every layer, its output
+shape, trainable and non-trainable parameters (with the formula that gives them),
+multiply-accumulate operations, and the memory of its output, plus totals. The numbers follow
+Keras exactly: output sizes are floor((W − F + 2P) / S) + 1 with P = 0 for 'valid', and
+ceil(W / S) for 'same', as `keras.layers.Conv2D` and the pooling layers compute them. A stack
+that cannot be built raises `ValueError` naming the layer, the input it got and what to
+change.
+
+Conventions the explorer page relies on:
+- Shapes leave out the batch axis: (height, width, channels) for volumes, (n,) for vectors.
+- Top-level layers are numbered from 0, so the Input is layer 0 and the first real layer is
+  layer 1. Inside a `Parallel` block, branches and their layers are numbered from 1: path
+  "3.b1.2" is block 3, branch 1, layer 2.
+- MACs count the multiply-accumulates of weights in Conv2D and Dense layers, the convention of
+  published figures (VGG-16: about 15.5 G). Pooling, normalisation, activations and merges
+  are element-wise or comparisons and count 0.
+- Activation memory is the float32 output of a layer for one example (the Input's too); a
+  block's is that of every layer inside it plus the outputs of its merge and of its
+  activation after the merge, the layers Keras adds for them.
+
+This module imports neither TensorFlow nor Keras; building models is `cnnlib.build`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+from cnnlib import layers as L
+
+BYTES_PER_VALUE = 4  # float32
+
+
+@dataclass
+class LayerRow:
+    index: int  # position in network.layers (the Input is 0); a block's inner rows share it
+    path: str  # "3" at top level, "3.b1.2" for block 3, branch 1, layer 2
+    depth: int  # 0 at top level, 1 inside a block, 2 inside a block inside a block
+    kind: str  # the spec's class name, e.g. "Conv2D"
+    settings: str  # short human text, e.g. "32 filters 3×3, stride 1, valid, relu"
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    trainable: int
+    non_trainable: int
+    macs: int
+    activation_bytes: int  # float32 output for one example (a block: everything inside it)
+    param_formula: str  # e.g. "32 × (3 × 3 × 1) + 32 = 320"; "" for layers without weights
+    size_formula: str  # e.g. "(28 − 3 + 2·0) / 1 + 1 = 26"; "" where no formula applies
+    children: list[LayerRow] = field(default_factory=list)  # a block's inner rows, in order
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+
+@dataclass
+class Analysis:
+    rows: list[LayerRow]  # top-level layers; a block's inner rows are in its `children`
+    output_shape: tuple[int, ...]
+    trainable_params: int
+    non_trainable_params: int
+    total_params: int
+    total_macs: int
+    activation_bytes: int  # all layers' float32 outputs for one example
+
+    def all_rows(self) -> list[LayerRow]:
+        """Every row, depth first: each block is followed by its inner rows."""
+        return flatten_rows(self.rows)
+
+
+def flatten_rows(rows: list[LayerRow]) -> list[LayerRow]:
+    """The rows and, after each block, its children (recursively), as one list."""
+    out: list[LayerRow] = []
+    for row in rows:
+        out.append(row)
+        out.extend(flatten_rows(row.children))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Output-size helpers, public so the explorer's concept widgets use the same rules.
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: str | int = "valid") -> int:
+    """Output length along one axis of a convolution or pooling window.
+
+    `padding` is "valid" (none), "same" (Keras's rule: ceil(size / stride)) or a whole number
+    P of zeros added on each side, giving floor((size - kernel + 2P) / stride) + 1.
+    """
+    for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    if padding == "same":
+        return -(-size // stride)
+    pad = _explicit_pad(padding)
+    if kernel > size + 2 * pad:
+        raise ValueError(
+            f"A kernel of {kernel} does not fit an input of {size} padded by {pad} on each "
+            f"side. Use a kernel of at most {size + 2 * pad}, or more padding."
+        )
+    return (size - kernel + 2 * pad) // stride + 1
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """The zeros Keras adds before and after an axis for padding='same' (extra goes after)."""
+    out = conv_output_size(size, kernel, stride, "same")
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def size_formula(size: int, kernel: int, stride: int, padding: str | int = "valid") -> str:
+    """The output-size formula written out with these numbers.
+
+    'valid' and explicit padding: "(28 − 3 + 2·0) / 1 + 1 = 26", with ⌊ ⌋ shown when the
+    division is not exact; 'same': "⌈28 / 2⌉ = 14 ('same' pads 0 before, 1 after)".
+    """
+    out = conv_output_size(size, kernel, stride, padding)
+    if padding == "same":
+        before, after = same_padding(size, kernel, stride)
+        if before == after == 0:
+            note = "'same' needs no padding here"
+        else:
+            note = f"'same' pads {before} before, {after} after"
+        return f"⌈{size} / {stride}⌉ = {out} ({note})"
+    pad = _explicit_pad(padding)
+    numerator = size - kernel + 2 * pad
+    if numerator % stride == 0:
+        return f"({size} − {kernel} + 2·{pad}) / {stride} + 1 = {out}"
+    return f"⌊({size} − {kernel} + 2·{pad}) / {stride}⌋ + 1 = {numerator // stride} + 1 = {out}"
+
+
+def tiling_problem(size: int, kernel: int, stride: int, pad: int = 0) -> str:
+    """Why a kernel does not tile an axis exactly, or "" when it does.
+
+    Keras silently drops the last rows or columns a window cannot reach; the concept pages use
+    this to refuse such combinations and say why.
+    """
+    out = conv_output_size(size, kernel, stride, pad)
+    covered = (out - 1) * stride + kernel
+    left_over = size + 2 * pad - covered
+    if left_over == 0:
+        return ""
+    return (
+        f"(W − F + 2P) / S = ({size} − {kernel} + 2·{pad}) / {stride} is not a whole number, "
+        f"so the last {left_over} row(s)/column(s) are never covered by the kernel. "
+        f"Change the stride, kernel size or padding so that it divides exactly."
+    )
+
+
+def _explicit_pad(padding: Any) -> int:
+    if padding == "valid":
+        return 0
+    if _is_int(padding) and padding >= 0:
+        return int(padding)
+    raise ValueError(
+        f"padding must be 'valid', 'same' or a whole number of zeros per side, not {padding!r}."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis.
+
+
+def analyse(network: L.Network) -> Analysis:
+    """Shapes, parameters, MACs and memory of every layer of `network`, as Keras builds it."""
+    layer_list = getattr(network, "layers", None)
+    if not layer_list:
+        raise ValueError(
+            "The network has no layers. Start it with an Input layer, "
+            "e.g. Input(shape=(28, 28, 1))."
+        )
+    first = layer_list[0]
+    if not isinstance(first, L.Input):
+        raise ValueError(
+            f"Layer 0 ({type(first).__name__}): a network must start with an Input layer. "
+            "Add an Input with the image shape at the top."
+        )
+    rows: list[LayerRow] = []
+    shape: tuple[int, ...] = ()
+    for index, layer in enumerate(layer_list):
+        where = _Where(index=index, path=str(index), depth=0, label=f"Layer {index}")
+        if index == 0:
+            row = _input_row(layer, where)
+        elif isinstance(layer, L.Input):
+            raise ValueError(
+                f"Layer {index} (Input): only the first layer may be an Input. Remove this one."
+            )
+        else:
+            row = _layer_row(layer, shape, where)
+        rows.append(row)
+        shape = row.output_shape
+    trainable = sum(row.trainable for row in rows)
+    non_trainable = sum(row.non_trainable for row in rows)
+    return Analysis(
+        rows=rows,
+        output_shape=shape,
+        trainable_params=trainable,
+        non_trainable_params=non_trainable,
+        total_params=trainable + non_trainable,
+        total_macs=sum(row.macs for row in rows),
+        activation_bytes=sum(row.activation_bytes for row in rows),
+    )
+
+
+@dataclass(frozen=True)
+class _Where:
+    index: int
+    path: str
+    depth: int
+    label: str  # how errors name the layer, e.g. "Layer 3" or "Layer 3 (Parallel), branch 1"
+
+    def named(self, kind: str) -> str:
+        return f"{self.label} ({kind})"
+
+
+def _input_row(layer: L.Input, where: _Where) -> LayerRow:
+    shape = layer.shape
+    if not isinstance(shape, tuple) or len(shape) not in (1, 3):
+        raise ValueError(
+            f"{where.named('Input')}: the shape must be (height, width, channels) for images, "
+            f"e.g. (28, 28, 1), or (length,) for vectors, not {shape!r}."
+        )
+    if not all(_is_int(n) and n >= 1 for n in shape):
+        raise ValueError(
+            f"{where.named('Input')}: every size in the shape must be a whole number of at "
+            f"least 1, not {shape!r}."
+        )
+    shape = tuple(int(n) for n in shape)
+    return _row(where, "Input", _shape_text(shape), shape, shape)
+
+
+def _layer_row(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    handler = _HANDLERS.get(type(layer))
+    if handler is None:
+        known = ", ".join(name for name in L.LAYER_TYPES if name != "Input")
+        raise ValueError(
+            f"{where.label}: {type(layer).__name__!r} is not a layer spec; use one of {known}."
+        )
+    return handler(layer, shape, where)
+
+
+def _row(
+    where: _Where,
+    kind: str,
+    settings: str,
+    input_shape: tuple[int, ...],
+    output_shape: tuple[int, ...],
+    trainable: int = 0,
+    non_trainable: int = 0,
+    macs: int = 0,
+    param_formula: str = "",
+    size_formula: str = "",
+    children: list[LayerRow] | None = None,
+    activation_bytes: int | None = None,
+) -> LayerRow:
+    if activation_bytes is None:
+        activation_bytes = math.prod(output_shape) * BYTES_PER_VALUE
+    return LayerRow(
+        index=where.index,
+        path=where.path,
+        depth=where.depth,
+        kind=kind,
+        settings=settings,
+        input_shape=input_shape,
+        output_shape=output_shape,
+        trainable=trainable,
+        non_trainable=non_trainable,
+        macs=macs,
+        activation_bytes=activation_bytes,
+        param_formula=param_formula,
+        size_formula=size_formula,
+        children=children or [],
+    )
+
+
+def _conv2d(layer: L.Conv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("Conv2D")
+    height, width, channels = _need_volume(shape, name, "Conv2D")
+    filters = _positive(layer.filters, "filters", name)
+    kh, kw = _positive_pair(layer.kernel_size, "kernel_size", name)
+    sh, sw = _positive_pair(layer.strides, "strides", name)
+    padding = _padding(layer.padding, name)
+    _activation(layer.activation, name)
+    if not isinstance(layer.use_bias, bool):
+        raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
+    _window_fits(shape, (kh, kw), padding, name, "kernel")
+    out_h = conv_output_size(height, kh, sh, padding)
+    out_w = conv_output_size(width, kw, sw, padding)
+    weights = filters * kh * kw * channels
+    bias = filters if layer.use_bias else 0
+    formula = f"{filters} × ({kh} × {kw} × {channels})"
+    formula += f" + {filters}" if bias else ""
+    formula += f" = {weights + bias:,}"
+    settings = f"{filters} filters {kh}×{kw}, stride {_pair_text(sh, sw)}, {padding}"
+    settings += f", {layer.activation or 'no activation'}"
+    settings += "" if layer.use_bias else ", no bias"
+    out = (out_h, out_w, filters)
+    return _row(
+        where,
+        "Conv2D",
+        settings,
+        shape,
+        out,
+        trainable=weights + bias,
+        macs=out_h * out_w * weights,
+        param_formula=formula,
+        size_formula=_size_formula_2d(shape, (kh, kw), (sh, sw), padding),
+    )
+
+
+def _pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    kind = type(layer).__name__
+    name = where.named(kind)
+    height, width, channels = _need_volume(shape, name, kind)
+    ph, pw = _positive_pair(layer.pool_size, "pool_size", name)
+    strides = layer.pool_size if layer.strides is None else layer.strides
+    sh, sw = _positive_pair(strides, "strides", name)
+    padding = _padding(layer.padding, name)
+    _window_fits(shape, (ph, pw), padding, name, "pooling window")
+    out = (
+        conv_output_size(height, ph, sh, padding),
+        conv_output_size(width, pw, sw, padding),
+        channels,
+    )
+    return _row(
+        where,
+        kind,
+        f"{ph}×{pw}, stride {_pair_text(sh, sw)}, {padding}",
+        shape,
+        out,
+        size_formula=_size_formula_2d(shape, (ph, pw), (sh, sw), padding),
+    )
+
+
+def _global_pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    kind = type(layer).__name__
+    name = where.named(kind)
+    _, _, channels = _need_volume(shape, name, kind)
+    how = "average" if kind.startswith("GlobalAverage") else "maximum"
+    return _row(
+        where,
+        kind,
+        f"{how} of each feature map",
+        shape,
+        (channels,),
+        size_formula=f"{_shape_text(shape)} → {channels} (one value per channel)",
+    )
+
+
+def _zero_padding(layer: L.ZeroPadding2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("ZeroPadding2D")
+    height, width, channels = _need_volume(shape, name, "ZeroPadding2D")
+    pad = layer.padding
+    valid = (
+        isinstance(pad, tuple)
+        and len(pad) == 2
+        and all(isinstance(p, tuple) and len(p) == 2 for p in pad)
+        and all(_is_int(n) and n >= 0 for p in pad for n in p)
+    )
+    if not valid:
+        raise ValueError(
+            f"{name}: padding must be ((top, bottom), (left, right)) with whole numbers of at "
+            f"least 0, e.g. ((1, 1), (1, 1)), not {pad!r}."
+        )
+    (top, bottom), (left, right) = pad
+    out = (height + top + bottom, width + left + right, channels)
+    if top == bottom == left == right:
+        settings = f"{top} on each side"
+    else:
+        settings = f"top {top}, bottom {bottom}, left {left}, right {right}"
+    rows_text = f"{height} + {top} + {bottom} = {out[0]}"
+    cols_text = f"{width} + {left} + {right} = {out[1]}"
+    formula = rows_text if rows_text == cols_text else f"height {rows_text}; width {cols_text}"
+    return _row(where, "ZeroPadding2D", settings, shape, out, size_formula=formula)
+
+
+def _flatten(layer: L.Flatten, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    size = math.prod(shape)
+    formula = "" if len(shape) == 1 else f"{' × '.join(str(n) for n in shape)} = {size:,}"
+    return _row(where, "Flatten", "", shape, (size,), size_formula=formula)
+
+
+def _dense(layer: L.Dense, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("Dense")
+    if len(shape) != 1:
+        raise ValueError(
+            f"{name}: Dense needs a vector, but it gets {_describe(shape)}. "
+            "Add Flatten or GlobalAveragePooling2D before it."
+        )
+    units = _positive(layer.units, "units", name)
+    _activation(layer.activation, name)
+    if not isinstance(layer.use_bias, bool):
+        raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
+    inputs = shape[0]
+    bias = units if layer.use_bias else 0
+    formula = f"{units:,} × {inputs:,}" + (f" + {units:,}" if bias else "")
+    formula += f" = {units * inputs + bias:,}"
+    settings = f"{units} units, {layer.activation or 'no activation'}"
+    settings += "" if layer.use_bias else ", no bias"
+    return _row(
+        where,
+        "Dense",
+        settings,
+        shape,
+        (units,),
+        trainable=units * inputs + bias,
+        macs=units * inputs,
+        param_formula=formula,
+    )
+
+
+def _dropout(layer: L.Dropout, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    rate = layer.rate
+    if not isinstance(rate, Real) or isinstance(rate, bool) or not 0 <= rate < 1:
+        raise ValueError(
+            f"{where.named('Dropout')}: the rate is the fraction of values dropped and must be "
+            f"at least 0 and below 1, e.g. 0.25, not {rate!r}."
+        )
+    return _row(where, "Dropout", f"rate {rate:g}", shape, shape)
+
+
+def _batch_norm(layer: L.BatchNormalization, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    channels = shape[-1]
+    formula = (
+        f"2 × {channels} trainable (γ, β) + 2 × {channels} non-trainable "
+        f"(moving mean, variance) = {4 * channels:,}"
+    )
+    return _row(
+        where,
+        "BatchNormalization",
+        f"per channel ({channels})",
+        shape,
+        shape,
+        trainable=2 * channels,
+        non_trainable=2 * channels,
+        param_formula=formula,
+    )
+
+
+def _activation_layer(layer: L.Activation, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    _activation(layer.activation, where.named("Activation"))
+    return _row(where, "Activation", layer.activation or "linear", shape, shape)
+
+
+def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    title = f"Parallel {layer.name!r}" if layer.name else "Parallel"
+    name = where.named(title)
+    branches = layer.branches
+    if not branches:
+        raise ValueError(f"{name}: a block needs at least one branch; add branches or remove it.")
+    if layer.merge not in L.MERGES:
+        raise ValueError(
+            f"{name}: merge must be 'concat' or 'add', not {layer.merge!r}. "
+            "Use 'concat' to join channels (inception) or 'add' to sum (residual)."
+        )
+    _activation(layer.activation, name)
+    children: list[LayerRow] = []
+    outputs: list[tuple[int, ...]] = []
+    branch_params: list[int] = []
+    for b, branch in enumerate(branches, start=1):
+        branch_shape = shape
+        params = 0
+        for i, inner in enumerate(branch, start=1):
+            inner_where = _Where(
+                index=where.index,
+                path=f"{where.path}.b{b}.{i}",
+                depth=where.depth + 1,
+                label=f"{name}, branch {b}, layer {i}",
+            )
+            if isinstance(inner, L.Input):
+                raise ValueError(
+                    f"{inner_where.named('Input')}: a block's branches take the block's input; "
+                    "remove this Input."
+                )
+            row = _layer_row(inner, branch_shape, inner_where)
+            children.append(row)
+            branch_shape = row.output_shape
+            params += row.params
+        outputs.append(branch_shape)
+        branch_params.append(params)
+    out, merge_formula = _merge(layer.merge, outputs, shape, name)
+    identities = sum(1 for branch in branches if not branch)
+    settings = f"{layer.name}: " if layer.name else ""
+    settings += f"{len(branches)} branch{'es' if len(branches) > 1 else ''}"
+    if identities:
+        settings += f" ({identities} identity)" if len(branches) > 1 else " (identity)"
+    settings += f", {layer.merge}"
+    settings += f", then {layer.activation}" if layer.activation else ""
+    # As Keras builds it: a merge layer when there are several branches, and an activation
+    # layer after it, each with an output of the block's shape.
+    merged_outputs = (len(branches) > 1) + (layer.activation is not None)
+    total = sum(branch_params)
+    nonzero = [f"{p:,}" for p in branch_params if p]
+    param_formula = ""
+    if len(nonzero) > 1:
+        param_formula = f"branches {' + '.join(nonzero)} = {total:,}"
+    elif nonzero:
+        param_formula = f"branch total {total:,}"
+    return _row(
+        where,
+        "Parallel",
+        settings,
+        shape,
+        out,
+        trainable=sum(row.trainable for row in children),
+        non_trainable=sum(row.non_trainable for row in children),
+        macs=sum(row.macs for row in children),
+        param_formula=param_formula,
+        size_formula=merge_formula,
+        children=children,
+        activation_bytes=sum(row.activation_bytes for row in children)
+        + merged_outputs * math.prod(out) * BYTES_PER_VALUE,
+    )
+
+
+def _merge(
+    merge: str, outputs: list[tuple[int, ...]], block_input: tuple[int, ...], name: str
+) -> tuple[tuple[int, ...], str]:
+    shapes = ", ".join(f"branch {b}: {_shape_text(s)}" for b, s in enumerate(outputs, start=1))
+    if merge == "add":
+        if any(s != outputs[0] for s in outputs):
+            raise ValueError(
+                f"{name}: adding needs the same shape from every branch, but got {shapes}. "
+                "Make the filters, strides and padding agree, e.g. give the shortcut a 1×1 "
+                "convolution with the main branch's filters and stride."
+            )
+        return outputs[0], f"element-wise sum of {len(outputs)} × {_shape_text(outputs[0])}"
+    if len({len(s) for s in outputs}) != 1:
+        raise ValueError(
+            f"{name}: concatenating needs all branches to end in volumes or all in vectors, "
+            f"but got {shapes}. Add Flatten or global pooling to every branch, or to none."
+        )
+    if len(outputs[0]) == 3:
+        if len({s[:2] for s in outputs}) != 1:
+            raise ValueError(
+                f"{name}: concatenating along channels needs the same height and width in "
+                f"every branch, but got {shapes}. Use padding='same' and equal strides in "
+                "each branch."
+            )
+    elif len(outputs[0]) != 1:
+        raise ValueError(f"{name}: cannot concatenate {shapes}.")
+    parts = [s[-1] for s in outputs]
+    out = outputs[0][:-1] + (sum(parts),)
+    axis = "channels" if len(out) == 3 else "lengths"
+    return out, f"{axis} {' + '.join(str(p) for p in parts)} = {sum(parts):,}"
+
+
+_HANDLERS = {
+    L.Conv2D: _conv2d,
+    L.MaxPooling2D: _pooling,
+    L.AveragePooling2D: _pooling,
+    L.GlobalAveragePooling2D: _global_pooling,
+    L.GlobalMaxPooling2D: _global_pooling,
+    L.ZeroPadding2D: _zero_padding,
+    L.Flatten: _flatten,
+    L.Dense: _dense,
+    L.Dropout: _dropout,
+    L.BatchNormalization: _batch_norm,
+    L.Activation: _activation_layer,
+    L.Parallel: _parallel,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks and text.
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _positive(value: Any, what: str, name: str) -> int:
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name}: {what} must be a whole number of at least 1, not {value!r}.")
+    return int(value)
+
+
+def _positive_pair(value: Any, what: str, name: str) -> tuple[int, int]:
+    if not (isinstance(value, tuple) and len(value) == 2) or not all(
+        _is_int(n) and n >= 1 for n in value
+    ):
+        raise ValueError(
+            f"{name}: {what} must be one whole number of at least 1 or a pair of them "
+            f"(height, width), not {value!r}."
+        )
+    return int(value[0]), int(value[1])
+
+
+def _padding(value: Any, name: str) -> str:
+    if value not in L.PADDINGS:
+        raise ValueError(f"{name}: padding must be 'valid' or 'same', not {value!r}.")
+    return value
+
+
+def _activation(value: Any, name: str) -> None:
+    if value not in L.ACTIVATIONS:
+        known = ", ".join(a for a in L.ACTIVATIONS if a)
+        raise ValueError(f"{name}: unknown activation {value!r}; use one of {known}, or none.")
+
+
+def _need_volume(shape: tuple[int, ...], name: str, kind: str) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise ValueError(
+            f"{name}: {kind} needs a height × width × channels volume, but it gets "
+            f"{_describe(shape)}. Move it above the layer that made the vector (Flatten or "
+            "global pooling), or give the Input a (height, width, channels) shape."
+        )
+    return shape  # type: ignore[return-value]
+
+
+def _window_fits(
+    shape: tuple[int, ...], window: tuple[int, int], padding: str, name: str, what: str
+) -> None:
+    height, width, _ = shape
+    if padding == "valid" and (window[0] > height or window[1] > width):
+        raise ValueError(
+            f"{name}: a {window[0]}×{window[1]} {what} does not fit the {_shape_text(shape)} "
+            f"input with 'valid' padding. Use a {what} of at most {height}×{width}, or "
+            "padding='same', or remove a pooling layer before it."
+        )
+
+
+def _size_formula_2d(
+    shape: tuple[int, ...], window: tuple[int, int], strides: tuple[int, int], padding: str
+) -> str:
+    rows = size_formula(shape[0], window[0], strides[0], padding)
+    cols = size_formula(shape[1], window[1], strides[1], padding)
+    return rows if rows == cols else f"height {rows}; width {cols}"
+
+
+def _pair_text(first: int, second: int) -> str:
+    return str(first) if first == second else f"{first}×{second}"
+
+
+def _describe(shape: tuple[int, ...]) -> str:
+    """'a vector of 128' or 'a 7×7×64 volume', for messages."""
+    if len(shape) == 1:
+        return f"a vector of {shape[0]:,}"
+    return f"a {_shape_text(shape)} volume"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1:
+        return f"vector of {shape[0]:,}"
+    return "×".join(str(n) for n in shape)

@@ -1,0 +1,452 @@
+"""Turn a `cnnlib.layers.Network` into Keras: a functional model, Python source, a summary.
+
+`build_model` makes a functional `keras.Model` whose layers carry readable, unique names, in
+float32 or in mixed bfloat16 precision. `compile_model` compiles it with a chosen optimizer
+(from `make_optimizer`, which avoids a per-model memory leak), learning rate and loss.
+`keras_code` writes Python source that builds the same model with `import keras` /
+`from keras import layers`. `keras_summary_rows` reads Keras's own per-layer numbers so a page
+can set them beside `cnnlib.arithmetic`'s, and `keras_layer_names` says which Keras layer
+stands for which arithmetic row. Training and saving live elsewhere (`cnnlib.training`,
+`cnnlib.library`).
+
+Both the model and the source are made from one translation of each spec into a Keras class
+and its arguments (`_keras_layer`), so the exported code cannot drift from what is built.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from collections import Counter
+from typing import Any
+
+import keras
+from keras import layers
+
+from cnnlib import layers as specs
+
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adagrad": keras.optimizers.Adagrad,
+    "adadelta": keras.optimizers.Adadelta,
+    "adamax": keras.optimizers.Adamax,
+    "nadam": keras.optimizers.Nadam,
+}
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+
+# Arguments equal to Keras's own defaults are left out of exported code, so that it reads like
+# the lecture's listings rather than like a configuration dump.
+_KERAS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Conv2D": {"strides": (1, 1), "padding": "valid", "activation": None, "use_bias": True},
+    "MaxPooling2D": {"strides": None, "padding": "valid"},
+    "AveragePooling2D": {"strides": None, "padding": "valid"},
+    "Dense": {"activation": None, "use_bias": True},
+}
+# The first argument of these classes is written positionally, as Keras's guides do.
+_POSITIONAL = {"Conv2D": "filters", "Dense": "units", "Dropout": "rate", "Activation": "activation"}
+
+
+# ---------------------------------------------------------------------------------------------
+# One translation of each spec
+
+
+def _keras_layer(spec: Any) -> tuple[str, dict[str, Any]]:
+    """The Keras layer class name and constructor arguments for one (non-Parallel) spec."""
+    if isinstance(spec, specs.Conv2D):
+        return "Conv2D", {
+            "filters": spec.filters,
+            "kernel_size": spec.kernel_size,
+            "strides": spec.strides,
+            "padding": spec.padding,
+            "activation": spec.activation,
+            "use_bias": spec.use_bias,
+        }
+    if isinstance(spec, (specs.MaxPooling2D, specs.AveragePooling2D)):
+        return type(spec).__name__, {
+            "pool_size": spec.pool_size,
+            "strides": spec.strides,
+            "padding": spec.padding,
+        }
+    if isinstance(spec, specs.Dense):
+        return "Dense", {
+            "units": spec.units,
+            "activation": spec.activation,
+            "use_bias": spec.use_bias,
+        }
+    if isinstance(spec, specs.Dropout):
+        return "Dropout", {"rate": spec.rate}
+    if isinstance(spec, specs.Activation):
+        return "Activation", {"activation": spec.activation}
+    if isinstance(spec, specs.ZeroPadding2D):
+        return "ZeroPadding2D", {"padding": spec.padding}
+    if isinstance(
+        spec,
+        (
+            specs.Flatten,
+            specs.BatchNormalization,
+            specs.GlobalAveragePooling2D,
+            specs.GlobalMaxPooling2D,
+        ),
+    ):
+        return type(spec).__name__, {}
+    raise ValueError(
+        f"{type(spec).__name__} is not a layer CNN Lab can build; "
+        f"use one of {', '.join(specs.LAYER_TYPES)}."
+    )
+
+
+def _snake(class_name: str) -> str:
+    """Keras's own naming rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
+    step = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", step).lower()
+
+
+def _safe_identifier(text: str, fallback: str = "model") -> str:
+    """A Keras-safe name: letters, digits, '_', '.', '-' only (Keras refuses '/')."""
+    cleaned = re.sub(r"[^0-9A-Za-z_.-]+", "_", text).strip("_")
+    return cleaned or fallback
+
+
+def _one_line(text: str) -> str:
+    """Text for a code comment: no line breaks that could turn a name into code."""
+    return " ".join(str(text).split())
+
+
+def _check_network(network: Any) -> None:
+    if not isinstance(network, specs.Network):
+        raise ValueError("Pass a cnnlib.layers.Network (for example a registry entry's .network).")
+    # The arithmetic names the layer, the input it got and what to change; Keras would only
+    # give a traceback from deep inside its shape inference.
+    from cnnlib.arithmetic import analyse
+
+    analyse(network)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+class _Builder:
+    """Applies specs to tensors, naming every layer and choosing each layer's dtype policy.
+
+    Layers are found by the paths `cnnlib.arithmetic` gives its rows ("3", "3.b1.2"), and
+    `names` records, for each path, the Keras layer whose output is that row's output. With
+    `dry=True` no Keras layer is made: only the names are worked out.
+    """
+
+    def __init__(self, dtype_policy: str, dry: bool = False) -> None:
+        self.policy = dtype_policy
+        self.dry = dry
+        self.counts: Counter[str] = Counter()
+        self.names: dict[str, str] = {}
+
+    def _make(self, class_name: str, kwargs: dict[str, Any], name: str, last: bool) -> Any:
+        if self.dry:
+            return lambda tensor: None
+        # In mixed precision the network's final layer computes in float32, as Keras's mixed
+        # precision guide asks, so the softmax and the loss see float32 numbers.
+        dtype = "float32" if last else self.policy
+        return getattr(layers, class_name)(**kwargs, name=name, dtype=dtype)
+
+    def stack(self, tensor: Any, stack: tuple[Any, ...], path: str, last: bool) -> Any:
+        """Apply a stack of specs. At top level (path "") positions are indexes into
+        `network.layers` and names count per kind (conv2d_1, dense_2); inside branch b of
+        block i (path "i.bb") they count from 1 and names start with "block{i}_branch{b}_"."""
+        local: Counter[str] = Counter()
+        counter = local if path else self.counts
+        prefix = _path_prefix(path)
+        for position, spec in enumerate(stack, start=1):
+            row_path = f"{path}.{position}" if path else str(position)
+            is_last = last and position == len(stack)
+            if isinstance(spec, specs.Parallel):
+                tensor = self.parallel(tensor, spec, row_path, is_last)
+                continue
+            class_name, kwargs = _keras_layer(spec)
+            kind = _snake(class_name)
+            counter[kind] += 1
+            name = f"{prefix}{kind}_{counter[kind]}"
+            tensor = self._make(class_name, kwargs, name, is_last)(tensor)
+            self.names[row_path] = name
+        return tensor
+
+    def parallel(self, tensor: Any, spec: specs.Parallel, path: str, last: bool) -> Any:
+        # A Parallel that is the network's last layer ends in its merge or its activation;
+        # only that layer must be float32, so branches are built with the session's policy.
+        block = _path_prefix(path).rstrip("_")
+        outputs = []
+        for number, branch in enumerate(spec.branches, start=1):
+            branch_path = f"{path}.b{number}"
+            outputs.append(
+                self.stack(tensor, branch, branch_path, last=False) if branch else tensor
+            )
+        merged_last = last and spec.activation is None
+        if len(outputs) == 1:
+            merged = outputs[0]
+            branch = spec.branches[0]
+            if branch:
+                self.names[path] = self.names[f"{path}.b1.{len(branch)}"]
+        elif spec.merge == "add":
+            merged = self._make("Add", {}, f"{block}_add", merged_last)(outputs)
+            self.names[path] = f"{block}_add"
+        else:
+            merged = self._make("Concatenate", {"axis": -1}, f"{block}_concat", merged_last)(
+                outputs
+            )
+            self.names[path] = f"{block}_concat"
+        if spec.activation is not None:
+            name = f"{block}_{spec.activation}"
+            merged = self._make("Activation", {"activation": spec.activation}, name, last)(merged)
+            self.names[path] = name
+        return merged
+
+
+def _path_prefix(path: str) -> str:
+    """The name prefix for a path: "3.b1" -> "block3_branch1_", "3" -> "block3_"."""
+    if not path:
+        return ""
+    parts = path.split(".")
+    words = [f"branch{part[1:]}" if part.startswith("b") else f"block{part}" for part in parts]
+    return "_".join(words) + "_"
+
+
+def keras_layer_names(network: specs.Network) -> dict[str, str]:
+    """For each row path of `cnnlib.arithmetic.analyse` ("0", "3", "3.b1.2"), the name of the
+    layer of `build_model(network)` whose output is that row's output.
+
+    A Parallel block's path names its activation if it has one, else its merge layer. A
+    block with a single identity branch makes no layer and has no entry.
+    """
+    _check_network(network)
+    builder = _Builder("float32", dry=True)
+    builder.stack(None, network.layers[1:], path="", last=True)
+    return {"0": "input", **builder.names}
+
+
+def build_model(
+    network: specs.Network, dtype_policy: str = "float32", name: str | None = None
+) -> keras.Model:
+    """A functional Keras model of `network`, uncompiled.
+
+    Layers are named `conv2d_1`, `max_pooling2d_1`, `dense_2`... in order of appearance; the
+    layers of the Parallel block `network.layers[i]` are named `block{i}_branch{b}_{kind}_{n}`
+    (branches counted from 1), its merge `block{i}_concat` or `block{i}_add`, and its
+    activation `block{i}_{activation}`; `keras_layer_names` maps arithmetic rows to them.
+    With `dtype_policy="mixed_bfloat16"` every layer computes in bfloat16 except the last,
+    which computes in float32, so the model's output is float32. A network the arithmetic
+    refuses raises its ValueError unchanged.
+    """
+    if dtype_policy not in DTYPE_POLICIES:
+        raise ValueError(
+            f"Unknown precision {dtype_policy!r}; use one of {', '.join(DTYPE_POLICIES)}."
+        )
+    _check_network(network)
+    builder = _Builder(dtype_policy)
+    inputs = keras.Input(shape=network.input_shape, name="input")
+    outputs = builder.stack(inputs, network.layers[1:], path="", last=True)
+    if dtype_policy != "float32" and keras.backend.standardize_dtype(outputs.dtype) != "float32":
+        # Only reached when the last layer makes no Keras layer of its own (a Parallel of
+        # identity branches): cast the output so the loss still sees float32.
+        outputs = layers.Activation("linear", dtype="float32", name="output_float32")(outputs)
+    model_name = _safe_identifier(name if name is not None else network.name)
+    return keras.Model(inputs, outputs, name=model_name)
+
+
+def make_optimizer(optimizer: str = "adam", learning_rate: float = 0.001) -> Any:
+    """A Keras optimizer by name and learning rate, with `avoid_graph_leak` applied."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZERS)}.")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
+        raise ValueError("The learning rate must be a number such as 0.001.")
+    if not 0 < learning_rate <= 10:
+        raise ValueError(f"The learning rate must be above 0 and at most 10, not {learning_rate}.")
+    return avoid_graph_leak(OPTIMIZERS[optimizer](learning_rate=float(learning_rate)))
+
+
+def avoid_graph_leak(optimizer: Any) -> Any:
+    """Stop `optimizer` from keeping every traced training graph alive; returns it.
+
+    Keras's TensorFlow optimizer sums gradients across replicas with a distribution
+    all-reduce even when there is one replica. In graph mode that all-reduce registers a
+    custom gradient in TensorFlow's process-wide gradient registry, which is never emptied and
+    holds the whole traced training graph: about 11 MB per trained model, however the model is
+    freed. With one replica the sum is the gradient itself, so the all-reduce is skipped. The
+    change lives on this instance only; saved files hold the plain Keras optimizer.
+    """
+    if keras.backend.backend() == "tensorflow" and hasattr(optimizer, "_all_reduce_sum_gradients"):
+        optimizer._all_reduce_sum_gradients = types.MethodType(_sum_gradients_locally, optimizer)
+    return optimizer
+
+
+def _sum_gradients_locally(optimizer: Any, grads_and_vars: Any) -> list[Any]:
+    import tensorflow as tf
+
+    if tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return list(grads_and_vars)
+    return type(optimizer)._all_reduce_sum_gradients(optimizer, grads_and_vars)
+
+
+def compile_model(
+    model: keras.Model,
+    optimizer: str = "adam",
+    learning_rate: float = 0.001,
+    loss: str = "sparse_categorical_crossentropy",
+    metrics: tuple[str, ...] = ("accuracy",),
+) -> keras.Model:
+    """Compile `model` in place with `make_optimizer(optimizer, learning_rate)`; returns it.
+
+    Use "sparse_categorical_crossentropy" with integer labels (CNN Lab's datasets) and
+    "categorical_crossentropy" with one-hot labels (the lecture's listings).
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"Unknown loss {loss!r}; use one of {', '.join(LOSSES)}.")
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=list(metrics)
+    )
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Exported source
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)  # double quotes, as ruff formats them
+    return repr(value)
+
+
+def _call(spec: Any) -> str:
+    class_name, kwargs = _keras_layer(spec)
+    parts = []
+    positional = _POSITIONAL.get(class_name)
+    if positional is not None:
+        parts.append(_literal(kwargs.pop(positional)))
+    defaults = _KERAS_DEFAULTS.get(class_name, {})
+    for key, value in kwargs.items():
+        if key in defaults and value == defaults[key]:
+            continue
+        parts.append(f"{key}={_literal(value)}")
+    return f"layers.{class_name}({', '.join(parts)})"
+
+
+def _functional_lines(stack: tuple[Any, ...], source: str, target: str) -> list[str]:
+    """Lines applying `stack` to the tensor named `source`, leaving the result in `target`."""
+    lines: list[str] = []
+    current = source
+    for spec in stack:
+        if isinstance(spec, specs.Parallel):
+            lines.extend(_parallel_lines(spec, current, target))
+        else:
+            lines.append(f"{target} = {_call(spec)}({current})")
+        current = target
+    if current != target:
+        lines.append(f"{target} = {current}")
+    return lines
+
+
+def _parallel_lines(spec: specs.Parallel, source: str, target: str) -> list[str]:
+    merge = "Add" if spec.merge == "add" else "Concatenate"
+    title = _one_line(spec.name) or "parallel block"
+    lines = [f"# {title}: {len(spec.branches)} branches on the same input, then {merge}"]
+    base = "branch" if target == "x" else target
+    names = []
+    for number, branch in enumerate(spec.branches, start=1):
+        branch_name = f"{base}_{number}"
+        names.append(branch_name)
+        if branch:
+            lines.extend(_functional_lines(branch, source, branch_name))
+        else:
+            lines.append(f"{branch_name} = {source}  # identity shortcut")
+    if not names:
+        lines.append(f"{target} = {source}")
+    elif len(names) == 1:
+        lines.append(f"{target} = {names[0]}")
+    else:
+        lines.append(f"{target} = layers.{merge}()([{', '.join(names)}])")
+    if spec.activation is not None:
+        lines.append(f"{target} = layers.Activation({_literal(spec.activation)})({target})")
+    return lines
+
+
+def keras_code(network: specs.Network, style: str = "sequential") -> str:
+    """Python source that, run as is, defines `model`: the same layers and parameter count.
+
+    `style` is "sequential" (a `keras.Sequential` list, as the lecture writes) or "functional"
+    (`keras.Input` and layer calls; needed for networks with Parallel blocks).
+    """
+    if style not in ("sequential", "functional"):
+        raise ValueError(f"Unknown code style {style!r}; use 'sequential' or 'functional'.")
+    _check_network(network)
+    body = network.layers[1:]
+    if style == "sequential" and any(isinstance(spec, specs.Parallel) for spec in body):
+        raise ValueError(
+            "This network has parallel branches, which keras.Sequential cannot express; "
+            "export it in the functional style instead."
+        )
+    model_name = _literal(_safe_identifier(network.name))
+    header = [
+        f"# {_one_line(network.name)}: Keras code exported by CNN Lab.",
+        "import keras",
+        "from keras import layers",
+        "",
+    ]
+    shape = repr(tuple(network.input_shape))
+    if style == "sequential":
+        entries = [f"        keras.Input(shape={shape}),"]
+        entries += [f"        {_call(spec)}," for spec in body]
+        lines = [
+            "model = keras.Sequential(",
+            "    [",
+            *entries,
+            "    ],",
+            f"    name={model_name},",
+        ]
+        lines.append(")")
+    else:
+        lines = [f"inputs = keras.Input(shape={shape})"]
+        lines += _functional_lines(body, "inputs", "x")
+        lines.append(f"model = keras.Model(inputs, x, name={model_name})")
+    return "\n".join(header + lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras's own numbers
+
+
+def keras_summary_rows(model: keras.Model) -> list[dict[str, Any]]:
+    """One row per layer of `model`, with the numbers Keras itself reports.
+
+    Each row: {"name": str, "class": str, "output_shape": tuple (without the batch axis),
+    "params": int, "trainable_params": int, "non_trainable_params": int, "dtype": str (the
+    layer's compute dtype)}. The input layer is a row (0 parameters) for functional models;
+    `keras.Sequential` does not list it.
+    """
+    rows = []
+    for layer in model.layers:
+        output = layer.output
+        shape = tuple(output.shape[1:]) if not isinstance(output, list) else None
+        trainable = sum(int(_size(weight)) for weight in layer.trainable_weights)
+        non_trainable = sum(int(_size(weight)) for weight in layer.non_trainable_weights)
+        rows.append(
+            {
+                "name": layer.name,
+                "class": type(layer).__name__,
+                "output_shape": shape,
+                "params": trainable + non_trainable,
+                "trainable_params": trainable,
+                "non_trainable_params": non_trainable,
+                "dtype": layer.compute_dtype,
+            }
+        )
+    return rows
+
+
+def _size(weight: Any) -> int:
+    total = 1
+    for dim in weight.shape:
+        total *= int(dim)
+    return total

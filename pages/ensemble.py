@@ -1,0 +1,40 @@
+"""Ensembles (lecture section 5.5): combine several trained models into one better answer, see
+when and why it beats its members, and why it must be scored on the test set."""
+
+import streamlit as st
+
+from pages import _ensemble_widgets as widgets
+from pages import _state
+
+_state.route_through_app()
+st.title("Ensembles")
+st.markdown(
+    "Several models trained on the same data make *different* mistakes. Averaging their "
+    "softmax outputs, as the lecture does in section 5.5, lets the majority outvote each "
+    "one's errors. Here you can also let them vote, weigh them by validation accuracy, or "
+    "train a small model on top of them (stacking), and see which images the ensemble fixes."
+)
+
+picked, trained = st.tabs(["Pick trained models", "Train new members"])
+with trained:
+    widgets.train_panel()
+    widgets.runs_panel()
+with picked:
+    keys = widgets.member_picker()
+    clicked = st.button(
+        "Build the ensemble", type="primary", icon=":material/groups:", disabled=len(keys) < 2
+    )
+
+if clicked or st.session_state[_state.ENSEMBLE_AUTOBUILD]:
+    st.session_state[_state.ENSEMBLE_AUTOBUILD] = None
+    records = widgets.resolve_members(keys)
+    if records is not None:
+        bundle = widgets.build(records)
+        if bundle is not None:
+            st.session_state[_state.ENSEMBLE_RESULT] = bundle
+
+bundle = st.session_state[_state.ENSEMBLE_RESULT]
+if bundle is not None:
+    st.divider()
+    st.header(f"Ensemble of {len(bundle['result'].member_names)} members")
+    widgets.show_result(bundle)

@@ -1,0 +1,81 @@
+"""Architecture explorer: build any CNN layer by layer and see every shape, parameter and
+operation, with the formulas that give them; check the lecture's stated shapes; try
+convolution, channels, pooling and activation maps by hand; read the case studies; build the
+network in Keras to compare; export it as Keras code or JSON and load it back.
+
+Nothing here trains, and TensorFlow is loaded only when the user asks for Keras.
+"""
+
+import streamlit as st
+
+from pages import _explorer_concepts as concepts
+from pages import _explorer_widgets as widgets
+from pages import _state
+
+_state.route_through_app()
+st.title("Architecture explorer")
+st.caption(
+    "Start from a lecture model or a case study, or from an empty stack, and change anything: "
+    "the shapes, parameters and operations update as you type. The MNIST and CIFAR-10 pages "
+    "can train the network you leave here."
+)
+widgets.start_picker()
+# Only the open tab runs: the others hold figures that take time to build.
+network_tab, check_tab, concept_tab, case_tab, keras_tab = st.tabs(
+    ["Network", "Lecture check", "Concepts", "Case studies", "Keras and export"],
+    key="explorer_w_tab",
+    on_change="rerun",
+)
+
+if network_tab.open:
+    with network_tab:
+        network, analysis, error = widgets.edit_network()
+        if error:
+            st.error(error)
+            st.caption("The numbers below are for the last network that worked.")
+        position = widgets.layer_tools(network)
+        widgets.totals(analysis)
+        widgets.analysis_table(analysis)
+        widgets.layer_detail(analysis, position)
+        widgets.diagrams(analysis)
+
+if check_tab.open:
+    with check_tab:
+        st.markdown(
+            "The lecture's listings write each layer's output shape in a comment. Here they are "
+            "beside what Keras actually computes, with the reason wherever they differ."
+        )
+        widgets.lecture_check()
+
+if concept_tab.open:
+    with concept_tab:
+        conv_tab, channel_tab, pool_tab, maps_tab = st.tabs(
+            ["Convolution", "Channels and filters", "Pooling", "Activation maps"],
+            key="explorer_w_concept",
+            on_change="rerun",
+        )
+        for tab, show in (
+            (conv_tab, concepts.convolution_concept),
+            (channel_tab, concepts.channels_concept),
+            (pool_tab, concepts.pooling_concept),
+            (maps_tab, concepts.activation_concept),
+        ):
+            if tab.open:
+                with tab:
+                    show()
+
+if case_tab.open:
+    with case_tab:
+        widgets.case_studies()
+
+if keras_tab.open:
+    with keras_tab:
+        network = widgets.current_network()
+        analysis = widgets.analyse(network)
+        st.subheader("Build in Keras and compare")
+        widgets.build_and_compare(network, analysis)
+        st.subheader("Export")
+        widgets.json_export(network)
+        widgets.keras_code_export(network)
+        st.subheader("Import")
+        widgets.json_import()

@@ -1,0 +1,88 @@
+"""The MNIST page in Chromium: train briefly through the page, then draw a digit on the canvas
+with mouse strokes and see the model's reading and its probabilities; undo and clear bring the
+prompt back. Only a browser can do this: the canvas is a JavaScript component."""
+
+from __future__ import annotations
+
+import re
+
+from harness import click_and_wait, no_exception, open_page, screenshot, wait_for_app
+
+TRAIN_TIMEOUT_MS = 240_000
+PROMPT = "Draw a digit on the black square"
+
+
+def draw_seven(page) -> None:
+    """A 7 in one mouse stroke: the bar across the top, then the long diagonal down."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    left, top = box["x"], box["y"]
+    page.mouse.move(left + 80, top + 60)
+    page.mouse.down()
+    for step in range(1, 16):
+        page.mouse.move(left + 80 + step * 8, top + 60)
+    for step in range(1, 26):
+        page.mouse.move(left + 200 - step * 3.6, top + 60 + step * 7.6)
+    page.mouse.up()
+
+
+def reading(page) -> tuple[str, float]:
+    """The digit the page says the model reads, and the probability it gives."""
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="It reads")
+    metric.wait_for()
+    digit = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    caption = page.get_by_text(re.compile(r"with probability \d+(\.\d+)?%")).inner_text()
+    return digit, float(re.search(r"(\d+(?:\.\d+)?)%", caption).group(1))
+
+
+def one_epoch(page) -> None:
+    """Move the Epochs slider down to 1 with the keyboard, as a user can."""
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs")
+    slider.get_by_role("slider").press("Home")
+    page.get_by_text("Training for 1 epoch:").wait_for()
+    wait_for_app(page)
+
+
+def test_train_then_draw_a_digit(page):
+    open_page(page, "/mnist")
+    page.get_by_text("Multiply-adds per image", exact=True).wait_for()
+    no_exception(page)
+    one_epoch(page)
+    click_and_wait(page, page.get_by_role("button", name="Start training"))
+    page.get_by_text("Kept in this session").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    wait_for_app(page)
+    no_exception(page)
+
+    page.get_by_role("tab", name="Draw a digit").click()
+    page.get_by_text(PROMPT).wait_for()
+    draw_seven(page)
+    page.get_by_text(PROMPT).wait_for(state="detached")
+    wait_for_app(page)
+    digit, probability = reading(page)
+    assert digit in [str(d) for d in range(10)]
+    assert 10.0 <= probability <= 100.0  # the most likely of ten classes has at least 10%
+    # The probability chart has one bar per digit, and the 28×28 input is shown.
+    chart = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).first
+    assert chart.locator(".barlayer .point").count() == 10
+    # The 28×28 image the model reads is shown, enlarged.
+    shown = page.locator('[data-testid="stImage"] img').first
+    shown.wait_for()
+    page.wait_for_function(
+        "image => image.complete && image.naturalWidth > 0", arg=shown.element_handle()
+    )
+    assert page.get_by_text("What the model sees").is_visible()
+    assert page.get_by_text("Feature maps").is_visible()
+    screenshot(page, "mnist-drawn-digit")
+    no_exception(page)
+
+    # Undo takes the stroke back, which empties the canvas: the prompt returns. Drawn again,
+    # the digit is read again, and the bin clears it.
+    page.get_by_role("button", name="Undo").click()
+    page.get_by_text(PROMPT).wait_for()
+    draw_seven(page)
+    page.get_by_text(PROMPT).wait_for(state="detached")
+    assert reading(page)[0] == digit
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text(PROMPT).wait_for()
+    no_exception(page)

@@ -1,0 +1,234 @@
+"""The MNIST page through Streamlit's AppTest, on the small synthetic datasets of `small_home`:
+it loads with its controls, a one-epoch run of a few hundred images finishes and shows a test
+accuracy that matches the kept model's own predictions, that model saved to the library loads
+back in a new session with the same weights, the dropout sliders change the network trained,
+and networks it cannot train are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnlib import datasets, registry
+from cnnlib.arithmetic import analyse
+from cnnlib.layers import Conv2D, Dense, Flatten, Input, Network
+from pages import _state
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/mnist.py"
+
+
+def open_page(timeout: float = 120) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label_start: str):
+    found = [m for m in at.metric if m.label.startswith(label_start)]
+    assert found, f"no metric starting {label_start!r}: {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def train_tiny_run(at: AppTest, network_key: str = "mnist_one_conv"):
+    at.selectbox(key="mnist_w_network").set_value(network_key)
+    at.slider(key="mnist_w_epochs").set_value(1)
+    at.select_slider(key="mnist_w_train_size").set_value(500)
+    at.run()
+    at.button(key="mnist_start").click()
+    at.run()
+    job = at.session_state[_state.MNIST_JOB]
+    assert job is not None, [e.value for e in at.error]
+    assert job.wait(timeout=240), "the tiny run did not finish in time"
+    at.run()
+    assert not at.exception, at.exception
+    return job
+
+
+def test_page_loads_with_its_controls(small_home):
+    at = open_page()
+    assert at.title[0].value == "MNIST digits"
+    assert at.button(key="mnist_start").disabled is False
+    labels = {widget.label for widget in [*at.slider, *at.select_slider, *at.selectbox]}
+    for label in ("Epochs", "Batch size", "Learning rate", "Training images", "Optimizer"):
+        assert label in labels
+    # The dataset is named with where it came from: the small home's IDX files.
+    assert any("600 training and 200 test images" in c.value for c in at.caption)
+    # The parameter count is the arithmetic's for the chosen registry network.
+    key = at.selectbox(key="mnist_w_network").value
+    expected = analyse(registry.get(key).network).total_params
+    assert metric(at, "Parameters").value == f"{expected:,}"
+    # Nothing trained yet: the draw tab asks for a model rather than showing a canvas.
+    assert any("No MNIST model in this session yet" in info.value for info in at.info)
+
+
+def test_settings_survive_a_visit_to_another_page(small_home):
+    at = open_page()
+    at.selectbox(key="mnist_w_network").set_value("mnist_two_conv")
+    at.run()
+    at.slider(key="mnist_w_epochs").set_value(7)
+    at.selectbox(key="mnist_w_optimizer").set_value("sgd")
+    [s for s in at.slider if s.label.startswith("Dropout")][0].set_value(0.4)
+    at.run()
+    at.switch_page("pages/home.py")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert at.selectbox(key="mnist_w_network").value == "mnist_two_conv"
+    assert at.slider(key="mnist_w_epochs").value == 7
+    assert at.selectbox(key="mnist_w_optimizer").value == "sgd"
+    assert [s.value for s in at.slider if s.label.startswith("Dropout")] == [0.4, 0.25, 0.25]
+    # The lecture's settings button sets the lecture's run in one go.
+    at.button(key="mnist_lecture_settings").click()
+    at.run()
+    assert at.slider(key="mnist_w_epochs").value == 12
+    assert at.selectbox(key="mnist_w_optimizer").value == "adam"
+    assert at.select_slider(key="mnist_w_train_size").value == 600  # all of the small set
+    assert at.checkbox(key="mnist_w_validation").value is False
+
+
+def test_dropout_sliders_edit_the_network_that_is_trained(small_home):
+    at = open_page()
+    at.selectbox(key="mnist_w_network").set_value("mnist_two_conv")
+    at.run()
+    sliders = [s for s in at.slider if s.label.startswith("Dropout")]
+    assert [s.value for s in sliders] == [0.25, 0.25, 0.25]
+    sliders[1].set_value(0.5)
+    at.slider(key="mnist_w_epochs").set_value(1)
+    at.select_slider(key="mnist_w_train_size").set_value(500)
+    at.run()
+    at.button(key="mnist_start").click()
+    at.run()
+    job = at.session_state[_state.MNIST_JOB]
+    job.stop()
+    job.wait(timeout=240)
+    network = at.session_state[_state.MNIST_JOB_INFO]["network"]
+    rates = [layer.rate for layer in network.layers if type(layer).__name__ == "Dropout"]
+    assert rates == [0.25, 0.5, 0.25]
+    dropouts = [layer for layer in job.model.layers if type(layer).__name__ == "Dropout"]
+    assert [layer.rate for layer in dropouts] == [0.25, 0.5, 0.25]
+
+
+def test_a_tiny_run_shows_its_test_accuracy_and_its_saved_model_loads_back(small_home):
+    at = open_page()
+    job = train_tiny_run(at)
+    snap = job.snapshot()
+    assert snap["state"] == "finished" and snap["epoch"] == 1
+    shown = metric(at, "Test accuracy")
+    # The figure on the page is the kept model's accuracy on the test images, computed here
+    # independently from its predictions.
+    from cnnlib.inference import predict_proba
+
+    test = datasets.load_mnist(allow_download=False)
+    models = at.session_state[_state.MODELS]
+    assert list(models) == ["MNIST, one convolution"]
+    record = models["MNIST, one convolution"]
+    accuracy = float(
+        (predict_proba(record.model, test.x_test).argmax(axis=1) == test.y_test).mean()
+    )
+    assert shown.value == f"{accuracy:.2%}"
+    assert record.test_accuracy == pytest.approx(accuracy)
+    assert accuracy > 0.2  # ten classes: chance is 0.1, and the synthetic digits are easy
+    assert metric(at, "The lecture's figure").value == "98.80%"
+    # Results below it: the confusion matrix and per-class chart, and the draw tab is ready.
+    assert any("Confusion matrix" in m.value for m in at.markdown)
+    assert any("Draw a digit on the black square" in info.value for info in at.info)
+
+    # Saved to the library under a new name, it loads back in another session.
+    at.text_input(key="mnist_w_save_name").set_value("tiny digits")
+    at.run()
+    at.button(key="mnist_save").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    assert (small_home / "models" / "tiny digits.keras").is_file()
+    fresh = open_page()
+    assert fresh.session_state[_state.MODELS] == {}
+    assert fresh.selectbox(key="mnist_w_library_model").value == "tiny digits"
+    fresh.button(key="mnist_load").click()
+    fresh.run()
+    assert not fresh.exception, fresh.exception
+    loaded = fresh.session_state[_state.MODELS]["tiny digits"]
+    assert loaded.dataset == "mnist" and loaded.class_names == [str(d) for d in range(10)]
+    assert loaded.test_accuracy == pytest.approx(record.test_accuracy)
+    np.testing.assert_allclose(
+        predict_proba(loaded.model, test.x_test[:20]),
+        predict_proba(record.model, test.x_test[:20]),
+        atol=1e-6,
+    )
+    # The loaded model is offered for drawing in that session.
+    assert fresh.selectbox(key="mnist_w_draw_model").value == "tiny digits"
+
+
+def test_a_network_for_other_images_is_refused(small_home):
+    at = open_page()
+    colour = Network(
+        "colour net",
+        (Input((32, 32, 3)), Conv2D(4), Flatten(), Dense(10, activation="softmax")),
+    )
+    at.session_state[_state.EXPLORER_NETWORK] = colour
+    at.run()
+    at.selectbox(key="mnist_w_network").set_value("explorer")
+    at.run()
+    assert any("32×32×3" in e.value and "28×28×1" in e.value for e in at.error)
+    assert at.button(key="mnist_start").disabled
+    # Without a softmax at the end, the scores are not probabilities: refused too.
+    logits = Network("no softmax", (Input((28, 28, 1)), Flatten(), Dense(10, activation=None)))
+    at.session_state[_state.EXPLORER_NETWORK] = logits
+    at.run()
+    assert any("softmax" in e.value for e in at.error)
+    assert at.button(key="mnist_start").disabled
+    assert at.session_state[_state.MNIST_JOB] is None
+
+
+def test_uploads_that_are_not_mnist_models_are_refused_and_lose_nothing(small_home, tmp_path):
+    import keras
+    from keras import layers
+
+    from cnnlib import library
+
+    def saved(model) -> bytes:
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        return path.read_bytes()
+
+    def classifier(shape, name):
+        return keras.Sequential(
+            [keras.Input(shape), layers.Flatten(), layers.Dense(10, activation="softmax")],
+            name=name,
+        )
+
+    at = open_page()
+    models = at.session_state[_state.MODELS]
+    mine = classifier((28, 28, 1), "mine")
+    models["mine"] = library.ModelRecord(
+        name="mine",
+        model=mine,
+        dataset="mnist",
+        input_shape=(28, 28, 1),
+        class_names=[str(d) for d in range(10)],
+    )
+    good = saved(classifier((28, 28, 1), "plain_mnist"))
+    refused = [
+        ("notes.keras", b"these are my notes", "not a Keras model file"),
+        ("cut.keras", good[: len(good) // 2], "truncated or damaged"),
+        ("colour.keras", saved(classifier((32, 32, 3), "colour")), "28×28×1"),
+    ]
+    for file_name, data, message in refused:
+        at.file_uploader(key="mnist_model_file").set_value((file_name, data, "application/zip"))
+        at.run()
+        assert not at.exception, at.exception
+        assert any(message in error.value for error in at.error), [e.value for e in at.error]
+        assert list(at.session_state[_state.MODELS]) == ["mine"]
+        assert at.session_state[_state.MODELS]["mine"].model is mine
+    # A plain Keras file of the right shape is taken in, with MNIST's class names.
+    at.file_uploader(key="mnist_model_file").set_value(("plain.keras", good, "application/zip"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert list(at.session_state[_state.MODELS]) == ["mine", "plain"]
+    assert at.session_state[_state.MODELS]["plain"].class_names == [str(d) for d in range(10)]
