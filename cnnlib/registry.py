@@ -418,7 +418,6 @@ _ENTRIES = (
                 _conv(32, 3),
                 BatchNormalization(),
                 MaxPooling2D(pool_size=2),
-                Dropout(0.25),
                 _conv(32, 3),
                 BatchNormalization(),
                 _conv(64, 3),

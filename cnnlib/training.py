@@ -60,6 +60,12 @@ NOT_DECAYED = ("bias", "gamma", "beta")
 MAX_HISTORY_POINTS = 1000
 # Exponential moving averages weigh the last ~50 batches (1 / (1 - 0.98)).
 SMOOTHING = 0.98
+# A loss this many times that of guessing at random (ln of the number of classes), batch after
+# batch, means training is diverging even when the loss stays finite: a too-large learning
+# rate often throws the weights to where softmax saturates and the loss sits in the
+# thousands rather than becoming NaN.
+DIVERGED_FACTOR = 4.0
+DIVERGED_BATCHES = 10
 # Predictions for validation and test sets are computed this many images at a time.
 PREDICT_BATCH = 500
 # Seconds between two computations of the weight-decay loss (it changes slowly).
@@ -399,6 +405,7 @@ class _Loop:
     accuracy_smooth: _MovingAverage = dataclasses.field(default_factory=_MovingAverage)
     next_probe: float = 0.0
     next_decay_loss: float = 0.0
+    diverging_batches: int = 0  # consecutive batches whose loss is far above chance level
     # The next step traces the train function: its time says nothing about speed.
     tracing: bool = True
     # Prepares the next batch (gather, augment, scale) while the current one trains.
@@ -853,6 +860,13 @@ class TrainingJob:
                 batch_accuracy,
             )
             position = seen
+            if batch_loss > DIVERGED_FACTOR * math.log(max(2, len(self._data.class_names))):
+                loop.diverging_batches += 1
+                if loop.diverging_batches >= DIVERGED_BATCHES:
+                    self._fail_on_loss(batch_loss, epoch, batch)
+                    return "failed"
+            else:
+                loop.diverging_batches = 0
             smooth = (loop.loss_smooth.add(batch_loss), loop.accuracy_smooth.add(batch_accuracy))
             with self._lock:
                 self._batch = batch
@@ -1026,10 +1040,18 @@ class TrainingJob:
         optimizer = self.settings.optimizer
         rate = self._learning_rate
         suggestion = min(rate / 10, TYPICAL_LEARNING_RATES[optimizer])
-        kind = "NaN" if math.isnan(loss) else "infinite"
+        if math.isfinite(loss):
+            chance = math.log(max(2, len(self._data.class_names)))
+            what = (
+                f"The loss diverged: {loss:,.4g} at epoch {epoch}, batch {batch}, after "
+                f"{DIVERGED_BATCHES} batches far above the {chance:.2f} of guessing at random"
+            )
+        else:
+            kind = "NaN" if math.isnan(loss) else "infinite"
+            what = f"The loss became {kind} at epoch {epoch}, batch {batch}"
         with self._lock:
             self._error = (
-                f"The loss became {kind} at epoch {epoch}, batch {batch}: the learning rate "
+                f"{what}: the learning rate "
                 f"{rate:g} is too high for {optimizer}. Lower it (try {suggestion:g}) and "
                 "start again."
             )

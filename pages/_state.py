@@ -106,8 +106,11 @@ def keep_keras_state() -> None:
     After each run (a live view's once-a-second refresh included) Streamlit calls
     `keras.backend.clear_session()`, meant for apps that build a model per run. Here models
     train for minutes in background threads while the pages redraw: the reset, and the full
-    garbage collection it starts, stalled training for minutes in the server. Matplotlib,
-    the only other module Streamlit tidies this way, is not used by CNN Lab.
+    garbage collection it starts, stalled training for minutes in the server. Worse, the
+    reset empties Keras's state in every thread at once, so a mixed-precision job compiling
+    its step at that moment fails with "Input 'filter' of 'Conv2D' Op has type float32 that
+    does not match type bfloat16". Matplotlib, the only other module Streamlit tidies this
+    way, is not used by CNN Lab.
     """
     from streamlit.runtime.scriptrunner import script_runner
 

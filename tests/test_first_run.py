@@ -134,7 +134,7 @@ def test_bookmarked_page_runs_inside_the_apps_navigation(fresh_home, script):
     at.switch_page(script).run()
     assert _errors(at) == []
     app_ran = _state.MODELS in at.session_state
-    assert app_ran, f"{script} ran without app.py: call _state.page_setup() first"
+    assert app_ran, f"{script} ran without app.py: call _state.route_through_app() first"
 
 
 def test_switching_pages_keeps_what_the_session_holds(fresh_home):

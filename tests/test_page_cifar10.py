@@ -28,8 +28,9 @@ def open_page(epochs=1, train_size=500):
     return at
 
 
-def press(at, label):
-    [button] = [b for b in at.button if b.label == label]
+def press(at, *labels):
+    """Click the button with one of `labels` (the start button's label follows the state)."""
+    [button] = [b for b in at.button if b.label in labels]
     button.click()
     at.run()
 
@@ -182,3 +183,47 @@ def test_mnist_shaped_data_uses_the_convnetjs_mnist_network(small_home):
     assert not at.exception
     text = at.text_area(key="cifar_w_network_text").value
     assert "28" in text and "ConvNetJS MNIST" in text
+
+
+def test_diverging_learning_rate_ends_the_run_with_advice_and_keeps_models(small_home):
+    at = open_page(epochs=8)
+    at.session_state["models"]["kept earlier"] = "a model the student already had"
+    at.selectbox(key="cifar_w_optimizer").set_value("adam")
+    at.number_input(key="cifar_w_learning_rate").set_value(10.0)
+    at.run()
+    press(at, "Start training")
+    job = job_of(at)
+    assert job.wait(timeout=120)
+    at.run()
+    assert not at.exception
+    snap = job.snapshot()
+    assert snap["state"] == "failed"
+    [message] = [e.value for e in at.error]
+    assert "Lower it" in message and "learning rate" in message
+    # Nothing the student had is lost, and the settings stay as they were.
+    assert at.session_state["models"]["kept earlier"] == "a model the student already had"
+    assert at.number_input(key="cifar_w_learning_rate").value == 10.0
+
+
+def test_quick_start_stop_start_and_page_switches_leave_one_live_job(small_home):
+    at = open_page(epochs=50)
+    press(at, "Start training")
+    first = job_of(at)
+    press(at, "Stop")
+    press(at, "Start training", "Change network (restart)")
+    second = job_of(at)
+    at.switch_page("pages/home.py")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    press(at, "Start training", "Change network (restart)")
+    third = job_of(at)
+    assert not at.exception
+    assert len({id(first), id(second), id(third)}) == 3
+    # Each replaced job ends within a batch and keeps its curves for the comparison chart.
+    assert first.wait(timeout=60) and second.wait(timeout=60)
+    assert first.snapshot()["stopped_early"] and second.snapshot()["stopped_early"]
+    assert third.snapshot()["state"] in ("queued", "running")
+    assert len(at.session_state["cifar_runs"]) >= 2
+    press(at, "Stop")
+    assert third.wait(timeout=60)

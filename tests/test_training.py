@@ -292,6 +292,39 @@ def test_huge_learning_rate_fails_with_a_message_that_says_what_to_do(jobs):
     assert snap["test"] is None and job.test_probabilities is None
 
 
+def test_finite_but_exploding_loss_is_caught_as_divergence(jobs):
+    # Adam at 10 throws the weights where softmax saturates: the loss sits in the thousands
+    # and stays finite, so only the comparison with chance level (ln 10) catches it.
+    from datafiles import synthetic_digits
+
+    from cnnlib.build import build_model
+    from cnnlib.registry import REGISTRY
+
+    x_train, y_train = synthetic_digits(450, seed=1, size=32, channels=3)
+    x_test, y_test = synthetic_digits(100, seed=2, size=32, channels=3)
+    data = types.SimpleNamespace(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=[str(label) for label in range(10)],
+    )
+    network = REGISTRY["convnetjs_cifar10"].network
+    settings = TrainSettings(
+        epochs=4, optimizer="adam", learning_rate=10.0, precision="float32", seed=0
+    )
+    job = jobs(lambda policy: build_model(network, policy), data, settings).start()
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap["state"] == "failed", snap["batch_history"]["loss"][-12:]
+    assert re.fullmatch(
+        r"The loss diverged: \S+ at epoch \d+, batch \d+, after 10 batches far above the 2\.30 "
+        r"of guessing at random: the learning rate 10 is too high for adam\. Lower it "
+        r"\(try 0\.001\) and start again\.",
+        snap["error"],
+    ), snap["error"]
+
+
 def test_jobs_queue_and_run_one_at_a_time(jobs):
     release_first = threading.Event()
     first_probed = threading.Event()
