@@ -18,6 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnlib.figures_live import to_rgb_uint8
+
 BATCH_COLOUR = "rgba(31, 111, 235, 0.35)"  # raw per-batch values: faint, they are noisy
 SMOOTH_COLOUR = "#1f6feb"
 TRAIN_COLOUR = "#1b1f24"
@@ -229,20 +231,6 @@ def probability_bars(
     figure.update_yaxes(range=[0, 1.1], tickformat=".0%", title_text="probability")
     figure.update_xaxes(type="category")
     return _layout(figure, height)
-
-
-def to_rgb_uint8(image: Any) -> np.ndarray:
-    """A grey or colour image, uint8 or float 0..1, as RGB uint8 (H, W, 3)."""
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"Expected a grey or RGB image, got shape {np.shape(image)}.")
-    if array.dtype != np.uint8:
-        array = np.clip(np.asarray(array, dtype=float) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return array
 
 
 def _tile(images: list[np.ndarray], columns: int, scale: int, gap: int, fill: int):

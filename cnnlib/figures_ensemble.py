@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from cnnlib.ensemble import COMBINER_LABELS, EnsembleResult
-from cnnlib.figures_live import upscale
+from cnnlib.figures_live import default_font, to_rgb_uint8, upscale
 
 MEMBER_COLOUR = "#9aa0a6"
 COMBINER_COLOURS = {
@@ -194,7 +194,7 @@ def labelled_grid(
         raise ValueError("There are no images to show.")
     if len(labels) != len(images):
         raise ValueError("Give one list of label lines per image.")
-    font = _font(font_size)
+    font = default_font(font_size)
     lines = max(len(entry) for entry in labels)
     height, width = np.asarray(images[0]).shape[:2]
     factor = max(1, cell // max(height, width))
@@ -205,24 +205,9 @@ def labelled_grid(
     draw = ImageDraw.Draw(canvas)
     for i, (image, entry) in enumerate(zip(images, labels, strict=True)):
         left, top = (i % columns) * tile_w + 4, (i // columns) * tile_h + 4
-        canvas.paste(Image.fromarray(upscale(_rgb(np.asarray(image)), factor)), (left, top))
+        canvas.paste(Image.fromarray(upscale(to_rgb_uint8(image), factor)), (left, top))
         y = top + height * factor + 3
         for text, right in entry:
             draw.text((left, y), text, fill=RIGHT if right else WRONG, font=font)
             y += font_size + 3
     return np.asarray(canvas)
-
-
-def _rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return image.astype(np.uint8)
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType: the fixed bitmap font still reads.
-        return ImageFont.load_default()

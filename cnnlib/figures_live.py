@@ -33,7 +33,7 @@ def mosaic(
     """
     if not images:
         raise ValueError("There are no images to lay out.")
-    tiles = [_rgb(np.asarray(image)) for image in images]
+    tiles = [to_rgb_uint8(image) for image in images]
     height, width = tiles[0].shape[:2]
     factor = max(1, cell // max(height, width))
     tiles = [upscale(tile, factor) for tile in tiles]
@@ -50,15 +50,21 @@ def mosaic(
     return out
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return image.astype(np.uint8)
+def to_rgb_uint8(image: Any) -> np.ndarray:
+    """A grey or colour image, uint8 or float 0..1, as RGB uint8 (H, W, 3)."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"Expected a grey or RGB image, got shape {np.shape(image)}.")
+    if array.dtype != np.uint8:
+        array = np.clip(np.asarray(array, dtype=float) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return array
 
 
-def _font(size: int):
+def default_font(size: int):
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font still reads.
@@ -73,7 +79,7 @@ def prediction_strip(
     {"image": uint8 array, "truth": name, "top": [(name, probability) x3], "correct": bool}."""
     if not stream:
         raise ValueError("No test predictions yet.")
-    font = _font(13)
+    font = default_font(13)
     bar_width, cell_w, cell_h = 120, image_size + 140, image_size + 12
     columns = max(1, min(columns, len(stream)))
     rows = -(-len(stream) // columns)
@@ -82,7 +88,7 @@ def prediction_strip(
     for index, item in enumerate(stream):
         row, col = divmod(index, columns)
         left, top = col * cell_w + 4, row * cell_h + 6
-        picture = _rgb(np.asarray(item["image"]))
+        picture = to_rgb_uint8(item["image"])
         factor = max(1, image_size // max(picture.shape[:2]))
         canvas.paste(Image.fromarray(upscale(picture, factor)), (left, top))
         line_h = image_size // 3

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cnnlib.datasets import CIFAR10_CLASS_NAMES, MNIST_CLASS_NAMES
 from cnnlib.layers import Network
 from cnnlib.paths import models_dir
 
@@ -42,19 +43,8 @@ METADATA_ENTRY = "cnnlab.json"  # CNN Lab's entry inside the .keras zip
 METADATA_FORMAT = 1  # version of the cnnlab.json layout
 MAX_NAME_LENGTH = 100
 
-MNIST_CLASSES = [str(digit) for digit in range(10)]
-CIFAR10_CLASSES = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-]
+MNIST_CLASSES = list(MNIST_CLASS_NAMES)
+CIFAR10_CLASSES = list(CIFAR10_CLASS_NAMES)
 # A plain Keras file says nothing of its dataset; these input shapes (with 10 classes) are
 # recognised so that an uploaded MNIST or CIFAR-10 model gets its class names.
 _KNOWN_DATASETS = {
