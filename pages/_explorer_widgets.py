@@ -662,9 +662,8 @@ def keras_code_export(network: Network) -> None:
     key = (network.to_json(), style)
     cached = st.session_state.get(_state.EXPLORER_CODE)
     if not cached or cached["key"] != key:
-        if not st.button("Write the Keras code", key="explorer_btn_code"):
-            return
-        from cnnlib.build import keras_code  # loads TensorFlow
+        # Writing the code needs no TensorFlow, so it follows every edit at once.
+        from cnnlib.keras_source import keras_code
 
         try:
             cached = {"key": key, "code": keras_code(network, style)}

@@ -190,6 +190,22 @@ def test_an_impossible_stack_shows_the_error_and_keeps_the_last_good_network(sma
     assert at.session_state[NETWORK] == good
 
 
+def test_code_export_needs_no_tensorflow():
+    """The code is written as the network changes, so writing it must not load TensorFlow."""
+    probe = (
+        "import sys; from cnnlib.keras_source import keras_code; "
+        "from cnnlib.registry import REGISTRY; "
+        "code = keras_code(REGISTRY['googlenet'].network, 'functional'); "
+        "assert 'layers.Concatenate()' in code; "
+        "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
 def test_exported_code_builds_the_pages_parameter_count_and_keras_agrees(small_home):
     pytest.importorskip("keras")
     at = open_page()
@@ -198,7 +214,6 @@ def test_exported_code_builds_the_pages_parameter_count_and_keras_agrees(small_h
         shown = params(at)
         show_tab(at, "Keras and export")
         at.radio(key="explorer_w_style").set_value(style).run()
-        at.button(key="explorer_btn_code").click().run()
         assert not at.exception
         code = at.code[-1].value
         namespace: dict = {}
