@@ -18,42 +18,18 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train_speed import BATCH_SIZE, plain_fit  # noqa: E402
+from train_speed import BATCH_SIZE, plain_fit, real_or_random  # noqa: E402
 
-from cnnlib import datasets, registry  # noqa: E402
+from cnnlib import registry  # noqa: E402
 from cnnlib.build import build_model  # noqa: E402
 from cnnlib.probes import LiveProbe  # noqa: E402
 from cnnlib.scheduler import JobScheduler  # noqa: E402
 from cnnlib.training import TrainingJob, TrainSettings, resolve_precision  # noqa: E402
-
-
-def cifar_shaped(train_size: int) -> tuple[SimpleNamespace, str]:
-    try:
-        cifar = datasets.load("cifar10", allow_download=False)
-        data = SimpleNamespace(
-            x_train=cifar.x_train[:train_size],
-            y_train=cifar.y_train[:train_size],
-            x_test=cifar.x_test[:1000],
-            y_test=cifar.y_test[:1000],
-            class_names=list(cifar.class_names),
-        )
-        return data, f"CIFAR-10 ({cifar.source})"
-    except datasets.DatasetError:
-        rng = np.random.default_rng(0)
-        data = SimpleNamespace(
-            x_train=rng.integers(0, 256, (train_size, 32, 32, 3), dtype=np.uint8),
-            y_train=rng.integers(0, 10, train_size),
-            x_test=rng.integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8),
-            y_test=rng.integers(0, 10, 1000),
-            class_names=[f"class {i}" for i in range(10)],
-        )
-        return data, "random CIFAR-10-shaped images (CIFAR-10 is not in the data folder)"
 
 
 def page_fit(network, policy: str, data) -> tuple[float, float]:
@@ -98,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     network = registry.get("convnetjs_cifar10").network
-    data, source = cifar_shaped(args.train_size)
+    data, source = real_or_random("cifar10", args.train_size)
     x_float = data.x_train.astype(np.float32) / 255
     auto = resolve_precision("auto")
     print(f"Data: {source}; {len(data.x_train):,} images per epoch, batch {BATCH_SIZE}.")

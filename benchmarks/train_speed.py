@@ -41,6 +41,7 @@ from cnnlib.scheduler import JobScheduler  # noqa: E402
 from cnnlib.training import TrainingJob, TrainSettings, resolve_precision  # noqa: E402
 
 BATCH_SIZE = 128
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 POLL_SECONDS = 0.5  # how often the benchmark reads the job's snapshot, like a live page
 
 
@@ -53,28 +54,30 @@ def load_average() -> str:
         return "unknown"
 
 
-def mnist_shaped(train_size: int) -> tuple[SimpleNamespace, str]:
-    """The real MNIST if it is on disk, else random uint8 digits-shaped images."""
+def real_or_random(name: str, train_size: int) -> tuple[SimpleNamespace, str]:
+    """The dataset `name` ("mnist" or "cifar10") if it is in CNN Lab's data folder, else
+    random uint8 images of its shape: throughput does not depend on what the pixels show."""
     try:
-        mnist = datasets.load("mnist", allow_download=False)
+        real = datasets.load(name, allow_download=False)
         data = SimpleNamespace(
-            x_train=mnist.x_train[:train_size],
-            y_train=mnist.y_train[:train_size],
-            x_test=mnist.x_test[:1000],
-            y_test=mnist.y_test[:1000],
-            class_names=list(mnist.class_names),
+            x_train=real.x_train[:train_size],
+            y_train=real.y_train[:train_size],
+            x_test=real.x_test[:1000],
+            y_test=real.y_test[:1000],
+            class_names=list(real.class_names),
         )
-        return data, f"real MNIST ({mnist.source})"
+        return data, f"{name} ({real.source})"
     except datasets.DatasetError:
+        shape = SHAPES[name]
         rng = np.random.default_rng(0)
         data = SimpleNamespace(
-            x_train=rng.integers(0, 256, (train_size, 28, 28, 1), dtype=np.uint8),
+            x_train=rng.integers(0, 256, (train_size, *shape), dtype=np.uint8),
             y_train=rng.integers(0, 10, train_size),
-            x_test=rng.integers(0, 256, (1000, 28, 28, 1), dtype=np.uint8),
+            x_test=rng.integers(0, 256, (1000, *shape), dtype=np.uint8),
             y_test=rng.integers(0, 10, 1000),
-            class_names=[str(digit) for digit in range(10)],
+            class_names=[str(label) for label in range(10)],
         )
-        return data, "random MNIST-shaped images (MNIST is not in the data folder)"
+        return data, f"random {name}-shaped images ({name} is not in the data folder)"
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -149,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
 
     network = registry.get("mnist_two_conv").network
-    data, source = mnist_shaped(args.train_size)
+    data, source = real_or_random("mnist", args.train_size)
     x_float = data.x_train.astype(np.float32) / 255
     examples = len(data.x_train)
     auto = resolve_precision("auto")
