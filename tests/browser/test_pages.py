@@ -87,6 +87,8 @@ def test_page_loads_with_its_controls(page, script, title, url_path):
     assert heading.inner_text().strip(), f"{script} shows an empty heading"
 
     controls = page.locator(_CONTROLS)
+    # The heading can arrive a moment before the widgets below it: wait for the first one.
+    controls.first.wait_for(state="visible")
     assert controls.count() >= 1, f"{script} shows no button, select or other control"
 
 
