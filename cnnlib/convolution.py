@@ -15,10 +15,11 @@ Only NumPy is used: no TensorFlow, no Streamlit, no plotting.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from cnnlib.arithmetic import same_padding
 
 PADDINGS = ("valid", "same")
 POOL_MODES = ("max", "avg")
@@ -79,9 +80,7 @@ def axis_padding(size: int, kernel: int, stride: int, padding: str) -> tuple[int
     _check_padding(padding)
     if padding == "valid":
         return (0, 0)
-    out = math.ceil(size / stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return (total // 2, total - total // 2)
+    return same_padding(size, kernel, stride)
 
 
 def output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid") -> int:
