@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _state
-from pages._catalog import PAGES
+from views import _state
+from views._catalog import PAGES
 
 _state.keep_keras_state()
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
@@ -13,7 +13,7 @@ _state.init()
 _state.keep_widget_values()
 
 _HERE = Path(__file__).parent
-home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+home = st.Page("views/home.py", title="Home", icon=":material/home:", default=True)
 navigation = st.navigation(
     [home]
     + [

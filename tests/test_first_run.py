@@ -18,8 +18,8 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from pages import _state
-from pages._catalog import PAGES
+from views import _state
+from views._catalog import PAGES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "app.py")
@@ -35,8 +35,8 @@ from streamlit.testing.v1 import AppTest
 app = sys.argv[1]
 at = AppTest.from_file(app, default_timeout=60).run()
 report = {"home": [e.value for e in at.exception], "home_title": [t.value for t in at.title]}
-if (Path(app).parent / "pages/explorer.py").exists():
-    at.switch_page("pages/explorer.py").run()
+if (Path(app).parent / "views/explorer.py").exists():
+    at.switch_page("views/explorer.py").run()
     report["explorer"] = [e.value for e in at.exception]
     report["explorer_title"] = [t.value for t in at.title]
 report["tensorflow"] = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
@@ -105,7 +105,7 @@ _EACH_PAGE = [pytest.param(entry.path, id=Path(entry.path).stem) for entry in EX
     pytest.param(None, marks=pytest.mark.skip(reason="no page beyond home exists yet"))
 ]
 # The pages that train need a dataset on disk.
-_NEEDS_DATA = ("pages/mnist.py", "pages/cifar10.py")
+_NEEDS_DATA = ("views/mnist.py", "views/cifar10.py")
 
 
 @pytest.mark.parametrize("script", _EACH_PAGE)
@@ -127,14 +127,13 @@ def test_every_page_opens_on_a_fresh_machine_without_datasets(fresh_home, script
 
 @pytest.mark.parametrize("script", _EACH_PAGE)
 def test_bookmarked_page_runs_inside_the_apps_navigation(fresh_home, script):
-    """A new server runs its first request in Streamlit's older multipage mode, where a
-    bookmarked page runs alone, without app.py and its session set-up (AppTest starts every
-    test that way). Each page must route itself through app.py before anything else."""
+    """A bookmarked page (a server's very first request included) runs inside `app.py`'s
+    `st.navigation`, after the session set-up: no page script ever runs on its own."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.switch_page(script).run()
     assert _errors(at) == []
     app_ran = _state.MODELS in at.session_state
-    assert app_ran, f"{script} ran without app.py: call _state.route_through_app() first"
+    assert app_ran, f"{script} ran without app.py's session set-up"
 
 
 def test_switching_pages_keeps_what_the_session_holds(fresh_home):
@@ -144,7 +143,7 @@ def test_switching_pages_keeps_what_the_session_holds(fresh_home):
     for entry in EXISTING:
         at.switch_page(entry.path).run()
         assert _errors(at) == [], entry.path
-    at.switch_page("pages/home.py").run()
+    at.switch_page("views/home.py").run()
     for key, value in held.items():
         assert at.session_state[key] is value, f"{key} was replaced by a page switch"
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from cnnlib.library import ModelRecord, record_to_bytes
 from cnnlib.registry import REGISTRY
 
-PAGE = "pages/cifar10.py"
+PAGE = "views/cifar10.py"
 
 
 def open_page(epochs=1, train_size=500):
@@ -212,7 +212,7 @@ def test_quick_start_stop_start_and_page_switches_leave_one_live_job(small_home)
     press(at, "Stop")
     press(at, "Start training", "Change network (restart)")
     second = job_of(at)
-    at.switch_page("pages/home.py")
+    at.switch_page("views/home.py")
     at.run()
     at.switch_page(PAGE)
     at.run()

@@ -14,7 +14,7 @@ from cnnlib import datasets
 from cnnlib.library import ModelRecord
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGE = "pages/ensemble.py"
+PAGE = "views/ensemble.py"
 MEMBERS = "ensemble_w_members"
 TIMEOUT = 120
 

@@ -25,7 +25,7 @@ NETWORK = "explorer_network"
 def open_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/explorer.py").run()
+    at.switch_page("views/explorer.py").run()
     assert not at.exception
     return at
 
@@ -79,7 +79,7 @@ from cnnlib.arithmetic import analyse
 from cnnlib.registry import REGISTRY
 at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=60)
 at.run()
-at.switch_page("pages/explorer.py").run()
+at.switch_page("views/explorer.py").run()
 report = {{}}
 for key, entry in [("__empty__", None), *REGISTRY.items()]:
     at.selectbox(key="explorer_w_start").set_value(key)
@@ -124,8 +124,8 @@ def test_editing_a_layer_changes_the_totals_and_the_shared_network(small_home):
     assert at.session_state[NETWORK] == expected
     assert params(at) == analyse(expected).total_params != analyse(start).total_params
     # Another page and back: the table shows the edited network, not the one it started from.
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/explorer.py").run()
+    at.switch_page("views/home.py").run()
+    at.switch_page("views/explorer.py").run()
     assert at.session_state[NETWORK] == expected
     assert at.data_editor[0].value["size"].iloc[0] == 64
     # A rectangular input changes the totals too.

@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 from cnnlib import datasets, registry
 from cnnlib.arithmetic import analyse
 from cnnlib.layers import Conv2D, Dense, Flatten, Input, Network
-from pages import _state
+from views import _state
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/mnist.py"
+PAGE = "views/mnist.py"
 
 
 def open_page(timeout: float = 120) -> AppTest:
@@ -76,7 +76,7 @@ def test_settings_survive_a_visit_to_another_page(small_home):
     at.selectbox(key="mnist_w_optimizer").set_value("sgd")
     [s for s in at.slider if s.label.startswith("Dropout")][0].set_value(0.4)
     at.run()
-    at.switch_page("pages/home.py")
+    at.switch_page("views/home.py")
     at.run()
     at.switch_page(PAGE)
     at.run()

@@ -14,8 +14,8 @@ import weakref
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import _session_guard
-from pages._session_guard import _Watch, check_watches, guard_job
+from views import _session_guard
+from views._session_guard import _Watch, check_watches, guard_job
 
 
 class Connections:
@@ -113,7 +113,7 @@ def test_guard_does_nothing_under_apptest(tmp_path):
         textwrap.dedent(
             """
             import streamlit as st
-            from pages._session_guard import guard_job
+            from views._session_guard import guard_job
 
             class Job:
                 def stop(self):

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-# The harness module beside this file, and the project itself (for `pages._catalog`), must be
+# The harness module beside this file, and the project itself (for `views._catalog`), must be
 # importable whatever import mode pytest runs in.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))

@@ -24,10 +24,10 @@ from harness import (
     wait_for_points,
 )
 
-from pages._catalog import PAGES
+from views._catalog import PAGES
 
 # Streamlit derives a page's URL from its script's name; the home page is the default, at "/".
-_ALL_PAGES = [("pages/home.py", "Home", "/")] + [
+_ALL_PAGES = [("views/home.py", "Home", "/")] + [
     (entry.path, entry.title, "/" + Path(entry.path).stem) for entry in PAGES
 ]
 
@@ -143,7 +143,7 @@ def test_bookmarked_page_opens_as_a_new_servers_first_request(chromium_browser, 
         context.close()
 
 
-@pytest.mark.skipif(not (REPO_ROOT / "pages/mnist.py").exists(), reason="no MNIST page yet")
+@pytest.mark.skipif(not (REPO_ROOT / "views/mnist.py").exists(), reason="no MNIST page yet")
 def test_live_chart_gains_points_while_training_without_a_refresh(page):
     """Start a run on the MNIST page and watch its chart grow by itself, three times over;
     then Stop ends the run and the page offers a new one."""
@@ -166,7 +166,7 @@ def test_live_chart_gains_points_while_training_without_a_refresh(page):
     assert plotly_points(page) == frozen, "The chart still grows after Stop"
 
 
-@pytest.mark.skipif(not (REPO_ROOT / "pages/cifar10.py").exists(), reason="no CIFAR-10 page yet")
+@pytest.mark.skipif(not (REPO_ROOT / "views/cifar10.py").exists(), reason="no CIFAR-10 page yet")
 def test_upload_over_the_servers_limit_is_refused_with_a_message(page, tmp_path):
     """A model file larger than the server's upload limit (server.maxUploadSize) is refused
     in the browser, with a message, before any byte reaches the page's code."""

@@ -20,10 +20,10 @@ from harness import (
 )
 
 pytestmark = pytest.mark.skipif(
-    not (REPO_ROOT / "pages/mnist.py").exists(), reason="no MNIST page yet"
+    not (REPO_ROOT / "views/mnist.py").exists(), reason="no MNIST page yet"
 )
 
-# Written to the server's log by pages/_session_guard.py when it stops a job.
+# Written to the server's log by views/_session_guard.py when it stops a job.
 GUARD_STOPPED = "Stopping a training job: its session has been gone"
 
 
@@ -62,7 +62,7 @@ def test_two_sessions_training_at_once_keep_only_their_own_models(two_sessions):
         text = _main_text(page)
         assert mine in text and theirs not in text, f"{mine}'s MNIST page shows {theirs}"
         # The models of a session are shared by its pages, and only by them.
-        if (REPO_ROOT / "pages/ensemble.py").exists():
+        if (REPO_ROOT / "views/ensemble.py").exists():
             navigate(page, "Ensembles")
             no_exception(page)
             options = " | ".join(_options(page, "Members"))

@@ -7,12 +7,11 @@ while the student uses other widgets or other pages.
 
 import streamlit as st
 
-from pages import _mnist_widgets as mw
-from pages import _state
-from pages import _training_widgets as tw
-from pages._data import dataset_caption, get_dataset
+from views import _mnist_widgets as mw
+from views import _state
+from views import _training_widgets as tw
+from views._data import dataset_caption, get_dataset
 
-_state.route_through_app()
 st.title("MNIST digits")
 st.caption(
     "Lecture sections 5.2 and 5.3: train a CNN on 28×28 handwritten digits, aim for the "
@@ -56,7 +55,7 @@ def start(choice: mw.RunChoice, dataset) -> bool:
     from cnnlib.build import build_model
     from cnnlib.datasets import subset
     from cnnlib.training import TrainingJob, TrainSettings
-    from pages._session_guard import guard_job
+    from views._session_guard import guard_job
 
     network = choice.network
     try:

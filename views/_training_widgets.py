@@ -22,7 +22,7 @@ from cnnlib import figures, library
 from cnnlib.arithmetic import analyse
 from cnnlib.inference import misclassified
 from cnnlib.layers import Activation, Dense, Network
-from pages import _state
+from views import _state
 
 ACTIVE_STATES = ("queued", "running", "paused", "stopping")
 # Effective multiply-accumulates per second when training on this project's reference machine

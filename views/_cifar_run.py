@@ -14,10 +14,10 @@ from cnnlib.build import build_model
 from cnnlib.library import ModelRecord, record_from_bytes, record_to_bytes, release
 from cnnlib.probes import LiveProbe
 from cnnlib.training import TrainingJob
-from pages import _cifar_widgets as widgets
-from pages import _state
-from pages._data import LABELS
-from pages._session_guard import guard_job
+from views import _cifar_widgets as widgets
+from views import _state
+from views._data import LABELS
+from views._session_guard import guard_job
 
 ACTIVE = ("queued", "running", "paused", "stopping")
 # Seconds between two redraws of the live view while a job is active.

@@ -20,8 +20,8 @@ from cnnlib.arithmetic import analyse
 from cnnlib.drawing import preprocess_drawing
 from cnnlib.layers import Dropout, Network
 from cnnlib.precision import PRECISIONS
-from pages import _state
-from pages import _training_widgets as tw
+from views import _state
+from views import _training_widgets as tw
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10

@@ -117,23 +117,6 @@ def keep_keras_state() -> None:
     script_runner._clean_problem_modules = lambda: None
 
 
-def route_through_app() -> None:
-    """Make sure this page runs inside `app.py`'s navigation; call it first on every page.
-
-    Because a `pages/` folder exists, Streamlit runs the very first request a server gets in
-    its older multipage mode, which executes a deep-linked page (say `/cifar10`) on its own,
-    without `app.py`, until some run of `app.py` calls `st.navigation`. A page that finds
-    itself run that way switches the server to `st.navigation` and reruns, so `app.py` sets up
-    the session and then runs the same page.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if MODELS not in st.session_state:  # app.py has never run in this session
-            st.rerun()
-
-
 def init() -> None:
     """Give every missing key its default; existing values are left alone."""
     for key, make_default in _DEFAULTS.items():

@@ -18,7 +18,7 @@ class PageEntry:
 
 PAGES = (
     PageEntry(
-        "pages/explorer.py",
+        "views/explorer.py",
         "Architecture explorer",
         ":material/schema:",
         "How a CNN is put together: convolution, channels, filters, stride, padding and pooling, "
@@ -27,7 +27,7 @@ PAGES = (
         "Sections 2 and 4: convolution to fully connected layers; the case studies",
     ),
     PageEntry(
-        "pages/mnist.py",
+        "views/mnist.py",
         "MNIST digits",
         ":material/draw:",
         "Train the lecture's Keras models on handwritten digits, live, and try to reach the "
@@ -36,7 +36,7 @@ PAGES = (
         "Sections 5.2 and 5.3: MNIST classifiers and the exercise",
     ),
     PageEntry(
-        "pages/cifar10.py",
+        "views/cifar10.py",
         "CIFAR-10 live",
         ":material/photo_library:",
         "ConvNetJS's live training demo on colour images, rebuilt on Keras: steer the learning "
@@ -45,7 +45,7 @@ PAGES = (
         "Section 5.4: ConvNetJS demo, training on CIFAR-10",
     ),
     PageEntry(
-        "pages/ensemble.py",
+        "views/ensemble.py",
         "Ensembles",
         ":material/groups:",
         "Combine several trained models into one better answer, see when and why it beats its "

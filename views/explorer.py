@@ -8,11 +8,9 @@ Nothing here trains, and TensorFlow is loaded only when the user asks for Keras.
 
 import streamlit as st
 
-from pages import _explorer_concepts as concepts
-from pages import _explorer_widgets as widgets
-from pages import _state
+from views import _explorer_concepts as concepts
+from views import _explorer_widgets as widgets
 
-_state.route_through_app()
 st.title("Architecture explorer")
 st.caption(
     "Start from a lecture model or a case study, or from an empty stack, and change anything: "

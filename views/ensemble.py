@@ -3,10 +3,10 @@ when and why it beats its members, and why it must be scored on the test set."""
 
 import streamlit as st
 
-from pages import _ensemble_widgets as widgets
-from pages import _state
+from views import _ensemble_results as results
+from views import _ensemble_widgets as widgets
+from views import _state
 
-_state.route_through_app()
 st.title("Ensembles")
 st.markdown(
     "Several models trained on the same data make *different* mistakes. Averaging their "
@@ -37,4 +37,4 @@ bundle = st.session_state[_state.ENSEMBLE_RESULT]
 if bundle is not None:
     st.divider()
     st.header(f"Ensemble of {len(bundle['result'].member_names)} members")
-    widgets.show_result(bundle)
+    results.show_result(bundle)

@@ -4,10 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _state
-from pages._catalog import PAGES
+from views._catalog import PAGES
 
-_state.route_through_app()
 st.title("CNN Lab")
 st.markdown(
     "Learn convolutional neural networks by **building** them, **training** them live and "

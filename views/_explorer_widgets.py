@@ -23,7 +23,7 @@ from cnnlib.arithmetic import Analysis, LayerRow, analyse
 from cnnlib.figures_architecture import cost_bars, volume_diagram
 from cnnlib.layers import MAX_SPEC_BYTES, Input, Network, Parallel
 from cnnlib.registry import REGISTRY
-from pages import _state
+from views import _state
 
 DEFAULT_KEY = "mnist_two_conv"  # the lecture's main model is where a first visit starts
 EMPTY = "__empty__"

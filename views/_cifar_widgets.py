@@ -13,7 +13,7 @@ from cnnlib import figures, figures_live, registry
 from cnnlib.arithmetic import analyse
 from cnnlib.layers import Network
 from cnnlib.training import OPTIMIZERS, TrainSettings
-from pages import _state
+from views import _state
 
 EXPLORER_CHOICE = "The network from the architecture explorer"
 # Test images shown per probe and kept on screen.

@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from pages import _cifar_run as run
-from pages import _cifar_widgets as widgets
-from pages import _state
-from pages._data import LABELS, dataset_caption, get_dataset
+from views import _cifar_run as run
+from views import _cifar_widgets as widgets
+from views import _state
+from views._data import LABELS, dataset_caption, get_dataset
 
-_state.route_through_app()
 st.title("CIFAR-10 live")
 st.caption(
     "The lecture's section 5.4 points to Karpathy's ConvNetJS demo, which trains a small CNN on "
