@@ -434,6 +434,7 @@ def evaluate_ensemble(
 
     combiner_accuracy = {name: accuracy(pred, y_test) for name, pred in predictions.items()}
     rescued, lost = rescued_and_lost(predictions[AVERAGE], member_predicted[best], y_test)
+    notes.extend(identical_members(names, test))
 
     train_vs_test = None
     if train_labels is not None and all(m.train is not None for m in members):
@@ -509,6 +510,85 @@ def accuracy_table(result: EnsembleResult) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def identical_members(names: Sequence[str], test: Sequence[np.ndarray]) -> list[str]:
+    """Notes on pairs of members that answer every test image alike, so add nothing together.
+
+    Equal probabilities mean the same model under two names (saved or loaded twice); equal
+    labels alone mean two models that make exactly the same mistakes.
+    """
+    notes = []
+    for i in range(len(test)):
+        for j in range(i + 1, len(test)):
+            if np.array_equal(test[i], test[j]):
+                notes.append(
+                    f"{names[i]} and {names[j]} give exactly the same probabilities on every "
+                    "test image: they are the same model under two names, so the ensemble "
+                    "counts it twice and learns nothing from the second copy. Pick different "
+                    "models."
+                )
+            elif np.array_equal(test[i].argmax(axis=1), test[j].argmax(axis=1)):
+                notes.append(
+                    f"{names[i]} and {names[j]} predict the same class for every test image: "
+                    "they make the same mistakes, so together they can outvote none. Members "
+                    "trained with other seeds, data or architectures disagree more."
+                )
+    return notes
+
+
+# Train-minus-test gaps within this many accuracy points are read as no gap: a 2,000-image
+# training sample alone moves its accuracy by about half a point.
+PITFALL_TOLERANCE = 0.005
+
+
+def pitfall_lesson(train_accuracy: float, test_accuracy: float, dataset: str = "") -> str:
+    """The lecture's pitfall (scoring an ensemble on `X_train`) told from measured figures.
+
+    The sign and size of the train-minus-test gap choose the text: a positive gap is the
+    memorisation the lecture warns about; no gap or a negative one says when it would appear,
+    and for MNIST ("mnist") that its test set is known to be slightly easier than its
+    training set.
+    """
+    for value in (train_accuracy, test_accuracy):
+        if not 0 <= value <= 1:
+            raise ValueError(f"Accuracies are fractions from 0 to 1, not {value!r}.")
+    gap = train_accuracy - test_accuracy
+    measured = (
+        f"Here the ensemble scores {train_accuracy:.2%} on training images its members learned "
+        f"from and {test_accuracy:.2%} on the test images, a gap of {gap * 100:+.2f} points."
+    )
+    when = (
+        "The gap grows with longer training, without augmentation and with larger models, "
+        "which learn their training images by heart: train members for many epochs on a small "
+        "subset (say 20 epochs on 1,000 images) to see it."
+    )
+    always = (
+        "Either way, only the test set, which no member ever saw, measures how the ensemble "
+        "will do on new images; the lecture's `X_train` figure does not."
+    )
+    if gap > PITFALL_TOLERANCE:
+        lesson = (
+            "That is the pitfall: the members have partly memorised their training images, so "
+            "the training figure is too rosy."
+        )
+        return " ".join((measured, lesson, when, always))
+    if gap >= -PITFALL_TOLERANCE:
+        lesson = "Training and test figures agree: these members have not memorised much yet."
+    else:
+        lesson = "The ensemble does worse on images it learned from than on new ones."
+        if dataset == "mnist":
+            lesson += (
+                " That is no flaw of the ensemble: MNIST's test set is known to be slightly "
+                "easier than its training set, so a model that has not memorised its "
+                "training images scores higher on the test set."
+            )
+        else:
+            lesson += (
+                " The members have not memorised their training images, and the training "
+                "figure is measured on a sample, which adds its own noise."
+            )
+    return " ".join((measured, lesson, when, always))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -454,3 +454,43 @@ def test_labelled_grid_places_images_and_colours_the_labels():
     assert green[:, tile_w:].any() and not green[:, :tile_w].any()
     with pytest.raises(ValueError):
         figures_ensemble.labelled_grid([], [])
+
+
+def test_pitfall_lesson_follows_the_sign_of_the_measured_gap():
+    rosy = ensemble.pitfall_lesson(0.995, 0.93, "cifar10")
+    assert "+6.50 points" in rosy and "memorised" in rosy and "too rosy" in rosy
+    assert "longer training" in rosy and "augmentation" in rosy
+    # The short runs the page encourages: lower on training images than on test images.
+    below = ensemble.pitfall_lesson(0.962, 0.973, "mnist")
+    assert "96.20%" in below and "97.30%" in below and "-1.10 points" in below
+    assert "too rosy" not in below and "worse on images it learned from" in below
+    assert "MNIST's test set is known to be slightly easier" in below
+    assert "longer training" in below
+    other = ensemble.pitfall_lesson(0.90, 0.93, "cifar10")
+    assert "worse on images" in other and "MNIST" not in other
+    even = ensemble.pitfall_lesson(0.971, 0.973, "mnist")
+    assert "agree" in even and "too rosy" not in even and "MNIST" not in even
+    with pytest.raises(ValueError, match="fractions"):
+        ensemble.pitfall_lesson(97.0, 0.9)
+
+
+def test_identical_members_are_named_in_a_note():
+    labels = np.array([0, 1, 1])
+    a = rows([0.9, 0.1], [0.2, 0.8], [0.6, 0.4])
+    same_labels = rows([0.8, 0.2], [0.3, 0.7], [0.7, 0.3])
+    other = rows([0.1, 0.9], [0.2, 0.8], [0.3, 0.7])
+    members = [
+        MemberPredictions("a", test=a),
+        MemberPredictions("copy of a", test=a.copy()),
+        MemberPredictions("twin", test=same_labels),
+        MemberPredictions("distinct", test=other),
+    ]
+    notes = ensemble.evaluate_ensemble(members, labels).notes
+    copies = [n for n in notes if "same probabilities" in n]
+    assert copies == [next(n for n in notes if n.startswith("a and copy of a"))]
+    assert "same model" in copies[0]
+    twins = [n for n in notes if "same class for every test image" in n]
+    assert {n.split(" predict")[0] for n in twins} == {"a and twin", "copy of a and twin"}
+    assert not any("distinct" in n for n in notes)
+    distinct = [MemberPredictions("a", test=a), MemberPredictions("distinct", test=other)]
+    assert not any("same" in n for n in ensemble.evaluate_ensemble(distinct, labels).notes)

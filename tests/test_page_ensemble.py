@@ -93,6 +93,11 @@ def test_builds_an_ensemble_from_session_models(small_home):
     assert len(at.dataframe) == 1
     assert any("Average of probabilities" in m.label for m in at.metric)
     assert any("X_train" in md.value for md in at.markdown)
+    # The pitfall's lesson is told from the measured gap, whatever its sign.
+    train, test = result.train_vs_test["average of probabilities"]
+    lesson = next(md.value for md in at.markdown if "a gap of" in md.value)
+    assert f"{(train - test) * 100:+.2f} points" in lesson
+    assert ("too rosy" in lesson) == (train - test > 0.005)
 
 
 def test_members_of_different_datasets_are_refused(small_home):

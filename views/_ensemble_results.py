@@ -97,12 +97,12 @@ def show_result(bundle: dict) -> None:
         st.caption("No training images shared by all members; the comparison is not shown.")
         return
     st.plotly_chart(figures_ensemble.train_vs_test_bars(result))
+    train, test = result.train_vs_test[ensemble.COMBINER_LABELS[ensemble.AVERAGE]]
     st.markdown(
-        f"The lecture's code measures the ensemble on `X_train`, images the members learned "
-        f"from (here a sample of {bundle['train_images']:,}): they have partly memorised them, "
-        "so that figure is too rosy and says nothing about new images. Only the test set, "
-        "which no member ever saw, measures how well the ensemble will do on new data."
+        "The lecture's code measures the ensemble on `X_train`, images the members learned "
+        f"from (here a sample of {bundle['train_images']:,}), beside the test set."
     )
+    st.markdown(ensemble.pitfall_lesson(train, test, bundle["dataset"]))
 
 
 def _rescued_and_lost(bundle: dict, best_name: str) -> None:
