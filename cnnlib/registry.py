@@ -599,9 +599,14 @@ _ENTRIES = (
         "parameters than AlexNet: inception modules run 1×1, 3×3 and 5×5 convolutions and "
         "pooling side by side and concatenate them, 1×1 convolutions shrink the channels "
         "before the costly ones, and global average pooling replaces the big dense layers.",
-        count_note="The paper's Table 1 sums to about 6.8 million weights. Ours, 6,998,552, "
-        "counts biases, as Keras does, and leaves out the two auxiliary classifiers (used only "
-        "in training) and local response normalisation (no parameters).",
+        count_note="The paper's Table 1 sums to about 6.8 million parameters; ours is "
+        "6,998,552. Biases explain only 8,280 of the difference: the rest is in the table's "
+        "own parameter column, which does not follow from the filter counts in the same table. "
+        "conv1 has 7×7×3×64 = 9,408 weights, not 2.7K; the classifier 1,024×1,000 = "
+        "1,024,000, not 1000K; inception (4c) 509,440 weights, not 463K; inception (5b) "
+        "1,442,816, not 1388K; inception (5a) 1,042,432, not 1072K. The two "
+        "auxiliary classifiers (used only in training) and local response normalisation "
+        "(no parameters) are left out, as in Table 1.",
     ),
     Architecture(
         key="resnet18",
