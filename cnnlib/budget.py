@@ -1,0 +1,232 @@
+"""The size budget of a training job, checked before Keras allocates anything.
+
+`check_budget(network, batch_size)` works out, from the layer arithmetic of
+`cnnlib.arithmetic.analyse`, what training the network would hold in memory: its weights, the
+optimizer's state, and the activations of one batch, forward and backward. It returns a `Budget`
+of those figures, or raises `ValueError` naming the layer that is too big and what to change
+(fewer filters or units, a smaller batch, a pooling layer). Two limits apply: at most
+`MAX_PARAMETERS` parameters, and at most `memory_limit()` bytes, which is
+`CNNLAB_MAX_JOB_MEMORY` when it is set (e.g. "2G") and otherwise a share of the memory the
+machine has available at the moment of the check, so that one student's job cannot take a
+shared server down.
+
+The figures are estimates in float32, on the safe side; they leave out what TensorFlow itself
+needs (its code, its kernels' scratch space), which the share of free memory leaves room for.
+This module imports neither TensorFlow nor Keras; starting jobs is `cnnlib.training`'s business.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+
+from cnnlib.arithmetic import BYTES_PER_VALUE, LayerRow, analyse
+from cnnlib.layers import Network
+
+# Building allocates every weight: VGG-16 (138 M parameters) needs about 0.6 GB, and training
+# it about four times that. Every network CNN Lab trains has under a million.
+MAX_PARAMETERS = 150_000_000
+MEMORY_VARIABLE = "CNNLAB_MAX_JOB_MEMORY"  # bytes one job may use, e.g. "2G" or "512M"
+DEFAULT_SHARE = 0.5  # of the memory available when the job starts, without the variable
+FALLBACK_LIMIT = 2 * 2**30  # where the available memory cannot be read
+MEMINFO = Path("/proc/meminfo")  # Linux's account of memory; MemAvailable is in kB
+# Per trainable weight, training holds its gradient and Adam's two moment estimates.
+OPTIMIZER_VALUES_PER_WEIGHT = 3
+# Backpropagation keeps every layer's output and, at its peak, a gradient of the same size.
+ACTIVATION_COPIES = 2
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_MEMORY_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Budget:
+    parameters: int  # all weights, trainable or not
+    trainable_parameters: int
+    batch_size: int
+    activation_bytes: int  # one batch's layer outputs and their gradients
+    weight_bytes: int  # the weights themselves
+    optimizer_bytes: int  # gradients and the optimizer's state for the trainable weights
+    limit_bytes: int  # what one job may use
+    limit_source: str  # where the limit comes from, in words, e.g. "CNNLAB_MAX_JOB_MEMORY"
+
+    @property
+    def total_bytes(self) -> int:
+        return self.activation_bytes + self.weight_bytes + self.optimizer_bytes
+
+    def describe(self) -> str:
+        """One sentence for a page, e.g. "Training needs about 1.2 GiB of the 8.0 GiB ..."."""
+        return (
+            f"Training needs about {bytes_text(self.total_bytes)} of the "
+            f"{bytes_text(self.limit_bytes)} a job may use ({self.limit_source}): "
+            f"{bytes_text(self.activation_bytes)} for a batch of {self.batch_size:,}, "
+            f"{bytes_text(self.weight_bytes + self.optimizer_bytes)} for "
+            f"{self.parameters:,} parameters and the optimizer."
+        )
+
+
+def check_budget(network: Network, batch_size: int, limit_bytes: int | None = None) -> Budget:
+    """The memory training `network` with batches of `batch_size` needs, if it fits.
+
+    `limit_bytes` defaults to `memory_limit()`. Raises ValueError, naming the biggest layer
+    and what to change, when the network has more than `MAX_PARAMETERS` parameters or needs
+    more memory than the limit; a spec that cannot be built raises `analyse`'s ValueError.
+    """
+    if not _is_whole(batch_size) or batch_size < 1:
+        raise ValueError(
+            f"The batch size must be a whole number of at least 1, not {batch_size!r}."
+        )
+    batch_size = int(batch_size)
+    if limit_bytes is None:
+        limit_bytes, source = memory_limit()
+    else:
+        if not _is_whole(limit_bytes) or limit_bytes < 1:
+            raise ValueError(f"limit_bytes must be a whole number of bytes, not {limit_bytes!r}.")
+        limit_bytes, source = int(limit_bytes), "the limit given"
+    analysis = analyse(network)
+    layers = [row for row in analysis.all_rows() if not row.children]
+    if analysis.total_params > MAX_PARAMETERS:
+        biggest = max(layers, key=lambda row: row.params)
+        raise ValueError(
+            f"The network has {analysis.total_params:,} parameters; CNN Lab trains at most "
+            f"{MAX_PARAMETERS:,}. The biggest layer is {_layer_name(biggest)} with "
+            f"{biggest.params:,}: {_smaller_weights(biggest)}"
+        )
+    per_image = ACTIVATION_COPIES * analysis.activation_bytes
+    budget = Budget(
+        parameters=analysis.total_params,
+        trainable_parameters=analysis.trainable_params,
+        batch_size=batch_size,
+        activation_bytes=per_image * batch_size,
+        weight_bytes=BYTES_PER_VALUE * analysis.total_params,
+        optimizer_bytes=BYTES_PER_VALUE * OPTIMIZER_VALUES_PER_WEIGHT * analysis.trainable_params,
+        limit_bytes=limit_bytes,
+        limit_source=source,
+    )
+    if budget.total_bytes <= limit_bytes:
+        return budget
+    fixed = budget.weight_bytes + budget.optimizer_bytes
+    limit_text = f"the {bytes_text(limit_bytes)} a job may use ({source})"
+    if fixed > limit_bytes:
+        biggest = max(layers, key=lambda row: row.params)
+        raise ValueError(
+            f"The weights and optimizer state of {analysis.total_params:,} parameters need "
+            f"{bytes_text(fixed)}, more than {limit_text}. The biggest layer is "
+            f"{_layer_name(biggest)} with {biggest.params:,}: {_smaller_weights(biggest)}"
+        )
+    biggest = max(layers, key=lambda row: row.activation_bytes)
+    fitting = (limit_bytes - fixed) // per_image
+    if fitting >= 1:
+        batch_hint = f"a batch of at most {fitting:,} fits"
+    else:
+        batch_hint = "not even a batch of one fits, so the layers must shrink"
+    raise ValueError(
+        f"Training with batches of {batch_size:,} needs about {bytes_text(budget.total_bytes)}, "
+        f"more than {limit_text}. The biggest layer is {_layer_name(biggest)}: its "
+        f"{_shape_text(biggest.output_shape)} output takes "
+        f"{bytes_text(ACTIVATION_COPIES * biggest.activation_bytes * batch_size)} per batch "
+        f"(with its gradient). {_smaller_activations(biggest)} Or use a smaller batch "
+        f"({batch_hint})."
+    )
+
+
+def memory_limit() -> tuple[int, str]:
+    """The bytes one job may use, and where that figure comes from, in words.
+
+    `CNNLAB_MAX_JOB_MEMORY` when set: bytes, or a number with K, M, G or T (powers of 1024),
+    e.g. "2G", "512M", "1.5GiB". Otherwise `DEFAULT_SHARE` of the memory available now, read
+    from MemAvailable in /proc/meminfo or from the free pages the system reports, or
+    `FALLBACK_LIMIT` where neither can be read. A bad value of the variable raises ValueError.
+    """
+    text = os.environ.get(MEMORY_VARIABLE, "").strip()
+    if text:
+        return parse_memory(text), MEMORY_VARIABLE
+    available = available_memory()
+    if available is None:
+        return FALLBACK_LIMIT, "a fixed default, as the free memory cannot be read"
+    share = f"{DEFAULT_SHARE:.0%} of the {bytes_text(available)} free now"
+    return max(int(available * DEFAULT_SHARE), 1), share
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from "2G", "512M", "1.5GiB", "64k" or "1073741824" (units are powers of 1024)."""
+    match = _MEMORY_TEXT.fullmatch(str(text).strip())
+    value = float(match.group(1)) * _UNITS[match.group(2).upper()] if match else 0
+    if value < 1 or value > 2**60:
+        raise ValueError(
+            f"{MEMORY_VARIABLE} is {text!r}; set it to the bytes one training job may use, as "
+            "a whole number or with K, M, G or T (powers of 1024), e.g. 2G or 512M."
+        )
+    return int(value)
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give out now without swapping, or None when it does not say."""
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def bytes_text(n: int) -> str:
+    """'8.0 GiB', '67.1 MiB', '512 B': sizes as the messages show them."""
+    for size, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} B"
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _layer_name(row: LayerRow) -> str:
+    """'layer 2 (Conv2D: 16384 filters 1×1, ...)', or 'layer 3, branch 1, layer 2 (...)'."""
+    head, *inner = row.path.split(".")
+    where = f"layer {head}"
+    for branch, position in zip(inner[::2], inner[1::2], strict=False):
+        where += f", branch {branch.removeprefix('b')}, layer {position}"
+    return f"{where} ({row.kind}: {row.settings})" if row.settings else f"{where} ({row.kind})"
+
+
+def _smaller_weights(row: LayerRow) -> str:
+    if row.kind == "Dense":
+        return (
+            f"give it fewer units, or feed it a smaller vector than {row.input_shape[0]:,} "
+            "(pooling or a strided convolution before Flatten, or GlobalAveragePooling2D "
+            "instead of Flatten)."
+        )
+    if row.kind == "Conv2D":
+        return "give it fewer filters or a smaller kernel."
+    return "make it, or the layer before it, smaller."
+
+
+def _smaller_activations(row: LayerRow) -> str:
+    if row.kind == "Conv2D":
+        return (
+            "Give it fewer filters, a stride of 2, or put a pooling layer (MaxPooling2D) "
+            f"before it to shrink its {_shape_text(row.input_shape)} input."
+        )
+    if row.kind == "Dense":
+        return "Give it fewer units."
+    if row.kind == "Input":
+        return "Add a pooling layer or a strided convolution early to shrink the images."
+    return (
+        "Its size follows the layers before it: give those fewer filters, or add a pooling "
+        "layer (MaxPooling2D) earlier."
+    )
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1:
+        return f"vector of {shape[0]:,}"
+    return "×".join(f"{n:,}" for n in shape)
