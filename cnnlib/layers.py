@@ -12,7 +12,9 @@ the channel axis or by addition. An empty branch is the identity (a residual sho
 
 `to_dict`/`from_dict` and `Network.to_json`/`Network.from_json` give a JSON form that pages
 can offer for download and load back; `from_dict` refuses anything that is not a spec, with a
-message that says what to change.
+message that says what to change. It also refuses sizes no network of a class can train
+(`MAX_FILTERS`, `MAX_UNITS`, `MAX_WINDOW`, `MAX_INPUT_SIDE`) and blocks nested deeper than
+`MAX_NESTING`, so that a hand-edited file fails here, with a message, rather than in Keras.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ MERGES = ("concat", "add")
 # A network definition larger than this is refused before it is parsed: real networks,
 # even ResNet-50 written out layer by layer, stay far below it.
 MAX_SPEC_BYTES = 512 * 1024
+# Upper bounds on what a file may ask for. They are far above any real network (ResNet-50's
+# widest layer has 2,048 filters, VGG-16's 4,096 units, GoogLeNet's input is 224×224) and far
+# below sizes that would overflow memory before the training budget could refuse them.
+MAX_FILTERS = 65_536  # Conv2D filters; also the channels of an Input
+MAX_UNITS = 65_536  # Dense units
+MAX_WINDOW = 4_096  # kernel, pool and stride sides, and zeros of padding per side
+MAX_INPUT_SIDE = 8_192  # height and width of an Input image
+MAX_VECTOR_LENGTH = 1_048_576  # an Input of shape (length,)
+# Parallel blocks inside Parallel blocks: real networks use one level (inception modules,
+# residual blocks); deeper files are refused before their nesting can exhaust Python's stack.
+MAX_NESTING = 8
 
 
 def _pair(value: Any) -> Any:
@@ -246,6 +259,11 @@ class Network:
                 f"The network file is not valid JSON ({err}). "
                 "Export a network from the architecture explorer and edit that."
             ) from None
+        except RecursionError:
+            raise ValueError(
+                "The network file nests lists or objects hundreds of levels deep; real networks "
+                "need a few. Export a network from the architecture explorer and edit that."
+            ) from None
         return cls.from_dict(data)
 
 
@@ -266,8 +284,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def from_dict(data: Any, where: str = "layer") -> Any:
-    """Parse one layer spec, refusing unknown types, unknown fields and wrong value types."""
+def from_dict(data: Any, where: str = "layer", depth: int = 0) -> Any:
+    """Parse one layer spec, refusing unknown types, unknown fields, wrong value types and
+    sizes beyond the bounds above. `depth` counts the Parallel blocks around this layer."""
     if not isinstance(data, dict) or "type" not in data:
         raise ValueError(f'{where}: each layer must be an object with a "type" key.')
     kind = data["type"]
@@ -285,17 +304,53 @@ def from_dict(data: Any, where: str = "layer") -> Any:
     kwargs = {k: v for k, v in data.items() if k != "type"}
     for key, value in kwargs.items():
         _check_value(where, kind, key, value)
+        _check_bounds(where, kind, key, value)
     if cls is Parallel and "branches" in kwargs:
         branches = kwargs["branches"]
         if not isinstance(branches, list) or not all(isinstance(b, list) for b in branches):
             raise ValueError(f"{where} (Parallel): branches must be a list of lists of layers.")
+        if depth >= MAX_NESTING:
+            raise ValueError(
+                f"{where} (Parallel): blocks are nested more than {MAX_NESTING} deep; real "
+                "networks need one or two levels. Put the inner blocks one after another "
+                "instead of inside each other."
+            )
         kwargs["branches"] = tuple(
             tuple(
-                from_dict(sub, where=f"{where}, branch {b}, layer {i}") for i, sub in enumerate(br)
+                from_dict(sub, where=f"{where}, branch {b}, layer {i}", depth=depth + 1)
+                for i, sub in enumerate(br)
             )
             for b, br in enumerate(branches)
         )
     return cls(**kwargs)
+
+
+def _check_bounds(where: str, kind: str, key: str, value: Any) -> None:
+    """Refuse sizes beyond the MAX_ bounds; `_check_value` has already checked the types."""
+    if key == "filters":
+        bounds, advice = [("filters", value, MAX_FILTERS)], "use fewer filters"
+    elif key == "units":
+        bounds, advice = [("units", value, MAX_UNITS)], "use fewer units"
+    elif key in ("kernel_size", "pool_size", "strides") or (
+        key == "padding" and kind == "ZeroPadding2D"
+    ):
+        bounds, advice = [(key, n, MAX_WINDOW) for n in _leaves(value)], "use a smaller value"
+    elif key == "shape" and kind == "Input":
+        sizes = value if isinstance(value, list) else [value]
+        advice = "use smaller images or shorter vectors"
+        if len(sizes) == 1:
+            bounds = [("vector length", sizes[0], MAX_VECTOR_LENGTH)]
+        else:
+            bounds = [("height or width", n, MAX_INPUT_SIDE) for n in sizes[:2]]
+            bounds += [("channels", n, MAX_FILTERS) for n in sizes[2:]]
+    else:
+        return
+    for what, number, limit in bounds:
+        if isinstance(number, int) and number > limit:
+            raise ValueError(
+                f"{where} ({kind}): {what} {number:,} is more than CNN Lab allows "
+                f"({limit:,}); {advice}."
+            )
 
 
 def _check_value(where: str, kind: str, key: str, value: Any) -> None:
@@ -324,14 +379,25 @@ def _check_value(where: str, kind: str, key: str, value: Any) -> None:
     if value is None and key == "strides":
         return
     if not _is_int_tree(value):
-        raise ValueError(f"{where} ({kind}): {key} must be a whole number or a list of them.")
+        raise ValueError(
+            f"{where} ({kind}): {key} must be a whole number or a list of them "
+            "(a list of pairs for ZeroPadding2D)."
+        )
 
 
-def _is_int_tree(value: Any) -> bool:
+def _is_int_tree(value: Any, depth: int = 0) -> bool:
+    """A whole number, or a non-empty list of them, or a list of such lists: no deeper,
+    as no setting needs more than ZeroPadding2D's ((top, bottom), (left, right))."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
         return True
-    if isinstance(value, list):
-        return bool(value) and all(_is_int_tree(v) for v in value)
+    if isinstance(value, list) and depth < 2:
+        return bool(value) and all(_is_int_tree(v, depth + 1) for v in value)
     return False
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
