@@ -4,7 +4,8 @@ MNIST's digits were made by cropping each handwritten digit to its ink, scaling 
 anti-aliasing so that its longer side is 20 pixels (keeping the aspect ratio), and placing it
 in a 28×28 frame so that the ink's centre of mass sits at the frame's centre. A model trained
 on MNIST reads a drawing well only if the drawing is prepared the same way, which is what
-`preprocess_drawing` does. This module uses NumPy and Pillow only; predicting is
+`preprocess_drawing` does; `mnist_steps` gives each step's image, and `cnnlib.own_image` uses
+the same steps for an uploaded picture. This module uses NumPy and Pillow only; predicting is
 `cnnlib.inference`'s job.
 """
 
@@ -62,19 +63,39 @@ def preprocess_drawing(rgba: np.ndarray) -> np.ndarray | None:
     into a 28×28 frame so the centre of mass lands on pixel (14, 14), where MNIST puts it. Ink
     pushed past the frame by that shift is cut, as it was for MNIST.
     """
-    ink = ink_of(rgba)
+    steps = mnist_steps(ink_of(rgba))
+    return None if steps is None else steps[-1][1]
+
+
+def mnist_steps(ink: np.ndarray) -> list[tuple[str, np.ndarray]] | None:
+    """The steps of `preprocess_drawing` from an ink image (float32 (H, W), 1 = full ink), each
+    as (what was done, float32 image), the last being the 28×28 result; None when there is too
+    little ink to be a digit. A page can show them one beside the other."""
+    ink = np.asarray(ink, dtype=np.float32)
     if float(ink.sum()) < MIN_INK:
         return None
+    crop = crop_to_ink(ink)
+    if crop is None:
+        return None
+    digit = scale_to_box(crop)
+    return [
+        ("cropped to the ink", crop),
+        (f"longer side scaled to {BOX} px", digit),
+        (f"centred by mass in {FRAME}×{FRAME}", place_by_centre_of_mass(digit)),
+    ]
+
+
+def crop_to_ink(ink: np.ndarray) -> np.ndarray | None:
+    """The ink's bounding box (pixels of at least `INK_THRESHOLD`), or None if there is none."""
     rows = np.flatnonzero((ink >= INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink >= INK_THRESHOLD).any(axis=0))
     if rows.size == 0:
         return None
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    digit = _scale_to_box(crop)
-    return _place_by_centre_of_mass(digit)
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _scale_to_box(crop: np.ndarray) -> np.ndarray:
+def scale_to_box(crop: np.ndarray) -> np.ndarray:
+    """The crop scaled with anti-aliasing so its longer side is `BOX` pixels."""
     height, width = crop.shape
     factor = BOX / max(height, width)
     new_height = max(1, int(np.floor(height * factor + 0.5)))
@@ -87,7 +108,8 @@ def _scale_to_box(crop: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(scaled, dtype=np.float32), 0.0, 1.0)
 
 
-def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
+def place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
+    """The digit pasted into a 28×28 frame with its centre of mass on pixel (14, 14)."""
     height, width = digit.shape
     centre_row, centre_col = centre_of_mass(digit)
     # Whole-pixel shifts keep strokes crisp, as MNIST's did (its centres of mass spread by

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from cnnlib import datasets
-from cnnlib.drawing import centre_of_mass, ink_of, preprocess_drawing
+from cnnlib.drawing import centre_of_mass, ink_of, mnist_steps, preprocess_drawing
 
 CANVAS = 280
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_t10k_first40.npz"
@@ -106,6 +106,16 @@ def test_shrinking_is_anti_aliased():
     wall = out[top + 5 : bottom - 5, left]
     assert 0.35 < wall.mean() < 0.65
     assert out[top + 3 : bottom - 2, left + 3 : right - 2].max() < 0.1  # the hole stays empty
+
+
+def test_steps_show_the_crop_the_box_and_the_result():
+    # A 40×20 block: cropped exactly to it, scaled to 20×10, centred as in the first test.
+    drawing = paint(canvas(), slice(3, 43), slice(7, 27))
+    steps = mnist_steps(ink_of(drawing))
+    assert [image.shape for _, image in steps] == [(40, 20), (20, 10), (28, 28)]
+    assert steps[0][1].min() == 1.0
+    np.testing.assert_array_equal(steps[-1][1], preprocess_drawing(drawing))
+    assert mnist_steps(ink_of(canvas())) is None
 
 
 def test_empty_canvas_and_a_speck_give_none():
