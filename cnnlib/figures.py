@@ -27,6 +27,7 @@ VALIDATION_COLOUR = "#d1242f"
 CORRECT_COLOUR = "#2ea043"
 WRONG_COLOUR = "#cf222e"
 BAR_COLOUR = "#8c959f"
+ROW_PIXELS = 26  # per class in the per-class accuracy chart: room for a 12 px label
 
 
 def _layout(
@@ -161,10 +162,15 @@ def per_class_accuracy_figure(
     per_class: Sequence[float],
     class_names: Sequence[str],
     overall: float | None = None,
-    height: int = 300,
+    height: int | None = None,
 ) -> go.Figure:
-    """One bar per class (share of its test images read correctly), with the overall
-    accuracy as a line; the weakest class is drawn in red."""
+    """One horizontal bar per class (share of its test images read correctly), with the
+    overall accuracy as a line; the weakest class is drawn in red.
+
+    Bars lie on their side so that class names of any length stay readable in a narrow
+    column; the figure grows by one row per class (`height` None) and each value is written
+    inside its bar, where neither the overall line nor a neighbour can cover it.
+    """
     values = np.asarray(per_class, dtype=float)
     names = [str(name) for name in class_names]
     if len(values) != len(names):
@@ -174,32 +180,41 @@ def per_class_accuracy_figure(
         colours[int(np.nanargmin(values))] = WRONG_COLOUR
     figure = go.Figure(
         go.Bar(
-            x=names,
-            y=values,
+            x=values,
+            y=names,
+            orientation="h",
             marker_color=colours,
             text=[f"{v:.1%}" if np.isfinite(v) else "—" for v in values],
-            textposition="outside",
-            hovertemplate="%{x}: %{y:.2%}<extra></extra>",
+            textposition="inside",
+            insidetextanchor="end",
+            textfont={"color": "white"},
+            textangle=0,
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
         )
     )
+    top = 20
     if overall is not None:
-        figure.add_hline(
-            y=overall,
+        top = 40
+        figure.add_vline(
+            x=overall,
             line_dash="dash",
             line_color="black",
             annotation_text=f"overall {overall:.2%}",
-            annotation_position="bottom left",
-            annotation_bgcolor="rgba(255, 255, 255, 0.8)",
+            annotation_position="top",
+            annotation_yanchor="bottom",
+            layer="below",  # bars and their values cover it; it shows between them
         )
     low = np.nanmin(values) if np.isfinite(values).any() else 0.0
-    # Room above the tallest bar for its label.
-    figure.update_yaxes(
-        range=[max(0.0, min(low, overall or 1.0) - 0.05), 1.1],
-        tickformat=".0%",
-        tickvals=np.linspace(0, 1, 11),
-    )
-    figure.update_xaxes(type="category")
-    return _layout(figure, height)
+    # The axis starts just below the weakest class (and the overall line), so that close
+    # accuracies still differ visibly; the weakest bar keeps room for its value.
+    start = max(0.0, min(low, overall if overall is not None else 1.0) - 0.08)
+    figure.update_xaxes(range=[start, 1.0], tickformat=".0%", nticks=6)
+    figure.update_yaxes(type="category", autorange="reversed", automargin=True)
+    if height is None:
+        height = top + 30 + ROW_PIXELS * len(names)
+    figure = _layout(figure, height, top=top)
+    figure.update_layout(bargap=0.25)
+    return figure
 
 
 def probability_bars(

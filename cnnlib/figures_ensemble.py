@@ -22,6 +22,7 @@ COMBINER_COLOURS = {
     "weighted": "#2ca02c",
     "stacking": "#9467bd",
 }
+BEST_LABEL_MARGIN = 100  # pixels right of the accuracy bars for the best member's label
 
 
 def _percent_axis(values: list[float]) -> list[float]:
@@ -59,18 +60,30 @@ def accuracy_bars(result: EnsembleResult) -> go.Figure:
             y=[v * 100 for v in values],
             marker_color=colours,
             text=[f"{v:.2%}" for v in values],
-            textposition="outside",
+            # Inside the bars: above them the tallest values would meet the title and the
+            # best member's line.
+            textposition="inside",
+            insidetextanchor="end",
+            textangle=0,
+            textfont={"color": "white"},
             hovertemplate="%{x}: %{y:.2f}%<extra></extra>",
         )
     )
+    best = result.member_test_accuracy[result.best_member]
     fig.add_hline(
-        y=result.member_test_accuracy[result.best_member] * 100,
+        y=best * 100,
         line_dash="dot",
-        annotation_text="best member",
-        annotation_position="top left",
+        layer="below",  # the bars and their values cover it
+        annotation_text=f"best member<br>{best:.2%}",
+        annotation_position="right",
+        annotation_xanchor="left",
+        annotation_align="left",
     )
     fig.update_yaxes(range=_percent_axis(values))
-    return _layout(fig, "Test accuracy: members (grey) and combiners", "test accuracy (%)")
+    fig = _layout(fig, "Test accuracy: members (grey) and combiners", "test accuracy (%)")
+    # The line's label sits right of the plot, beside no bar.
+    fig.update_layout(margin={"r": BEST_LABEL_MARGIN})
+    return fig
 
 
 def accuracy_curve(result: EnsembleResult) -> go.Figure:

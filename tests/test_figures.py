@@ -57,6 +57,26 @@ def test_per_class_accuracy_marks_the_weakest_class():
     assert list(bars.text) == ["90.0%", "—", "50.0%", "100.0%"]
 
 
+def test_per_class_accuracy_keeps_every_label_readable():
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship"]
+    values = [0.72, 0.81, 0.55, 0.43, 0.61, 0.52, 0.78, 0.74, 0.83]
+    figure = figures.per_class_accuracy_figure(values, names, overall=0.678)
+    bars = figure.data[0]
+    # Class names on their own rows, however long, one row of room per class.
+    assert bars.orientation == "h" and list(bars.y) == names
+    assert figure.layout.height >= figures.ROW_PIXELS * len(names) + 40
+    taller = figures.per_class_accuracy_figure(values * 2, names * 2, overall=0.678)
+    assert taller.layout.height - figure.layout.height == figures.ROW_PIXELS * len(names)
+    # Values inside their bars, the overall line under them and its label above the plot.
+    assert bars.textposition == "inside"
+    (line,) = figure.layout.shapes
+    assert line.layer == "below" and line.x0 == line.x1 == 0.678
+    (label,) = figure.layout.annotations
+    assert label.text == "overall 67.80%" and label.yanchor == "bottom" and label.y >= 1
+    # The weakest bar keeps room for its value to the left of the axis start.
+    assert figure.layout.xaxis.range[0] <= min(values) - 0.05
+
+
 def test_probability_bars_colour_the_answer_by_whether_it_is_right():
     probabilities = np.full(10, 0.05)
     probabilities[7] = 0.55
@@ -98,3 +118,23 @@ def test_feature_map_mosaic_scales_each_map_on_its_own():
     assert (flat == 0).all()
     title = figures.feature_map_grid(maps, title="conv", max_maps=4).layout.title.text
     assert title == "conv (first 4 of 5)"
+
+
+def test_ensemble_best_member_label_stays_clear_of_the_bar_values():
+    from cnnlib import ensemble, figures_ensemble
+
+    labels = np.array([0, 1, 1, 0])
+    best = np.eye(2)[labels]  # right on every image: its value is the top of the bars
+    weaker = np.eye(2)[[0, 1, 0, 0]]
+    members = [ensemble.MemberPredictions(n, test=p) for n, p in (("a", best), ("b", weaker))]
+    figure = figures_ensemble.accuracy_bars(ensemble.evaluate_ensemble(members, labels))
+    bars = figure.data[0]
+    assert list(bars.text[:2]) == ["100.00%", "75.00%"]
+    assert bars.textposition == "inside"  # never above the bar, where the line and title are
+    (line,) = figure.layout.shapes
+    assert line.y0 == line.y1 == 100 and line.layer == "below"
+    (label,) = figure.layout.annotations
+    # Right of the plotting area, in a margin wide enough for it: beside no bar.
+    assert label.text == "best member<br>100.00%"
+    assert label.x >= 1 and label.xanchor == "left" and label.xref == "x domain"
+    assert figure.layout.margin.r >= 90
