@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnnlib import datasets, ensemble  # noqa: E402
 from cnnlib.library import load_record, save_record  # noqa: E402
+from cnnlib.metrics import predict_in_chunks  # noqa: E402
 from cnnlib.training import TrainSettings  # noqa: E402
 
 
@@ -181,13 +182,13 @@ def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, o
     members = [
         ensemble.MemberPredictions(
             r.name,
-            test=ensemble.member_probabilities(r.model, mnist.x_test),
+            test=predict_in_chunks(r.model, mnist.x_test),
             validation=None
             if sets.validation is None
-            else ensemble.member_probabilities(r.model, mnist.x_train[sets.validation]),
+            else predict_in_chunks(r.model, mnist.x_train[sets.validation]),
             train=None
             if sets.train_sample is None
-            else ensemble.member_probabilities(r.model, mnist.x_train[sets.train_sample]),
+            else predict_in_chunks(r.model, mnist.x_train[sets.train_sample]),
         )
         for r in records
     ]

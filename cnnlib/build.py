@@ -2,7 +2,8 @@
 
 `build_model` makes a functional `keras.Model` whose layers carry readable, unique names, in
 float32 or in mixed bfloat16 precision. `compile_model` compiles it with a chosen optimizer
-(from `make_optimizer`, which avoids a per-model memory leak), learning rate and loss.
+(from `cnnlib.training.settings.make_optimizer`, the project's one optimizer factory, which
+avoids a per-model memory leak), learning rate and loss.
 `keras_code` (from `cnnlib.keras_source`, which imports no Keras) writes Python source that
 builds the same model with `import keras` / `from keras import layers`.
 `keras_summary_rows` reads Keras's own per-layer numbers so a page
@@ -34,15 +35,6 @@ from cnnlib.keras_source import (  # noqa: F401 - keras_code is part of this API
 )
 
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
-OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-    "adagrad": keras.optimizers.Adagrad,
-    "adadelta": keras.optimizers.Adadelta,
-    "adamax": keras.optimizers.Adamax,
-    "nadam": keras.optimizers.Nadam,
-}
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 
 # ---------------------------------------------------------------------------------------------
@@ -174,17 +166,6 @@ def build_model(
     return keras.Model(inputs, outputs, name=model_name)
 
 
-def make_optimizer(optimizer: str = "adam", learning_rate: float = 0.001) -> Any:
-    """A Keras optimizer by name and learning rate, with `avoid_graph_leak` applied."""
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZERS)}.")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
-        raise ValueError("The learning rate must be a number such as 0.001.")
-    if not 0 < learning_rate <= 10:
-        raise ValueError(f"The learning rate must be above 0 and at most 10, not {learning_rate}.")
-    return avoid_graph_leak(OPTIMIZERS[optimizer](learning_rate=float(learning_rate)))
-
-
 def avoid_graph_leak(optimizer: Any) -> Any:
     """Stop `optimizer` from keeping every traced training graph alive; returns it.
 
@@ -215,11 +196,13 @@ def compile_model(
     loss: str = "sparse_categorical_crossentropy",
     metrics: tuple[str, ...] = ("accuracy",),
 ) -> keras.Model:
-    """Compile `model` in place with `make_optimizer(optimizer, learning_rate)`; returns it.
+    """Compile `model` in place with the training engine's optimizer factory; returns it.
 
     Use "sparse_categorical_crossentropy" with integer labels (CNN Lab's datasets) and
     "categorical_crossentropy" with one-hot labels (the lecture's listings).
     """
+    from cnnlib.training.settings import make_optimizer
+
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r}; use one of {', '.join(LOSSES)}.")
     model.compile(

@@ -10,9 +10,8 @@ values for a page or a script to show: accuracies, the accuracy curve as members
 the images the ensemble rescues or loses against the best member, pairwise disagreement,
 per-class accuracy and the training-set vs test-set figures of the lecture's pitfall.
 
-Computing the probabilities (running the Keras models) and training members is not done
-here: `member_probabilities` only calls `model.predict` on whatever model it is given, so this
-module never imports TensorFlow.
+Computing the probabilities is `cnnlib.metrics.predict_in_chunks`'s and training members is
+`cnnlib.runs`', so this module never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from cnnlib.metrics import accuracy, per_class_accuracy
 
 AVERAGE = "average"
 VOTE = "vote"
@@ -308,17 +309,6 @@ def stacking_probabilities(
 # Measurements
 
 
-def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of images whose predicted label (or probability row's argmax) is right."""
-    predicted = np.asarray(predicted)
-    if predicted.ndim == 2:
-        predicted = predicted.argmax(axis=1)
-    labels = np.asarray(labels)
-    if labels.size == 0:
-        return float("nan")
-    return float(np.mean(predicted == labels))
-
-
 def accuracy_curve(
     probabilities: Sequence[np.ndarray], labels: np.ndarray, combiner: str = AVERAGE
 ) -> list[float]:
@@ -344,17 +334,6 @@ def disagreement_matrix(member_predicted: Sequence[np.ndarray]) -> np.ndarray:
     """(K, K): the fraction of images on which members i and j predict different labels."""
     predicted = np.stack([np.asarray(p) for p in member_predicted])
     return (predicted[:, None, :] != predicted[None, :, :]).mean(axis=2)
-
-
-def per_class_accuracy(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C,): accuracy on the images of each true class; NaN for a class with no images."""
-    predicted = np.asarray(predicted)
-    out = np.full(num_classes, np.nan)
-    for c in range(num_classes):
-        mask = labels == c
-        if mask.any():
-            out[c] = np.mean(predicted[mask] == c)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,9 +573,6 @@ def pitfall_lesson(train_accuracy: float, test_accuracy: float, dataset: str = "
 # ---------------------------------------------------------------------------------------------
 # Which training images each member saw, and the sets the ensemble is judged on
 
-# Members' probabilities are predicted this many images at a time, so that a whole data set is
-# never held as float32 at once.
-PREDICT_CHUNK = 1000
 # Enough validation images for stable weights and a well-fitted meta-classifier.
 MAX_VALIDATION_IMAGES = 10_000
 # The pitfall's training-set figure needs only an estimate: a sample is enough.
@@ -716,23 +692,6 @@ def judging_sets(
     else:
         shared = capped(shared, train_sample)
     return JudgingSets(validation, shared, notes)
-
-
-def member_probabilities(model: Any, images: np.ndarray, chunk: int = PREDICT_CHUNK) -> np.ndarray:
-    """A Keras model's class probabilities for `images`, (N, C) float32.
-
-    uint8 images are scaled to [0, 1] as the training engine scales them; float images are
-    taken as already scaled. Predicted `chunk` images at a time.
-    """
-    parts = []
-    for start in range(0, len(images), chunk):
-        batch = np.asarray(images[start : start + chunk])
-        if batch.dtype == np.uint8:
-            batch = np.multiply(batch, np.float32(1 / 255), dtype=np.float32)
-        parts.append(np.asarray(model.predict_on_batch(batch.astype(np.float32)), np.float32))
-    if not parts:
-        return np.zeros((0, int(model.output_shape[-1])), dtype=np.float32)
-    return np.concatenate(parts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ batch and channel axes) and, for the one or few images a drawing gives, calls th
 through a compiled `tf.function` kept per model instead of `model.predict`, whose per-call
 setup costs far more than a small CNN's forward pass (about 1 ms against 50 ms for the
 lecture's two-convolution model on one image). `feature_maps` returns the output of every
-Conv2D layer for one image, building the sub-model that exposes them once per model. The
-functions on probabilities need only NumPy. Training lives in `cnnlib.training`; figures of
-these results in `cnnlib.figures`.
+Conv2D layer for one image, building the sub-model that exposes them once per model. Scores
+worked out from probabilities (accuracy, confusion, mistakes) are `cnnlib.metrics`'; training
+lives in `cnnlib.training`; figures of these results in `cnnlib.figures`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-# Up to this many images, call the model directly; above it `model.predict` batches the work.
+from cnnlib.metrics import predict_in_chunks
+
+# Up to this many images, call the model directly; above it `predict_in_chunks` batches the work.
 DIRECT_CALL_LIMIT = 64
 
 # Compiled forward passes, one per model (and one per feature-map sub-model), dropped when
@@ -32,10 +34,6 @@ def model_input_shape(model: Any) -> tuple[int, ...]:
     """The shape of one input image, e.g. (28, 28, 1), without the batch axis."""
     shape = model.inputs[0].shape if getattr(model, "inputs", None) else model.input_shape
     return tuple(int(size) for size in tuple(shape)[1:])
-
-
-def model_num_classes(model: Any) -> int:
-    return int(tuple(model.outputs[0].shape)[-1])
 
 
 def as_batch(images: Any, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -75,9 +73,7 @@ def predict_proba(model: Any, images: Any, batch_size: int = 256) -> np.ndarray:
     if len(batch) <= DIRECT_CALL_LIMIT:
         probabilities = np.asarray(_forward(model)(batch), dtype=np.float32)
     else:
-        probabilities = np.asarray(
-            model.predict(batch, batch_size=batch_size, verbose=0), dtype=np.float32
-        )
+        probabilities = predict_in_chunks(model, batch, chunk=batch_size)
     return probabilities.reshape(len(batch), -1)
 
 
@@ -137,61 +133,3 @@ def feature_maps(model: Any, image: Any) -> list[tuple[str, np.ndarray]]:
         (name, np.asarray(output, dtype=np.float32)[0])
         for name, output in zip(names, outputs, strict=True)
     ]
-
-
-def _check_labels(probabilities: np.ndarray, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    probabilities = np.asarray(probabilities, dtype=np.float32)
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
-    if probabilities.ndim != 2 or len(probabilities) != len(labels):
-        raise ValueError(
-            f"Need one row of probabilities per label; got {probabilities.shape} for "
-            f"{len(labels)} labels."
-        )
-    return probabilities, labels
-
-
-def misclassified(probabilities: Any, labels: Any, k: int | None = None) -> list[dict[str, Any]]:
-    """The wrongly read images, most confident mistakes first, at most k of them.
-
-    Each is {"index", "true", "predicted", "probability" (of the prediction),
-    "true_probability"}, all plain ints and floats.
-    """
-    probabilities, labels = _check_labels(probabilities, labels)
-    predicted = probabilities.argmax(axis=1)
-    wrong = np.flatnonzero(predicted != labels)
-    confidence = probabilities[wrong, predicted[wrong]]
-    order = wrong[np.argsort(-confidence, kind="stable")]
-    if k is not None:
-        order = order[: max(0, int(k))]
-    return [
-        {
-            "index": int(index),
-            "true": int(labels[index]),
-            "predicted": int(predicted[index]),
-            "probability": float(probabilities[index, predicted[index]]),
-            "true_probability": float(probabilities[index, labels[index]]),
-        }
-        for index in order
-    ]
-
-
-def accuracy(probabilities: Any, labels: Any) -> float:
-    probabilities, labels = _check_labels(probabilities, labels)
-    return float((probabilities.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
-
-
-def confusion_matrix(probabilities: Any, labels: Any) -> np.ndarray:
-    """int64 (classes, classes): row = true class, column = predicted class."""
-    probabilities, labels = _check_labels(probabilities, labels)
-    classes = probabilities.shape[1]
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (labels, probabilities.argmax(axis=1)), 1)
-    return matrix
-
-
-def per_class_accuracy(probabilities: Any, labels: Any) -> np.ndarray:
-    """float64 (classes,): the share of each class's images read correctly; NaN if none."""
-    matrix = confusion_matrix(probabilities, labels)
-    totals = matrix.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(matrix) / np.maximum(totals, 1), np.nan)

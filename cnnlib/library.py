@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,10 @@ from cnnlib.paths import models_dir
 
 METADATA_ENTRY = "cnnlab.json"  # CNN Lab's entry inside the .keras zip
 METADATA_FORMAT = 1  # version of the cnnlab.json layout
-MAX_NAME_LENGTH = 100
+MAX_NAME_LENGTH = 100  # characters of a model name
+# Bytes of a model name as a file name (UTF-8, where Hangul letters take 3 bytes each). File
+# systems allow 255; the rest is room for ".keras" and the temporary name used while saving.
+MAX_NAME_BYTES = 200
 
 MNIST_CLASSES = list(MNIST_CLASS_NAMES)
 CIFAR10_CLASSES = list(CIFAR10_CLASS_NAMES)
@@ -60,6 +64,14 @@ _REFUSED_CLASSES = {"Lambda", "__lambda__", "TFSMLayer"}
 # A member that unpacks to much more than it stores is a decompression bomb, not a model.
 _BOMB_FLOOR_BYTES = 256 * 1024 * 1024
 _BOMB_RATIO = 100
+# Limits on an upload's zip directory, checked before anything is inflated. A model file holds
+# Keras's three entries and CNN Lab's metadata. The weights and Adam's state of the largest
+# network the training budget admits (150 M parameters) unpack to 1.8 GB.
+MAX_MEMBERS = 64
+MAX_UNPACKED_BYTES = 2 * 2**30
+_MAX_DIRECTORY_BYTES = 1024 * MAX_MEMBERS  # a directory entry is a name and a few numbers
+_END_OF_DIRECTORY = b"PK\x05\x06"  # the zip's last record: entry count, directory size
+_END_SEARCH_BYTES = 22 + 65_535  # the record and the longest comment that may follow it
 
 
 def _now() -> str:
@@ -133,12 +145,18 @@ def record_to_bytes(record: ModelRecord) -> bytes:
         metadata = json.dumps(record.metadata(), default=_plain, indent=1)
     except TypeError as err:
         raise ValueError(f"The model's settings cannot be saved: {err}.") from None
-    with tempfile.TemporaryDirectory(prefix="cnnlab-") as folder:
-        path = Path(folder) / "model.keras"
-        record.model.save(path)
-        with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(METADATA_ENTRY, metadata)
-        return path.read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix="cnnlab-") as folder:
+            path = Path(folder) / "model.keras"
+            record.model.save(path)
+            with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(METADATA_ENTRY, metadata)
+            return path.read_bytes()
+    except OSError as err:
+        raise ValueError(
+            f"The model {record.name!r} could not be written ({err.strerror or err}). The "
+            "server's temporary folder may be full; try again later or tell the teacher."
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -198,6 +216,7 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
             "This is an old-style HDF5 (.h5) model. CNN Lab reads .keras files: load it in "
             "Keras and save it again with model.save('name.keras')."
         )
+    _check_directory(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -216,7 +235,24 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
             "This zip file is not a Keras model (it has no config.json and weights). "
             "Upload a .keras file saved with model.save."
         )
-    for info in archive.infolist():
+    members = archive.infolist()
+    unpacked = sum(info.file_size for info in members)
+    problem = None
+    if len(members) > MAX_MEMBERS:
+        problem = _too_many_members(len(members))
+    elif unpacked > MAX_UNPACKED_BYTES or (
+        unpacked > _BOMB_FLOOR_BYTES and unpacked > _BOMB_RATIO * len(data)
+    ):
+        problem = (
+            f"The file's {len(members)} entries would unpack to {unpacked:,} bytes from "
+            f"{len(data):,}; a model file unpacks to at most {MAX_UNPACKED_BYTES:,}, and "
+            "weights do not shrink that much when zipped. CNN Lab did not unpack it. Upload the "
+            ".keras file exactly as model.save wrote it, with nothing added."
+        )
+    if problem is not None:
+        archive.close()
+        raise ValueError(problem)
+    for info in members:
         if info.file_size > _BOMB_FLOOR_BYTES and info.file_size > _BOMB_RATIO * max(
             info.compress_size, 1
         ):
@@ -238,10 +274,33 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
     return archive
 
 
+def _check_directory(data: bytes) -> None:
+    """Refuse, from the zip's end record alone, a directory larger than a model file has:
+    opening the zip would read every entry of it into memory. A file without the record is
+    left to `zipfile`, which says it is damaged or not a zip."""
+    end = data.rfind(_END_OF_DIRECTORY, max(len(data) - _END_SEARCH_BYTES, 0))
+    if end < 0 or len(data) < end + 22:
+        return
+    entries, directory_bytes = struct.unpack("<HI", data[end + 10 : end + 16])
+    if entries > MAX_MEMBERS or directory_bytes > _MAX_DIRECTORY_BYTES:
+        raise ValueError(_too_many_members(entries, directory_bytes))
+
+
+def _too_many_members(entries: int, directory_bytes: int | None = None) -> str:
+    listed = f"{entries:,} entries" + (
+        f" in a {directory_bytes:,}-byte directory" if directory_bytes is not None else ""
+    )
+    return (
+        f"The file lists {listed}; a Keras model file has a handful (config.json, "
+        f"metadata.json, the weights), and CNN Lab reads at most {MAX_MEMBERS}. Upload the "
+        ".keras file exactly as model.save wrote it, not a zip with other files added."
+    )
+
+
 def _read_json(archive: zipfile.ZipFile, entry: str) -> Any:
     try:
         return json.loads(archive.read(entry))
-    except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile):
+    except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile, RecursionError):
         raise ValueError(
             f"The file's {entry} is damaged. Save the model again and upload the new file."
         ) from None
@@ -459,9 +518,15 @@ def load_record(
 
 def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
     """Write to a hidden temporary file in the same folder, then move it into place, so that
-    other sessions never see half a file. Without `overwrite`, an existing file wins."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    other sessions never see half a file. Without `overwrite`, an existing file wins. Any
+    failure of the file system is a ValueError saying what to do."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent
+        )
+    except OSError as err:
+        raise _unwritable(path, err) from None
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
@@ -475,9 +540,19 @@ def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
             f"A model named {path.stem!r} is already in the library; choose another name "
             "or overwrite it."
         ) from None
+    except OSError as err:
+        raise _unwritable(path, err) from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _unwritable(path: Path, err: OSError) -> ValueError:
+    return ValueError(
+        f"The model could not be saved as {path.name!r} ({err.strerror or err}). Try a "
+        "shorter name; if that fails too, the model folder may be full or read-only: "
+        "download the model instead and tell the teacher."
+    )
 
 
 _UNSAFE = re.compile(r"[^\w .()+,=@-]")
@@ -488,6 +563,8 @@ def safe_name(name: str) -> str:
 
     Path separators, a leading dot, and empty or very long names are refused; any other
     character that is not a letter, digit, space or one of `_ . ( ) + , = @ -` becomes `_`.
+    Length is counted twice: at most MAX_NAME_LENGTH characters, and at most MAX_NAME_BYTES
+    bytes as a UTF-8 file name, where letters beyond ASCII (Hangul, accented) take 2 to 4.
     """
     if not isinstance(name, str):
         raise ValueError("A model name must be text.")
@@ -500,7 +577,15 @@ def safe_name(name: str) -> str:
         raise ValueError(f"A model name cannot start with a dot: {name!r}.")
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"A model name has at most {MAX_NAME_LENGTH} characters; shorten it.")
-    return _UNSAFE.sub("_", name)
+    safe = _UNSAFE.sub("_", name)
+    size = len(safe.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(
+            f"A model name can take at most {MAX_NAME_BYTES} bytes as a file name, and this one "
+            f"takes {size} (a Hangul letter takes 3, a Latin letter 1). Shorten it, e.g. to "
+            f"{MAX_NAME_BYTES // 3} Hangul letters."
+        )
+    return safe
 
 
 class ModelLibrary:
@@ -574,7 +659,7 @@ def _peek_metadata(path: Path) -> dict[str, Any]:
             if METADATA_ENTRY not in archive.namelist():
                 return {}
             metadata = json.loads(archive.read(METADATA_ENTRY))
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError):
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):
         raise ValueError("The file is damaged; delete it or save the model again.") from None
     if not isinstance(metadata, dict):
         raise ValueError("The file's CNN Lab metadata is damaged.")

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.augment import augmented_copies
+
 # How many maps or filters of one layer are sent to the page at most: more would not fit on
 # screen and would make every snapshot heavier.
 MAX_MAPS = 16
@@ -43,18 +45,6 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     if high - low < 1e-12:
         return np.full(array.shape, 128, dtype=np.uint8)
     return np.round((array - low) / (high - low) * 255).astype(np.uint8)
-
-
-def augmented_copies(images: np.ndarray, copies: int, max_shift: int, seed: int) -> np.ndarray:
-    """The images themselves followed by `copies - 1` flipped and shifted versions of them."""
-    rng = np.random.default_rng(seed)
-    out = [images]
-    for index in range(copies - 1):
-        batch = images[:, :, ::-1, :] if index % 2 == 0 else images
-        dy, dx = rng.integers(-max_shift, max_shift + 1, size=2)
-        batch = np.roll(batch, shift=(int(dy), int(dx)), axis=(1, 2))
-        out.append(batch)
-    return np.concatenate(out, axis=0)
 
 
 class LiveProbe:

@@ -19,9 +19,9 @@ from cnnlib.build import (
     keras_code,
     keras_layer_names,
     keras_summary_rows,
-    make_optimizer,
 )
 from cnnlib.registry import REGISTRY
+from cnnlib.training.settings import make_optimizer
 
 # Building the 60-140 million parameter case studies (AlexNet, VGG-16, ResNet-50) allocates
 # gigabytes; the arithmetic's own cross-check covers them. Everything smaller is built here.

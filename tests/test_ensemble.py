@@ -374,20 +374,6 @@ def test_judging_sets_hand_case():
     assert everything.validation is None and "validation split" in everything.notes[0]
 
 
-def test_member_probabilities_scale_uint8_like_the_training_engine():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(3, "softmax")]
-    )
-    images = np.random.default_rng(0).integers(0, 256, size=(25, 4, 4, 1), dtype=np.uint8)
-    expected = model(images.astype(np.float32) / 255.0).numpy()
-    got = ensemble.member_probabilities(model, images, chunk=7)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    assert ensemble.member_probabilities(model, images[:0]).shape == (0, 3)
-
-
 # --- table and figures ------------------------------------------------------------------------
 
 

@@ -1,6 +1,5 @@
-"""Inference against independent references: Keras's own `model.predict` for probabilities, a
-NumPy loop for convolution feature maps, scikit-learn for the confusion matrix and per-class
-accuracy."""
+"""Inference against independent references: Keras's own `model.predict` for probabilities and
+a NumPy loop for convolution feature maps. Scores are tested in `test_metrics.py`."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ import weakref
 
 import numpy as np
 import pytest
-from sklearn.metrics import confusion_matrix as sk_confusion_matrix
-from sklearn.metrics import recall_score
 
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
@@ -125,56 +122,3 @@ def test_a_retrained_model_is_read_with_its_new_weights(images):
     dense.set_weights([kernel, bias + np.array([5.0, 0, 0, 0])])
     after = inference.predict_proba(model, images[0])
     assert after[0].argmax() == 0 and not np.allclose(before, after)
-
-
-PROBABILITIES = np.array(
-    [
-        [0.9, 0.05, 0.05],  # 0 read as 0
-        [0.2, 0.7, 0.1],  # 2 read as 1 (0.7)
-        [0.1, 0.1, 0.8],  # 2 read as 2
-        [0.6, 0.3, 0.1],  # 1 read as 0 (0.6)
-        [0.05, 0.05, 0.9],  # 0 read as 2 (0.9)
-        [0.3, 0.4, 0.3],  # 1 read as 1
-    ]
-)
-LABELS = np.array([0, 2, 2, 1, 0, 1])
-
-
-def test_misclassified_lists_the_most_confident_mistakes_first():
-    mistakes = inference.misclassified(PROBABILITIES, LABELS)
-    assert [m["index"] for m in mistakes] == [4, 1, 3]
-    assert mistakes[0] == {
-        "index": 4,
-        "true": 0,
-        "predicted": 2,
-        "probability": pytest.approx(0.9),
-        "true_probability": pytest.approx(0.05),
-    }
-    assert [m["index"] for m in inference.misclassified(PROBABILITIES, LABELS, k=2)] == [4, 1]
-    assert inference.misclassified(PROBABILITIES, np.argmax(PROBABILITIES, axis=1)) == []
-
-
-def test_scores_match_scikit_learn():
-    rng = np.random.default_rng(3)
-    probabilities = rng.dirichlet(np.ones(5), size=300)
-    labels = rng.integers(0, 5, size=300)
-    predicted = probabilities.argmax(axis=1)
-    np.testing.assert_array_equal(
-        inference.confusion_matrix(probabilities, labels),
-        sk_confusion_matrix(labels, predicted, labels=range(5)),
-    )
-    np.testing.assert_allclose(
-        inference.per_class_accuracy(probabilities, labels),
-        recall_score(labels, predicted, average=None, labels=range(5)),
-    )
-    assert inference.accuracy(probabilities, labels) == pytest.approx((predicted == labels).mean())
-
-
-def test_a_class_without_images_has_no_accuracy():
-    per_class = inference.per_class_accuracy(PROBABILITIES[:3], LABELS[:3])
-    assert per_class[0] == 1.0 and np.isnan(per_class[1]) and per_class[2] == 0.5
-
-
-def test_mismatched_labels_are_refused():
-    with pytest.raises(ValueError, match="one row of probabilities per label"):
-        inference.misclassified(PROBABILITIES, LABELS[:3])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from cnnlib.probes import LiveProbe, ProbeConfig, augmented_copies, to_uint8
+from cnnlib.probes import LiveProbe, ProbeConfig, to_uint8
 
 
 def small_colour_model(seed=0):
@@ -70,14 +70,6 @@ def test_stream_accuracy_counts_only_the_recent_window():
     last = result["stream"][-1]
     assert last["truth"] == "c" and last["correct"] is False
     assert last["top"][0] == ("a", pytest.approx(1.0))
-
-
-def test_augmented_copies_start_with_the_originals_and_flip():
-    images = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
-    out = augmented_copies(images, copies=3, max_shift=0, seed=0)
-    assert out.shape == (6, 4, 4, 1)
-    np.testing.assert_array_equal(out[:2], images)
-    np.testing.assert_array_equal(out[2:4], images[:, :, ::-1, :])
 
 
 def test_to_uint8_scales_to_the_full_range_and_handles_flat_maps():

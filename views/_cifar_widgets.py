@@ -289,7 +289,7 @@ def results(snap: dict, class_names, probabilities, dataset) -> None:
         key="cifar_w_per_class",
     )
     if probabilities is not None and len(probabilities) == len(dataset.y_test):
-        from cnnlib.inference import misclassified
+        from cnnlib.metrics import misclassified
 
         picks = [item["index"] for item in misclassified(probabilities, dataset.y_test, 16)]
         if len(picks):

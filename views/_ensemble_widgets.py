@@ -17,6 +17,7 @@ import streamlit as st
 
 from cnnlib import ensemble, registry
 from cnnlib.library import ModelLibrary
+from cnnlib.metrics import predict_in_chunks
 from cnnlib.training import TrainSettings
 from views import _state
 from views._data import LABELS, get_dataset
@@ -112,7 +113,7 @@ def _probabilities(record, part: str, images: np.ndarray, indices: np.ndarray | 
     key = (record.name, record.created, id(record.model), part, digest)
     cache = st.session_state[_state.ENSEMBLE_CACHE]
     if key not in cache:
-        cache[key] = ensemble.member_probabilities(record.model, images)
+        cache[key] = predict_in_chunks(record.model, images)
     return cache[key]
 
 

@@ -20,7 +20,7 @@ import streamlit as st
 
 from cnnlib import figures, library
 from cnnlib.arithmetic import analyse
-from cnnlib.inference import misclassified
+from cnnlib.metrics import misclassified
 from cnnlib.layers import Activation, Dense, Network
 from views import _state
 

@@ -1,0 +1,394 @@
+"""What a training job's thread does: build and compile the model, then run Keras's compiled
+train step batch by batch, so that between two batches it can pause (holding no CPU and giving
+its running slot to the next job), stop, take a new learning rate, momentum, weight decay or
+batch size, call a probe for live visualisations, and notice a NaN or diverging loss; at each
+epoch's end, validate (and test, if asked); at the end, measure the test set.
+
+Each function takes the `TrainingJob` it works for and updates its state under the job's lock;
+`train(job)` is the entry point, called from the job's thread. Images arrive as uint8 and are
+scaled to [0, 1] one batch at a time, so a data set is never held as float32 in full.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from cnnlib.augment import augment_batch
+from cnnlib.metrics import PredictionStopped, classification_report, predict_in_chunks, to_float
+from cnnlib.training.history import MovingAverage, smoothing_window
+from cnnlib.training.settings import NOT_DECAYED, TYPICAL_LEARNING_RATES, make_optimizer
+
+# A loss this many times that of guessing at random (ln of the number of classes), batch after
+# batch, means training is diverging even when the loss stays finite: a too-large learning
+# rate often throws the weights to where softmax saturates and the loss sits in the
+# thousands rather than becoming NaN.
+DIVERGED_FACTOR = 4.0
+DIVERGED_BATCHES = 10
+# Seconds between two computations of the weight-decay loss (it changes slowly).
+DECAY_LOSS_INTERVAL = 0.5
+
+
+def decayed_variables(model: keras.Model) -> list:
+    return [
+        variable
+        for variable in model.trainable_variables
+        if not any(name in variable.name for name in NOT_DECAYED)
+    ]
+
+
+@dataclass
+class _Loop:
+    """What the training loop carries from one epoch to the next."""
+
+    order_rng: np.random.Generator
+    augment_rng: np.random.Generator
+    train_function: Callable
+    decayed: list
+    loss_smooth: MovingAverage
+    accuracy_smooth: MovingAverage
+    next_probe: float = 0.0
+    next_decay_loss: float = 0.0
+    diverging_batches: int = 0  # consecutive batches whose loss is far above chance level
+    # The next step traces the train function: its time says nothing about speed.
+    tracing: bool = True
+    # Prepares the next batch (gather, augment, scale) while the current one trains.
+    preparer: ThreadPoolExecutor | None = None
+
+
+def _build(job) -> keras.Model:
+    settings = job.settings
+    # Seeds the weights, dropout masks and Keras's own random state; batch order and
+    # augmentation use generators of their own.
+    keras.utils.set_random_seed(settings.seed)
+    if job._initial_model is not None:
+        model = job._initial_model
+    else:
+        model = job._model_factory(job._precision)
+        job._data.check_model(model)
+    optimizer = make_optimizer(settings.optimizer, settings.learning_rate, settings.weight_decay)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    optimizer.build(model.trainable_variables)
+    if settings.optimizer == "sgd":
+        optimizer.momentum = job._momentum
+    model.make_train_function()
+    return model
+
+
+def train(job) -> None:
+    settings = job.settings
+    model = _build(job)
+    with job._lock:
+        job._model = model
+    window = smoothing_window(job._batches_per_epoch)
+    loop = _Loop(
+        order_rng=np.random.default_rng(settings.seed),
+        augment_rng=np.random.default_rng([settings.seed, 1]),
+        train_function=model.train_function,
+        decayed=decayed_variables(model),
+        loss_smooth=MovingAverage(window),
+        accuracy_smooth=MovingAverage(window),
+        preparer=ThreadPoolExecutor(1, thread_name_prefix="batch preparation"),
+    )
+    test_probabilities = None
+    completed = False
+    try:
+        for epoch in range(1, settings.epochs + 1):
+            outcome = _train_epoch(job, model, epoch, loop)
+            if outcome == "failed":
+                return
+            if outcome == "stopped":
+                break
+            try:
+                test_probabilities = _end_epoch(job, model, epoch, *outcome)
+            except PredictionStopped:
+                break
+        else:
+            completed = True
+    finally:
+        loop.preparer.shutdown(wait=True)
+    if not completed:
+        # Evaluate the weights as they are now, not an earlier epoch's; even without a
+        # running slot (a paused job gave its slot away), as one test pass is short.
+        test_probabilities = None
+        with job._lock:
+            job._stopped_early = True
+        job._set_state("stopping")
+    if not job._released:
+        if test_probabilities is None:
+            test_probabilities = _predict(job, model, job._data.x_test)
+        data = job._data
+        report = classification_report(test_probabilities, data.y_test, data.class_names)
+        with job._lock:
+            job.test_probabilities = test_probabilities
+            job._test = report
+    job._set_state("finished")
+
+
+def _train_epoch(job, model: keras.Model, epoch: int, loop: _Loop):
+    """One pass over the training set, batch by batch.
+
+    Returns "stopped", "failed", or (mean loss, mean accuracy, seconds trained) when done.
+    """
+    data, settings = job._data, job.settings
+    augment = settings.augment_shift > 0 or settings.augment_flip
+    count = len(data.x_train)
+    order = loop.order_rng.permutation(count)
+    model.reset_metrics()
+    position = batch = 0
+    mean_loss = mean_accuracy = 0.0
+    with job._lock:
+        job._epoch, job._batch = epoch, 0
+        job._batches_per_epoch = math.ceil(count / job._batch_size)
+    seconds = 0.0
+    started = previous_end = time.perf_counter()
+
+    def prepare(start: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        indices = order[start : start + size]
+        x_batch = data.x_train[indices]
+        if augment:
+            x_batch = augment_batch(
+                x_batch, loop.augment_rng, settings.augment_shift, settings.augment_flip
+            )
+        return x_batch, to_float(x_batch), data.y_train[indices]
+
+    # (start, size, future) of the batch being prepared in the background. Batches are
+    # prepared strictly one after another, so the random draws come in the same order
+    # as without it and a seed gives the same run.
+    ahead = None
+    while position < count:
+        if job._attention:
+            retrace, resumed_at = _between_batches(job, model)
+            if retrace:
+                model.make_train_function(force=True)
+                loop.train_function = model.train_function
+                loop.tracing = True
+            if job._stop_requested:
+                return "stopped"
+            if resumed_at is not None:
+                seconds += previous_end - started
+                started = previous_end = resumed_at
+        batch_size = job._batch_size
+        if ahead is not None and ahead[:2] == (position, batch_size):
+            x_batch, inputs, y_batch = ahead[2].result()
+        else:
+            if ahead is not None:
+                ahead[2].result()  # prepared for a batch size no longer wanted
+            x_batch, inputs, y_batch = prepare(position, batch_size)
+        size = len(y_batch)
+        ahead = None
+        if position + size < count:
+            ahead = (
+                position + size,
+                batch_size,
+                loop.preparer.submit(prepare, position + size, batch_size),
+            )
+        step_started = time.perf_counter()
+        logs = loop.train_function(iter([(inputs, y_batch)]))
+        batch_loss, batch_accuracy = float(logs["loss"]), float(logs["accuracy"])
+        step_ended = time.perf_counter()
+        batch += 1
+        if not math.isfinite(batch_loss):
+            _fail_on_loss(job, batch_loss, epoch, batch)
+            return "failed"
+        # Keras keeps running means over the epoch; a batch's own value is the change
+        seen = position + size
+        # in their sums (clipped: float32 sums leave a rounding error of about 1e-7).
+        batch_loss, mean_loss = (
+            max(0.0, (batch_loss * seen - mean_loss * position) / size),
+            batch_loss,
+        )
+        batch_accuracy, mean_accuracy = (
+            min(1.0, max(0.0, (batch_accuracy * seen - mean_accuracy * position) / size)),
+            batch_accuracy,
+        )
+        position = seen
+        if batch_loss > DIVERGED_FACTOR * math.log(max(2, len(job._data.class_names))):
+            loop.diverging_batches += 1
+            if loop.diverging_batches >= DIVERGED_BATCHES:
+                _fail_on_loss(job, batch_loss, epoch, batch)
+                return "failed"
+        else:
+            loop.diverging_batches = 0
+        smooth = (loop.loss_smooth.add(batch_loss), loop.accuracy_smooth.add(batch_accuracy))
+        with job._lock:
+            job._batch = batch
+            job._step += 1
+            job._examples_seen += size
+            left = math.ceil((count - position) / job._batch_size)
+            job._batches_per_epoch = batch + left
+            job._history.add(job._step, batch_loss, batch_accuracy, smooth)
+            if not loop.tracing:
+                job._ms_per_example.add(1000 * (step_ended - step_started) / size)
+                # From the end of the last step, so preparing batches and probing count.
+                job._samples_per_s.add(size / (step_ended - previous_end))
+        loop.tracing = False
+        previous_end = step_ended
+        if job._probe is not None and step_ended >= loop.next_probe:
+            _run_probe(job, model, inputs, x_batch, y_batch, epoch, batch)
+            loop.next_probe = time.perf_counter() + job._probe_interval
+        if job._weight_decay > 0 and step_ended >= loop.next_decay_loss:
+            _update_decay_loss(job, loop.decayed)
+            loop.next_decay_loss = step_ended + DECAY_LOSS_INTERVAL
+    return mean_loss, mean_accuracy, seconds + time.perf_counter() - started
+
+
+def _end_epoch(
+    job, model: keras.Model, epoch: int, loss: float, accuracy: float, seconds: float
+) -> np.ndarray | None:
+    """Validate (and test, if asked) at an epoch's end; returns the test probabilities."""
+    data = job._data
+    started = time.perf_counter()
+    entry = {
+        "epoch": epoch,
+        "loss": loss,
+        "accuracy": accuracy,
+        "val_loss": None,
+        "val_accuracy": None,
+        "test_accuracy": None,
+        "seconds": None,
+    }
+    if data.x_val is not None:
+        report = classification_report(
+            _predict(job, model, data.x_val, interruptible=True), data.y_val, data.class_names
+        )
+        entry["val_loss"], entry["val_accuracy"] = report["loss"], report["accuracy"]
+    test_probabilities = None
+    if job.settings.test_each_epoch:
+        test_probabilities = _predict(job, model, data.x_test, interruptible=True)
+        predicted = test_probabilities.argmax(axis=1)
+        entry["test_accuracy"] = float((predicted == data.y_test).mean())
+    entry["seconds"] = seconds + time.perf_counter() - started
+    with job._lock:
+        job._epoch_history.append(entry)
+    return test_probabilities
+
+
+def _predict(job, model: keras.Model, images: np.ndarray, interruptible: bool = False):
+    """Softmax outputs for uint8 images, a chunk at a time; an interruptible prediction
+    raises `PredictionStopped` when the job is asked to stop."""
+    should_stop = (lambda: job._stop_requested) if interruptible else None
+    return predict_in_chunks(model, images, should_stop=should_stop)
+
+
+def _between_batches(job, model: keras.Model) -> tuple[bool, float | None]:
+    """Apply new controls, and wait here while paused.
+
+    Returns (the train step must be retraced, the time training resumed or None).
+    """
+    with job._lock:
+        job._attention = False
+        pending, job._pending = job._pending, {}
+    retrace = _apply(job, model, pending)
+    if not job._pause_requested or job._stop_requested:
+        return retrace, None
+    # Paused: give the slot to the next job and sleep until resumed or stopped. Controls
+    # changed meanwhile are applied at once, so the optimizer shows them while paused.
+    job._scheduler.release(job)
+    job._holding_slot = False
+    job._set_state("paused")
+    while True:
+        with job._lock:
+            while not job._attention:
+                job._condition.wait()
+            job._attention = False
+            pending, job._pending = job._pending, {}
+            carry_on = not job._pause_requested or job._stop_requested
+        retrace |= _apply(job, model, pending)
+        if carry_on:
+            break
+    if job._stop_requested:
+        return retrace, None
+    job._set_state("queued")
+    job._holding_slot = job._scheduler.acquire(job, lambda: job._stop_requested)
+    if not job._holding_slot:
+        return retrace, None
+    job._set_state("running")
+    return retrace, time.perf_counter()
+
+
+def _apply(job, model: keras.Model, pending: dict) -> bool:
+    """Hand new hyperparameters to the optimizer; True if the train step must be retraced.
+
+    The learning rate lives in a variable the compiled step reads, so assigning it is
+    enough. Keras keeps momentum and weight decay as Python numbers that are baked into
+    the step when it is traced, so changing them needs a fresh trace.
+    """
+    optimizer = model.optimizer
+    retrace = False
+    if pending:
+        with job._lock:
+            for setting, value in pending.items():
+                job._changes.add(setting, value, job._step, job._epoch, job._batch)
+    if "learning_rate" in pending:
+        optimizer.learning_rate = pending["learning_rate"]
+    if "momentum" in pending and job.settings.optimizer == "sgd":
+        if optimizer.momentum != pending["momentum"]:
+            optimizer.momentum = pending["momentum"]
+            retrace = True
+    if "weight_decay" in pending:
+        decay = pending["weight_decay"] or None
+        if optimizer.weight_decay != decay:
+            optimizer.weight_decay = decay
+            retrace = True
+        if decay is None:
+            with job._lock:
+                job._weight_decay_loss = 0.0
+    return retrace
+
+
+def _run_probe(job, model, inputs, x_batch, y_batch, epoch: int, batch: int) -> None:
+    info = {
+        "x": inputs,
+        "x_uint8": x_batch,
+        "y": y_batch,
+        "step": job._step,
+        "epoch": epoch,
+        "batch": batch,
+    }
+    started = time.perf_counter()
+    try:
+        result, error = job._probe(model, info), None
+    except Exception as failure:  # noqa: BLE001 - a broken picture must not stop training
+        result, error = job._probe_result, f"{type(failure).__name__}: {failure}"
+    seconds = time.perf_counter() - started
+    with job._lock:
+        job._probe_result = result
+        job._probe_error = error
+        job._probe_ms.add(1000 * seconds)
+        job._probe_seconds_total += seconds
+
+
+def _update_decay_loss(job, variables: list) -> None:
+    # ConvNetJS's weight-decay loss: decay / 2 times the sum of squared kernel weights.
+    total = sum(float(np.square(np.asarray(v.numpy(), dtype=np.float64)).sum()) for v in variables)
+    with job._lock:
+        job._weight_decay_loss = 0.5 * job._weight_decay * total
+
+
+def _fail_on_loss(job, loss: float, epoch: int, batch: int) -> None:
+    optimizer = job.settings.optimizer
+    rate = job._learning_rate
+    suggestion = min(rate / 10, TYPICAL_LEARNING_RATES[optimizer])
+    if math.isfinite(loss):
+        chance = math.log(max(2, len(job._data.class_names)))
+        what = (
+            f"The loss diverged: {loss:,.4g} at epoch {epoch}, batch {batch}, after "
+            f"{DIVERGED_BATCHES} batches far above the {chance:.2f} of guessing at random"
+        )
+    else:
+        kind = "NaN" if math.isnan(loss) else "infinite"
+        what = f"The loss became {kind} at epoch {epoch}, batch {batch}"
+    with job._lock:
+        job._error = (
+            f"{what}: the learning rate "
+            f"{rate:g} is too high for {optimizer}. Lower it (try {suggestion:g}) and "
+            "start again."
+        )
+    job._set_state("failed")
