@@ -442,27 +442,33 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
             continue
         try:
             data = archive.read(info)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                mode = image.mode
-                if width * height > limits.max_image_pixels:
-                    raise OwnDataError(
-                        f"{path} is {width:,} × {height:,} pixels; the limit for one image is "
-                        f"{limits.max_image_pixels:,} pixels. Shrink it before uploading."
-                    )
-                # A damaged file can have a sound header: decode it now, so the report lists
-                # it. A JPEG decodes at a reduced scale here, which is quick and checks as much.
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            mode = image.mode
+        except DECODE_ERRORS as error:
+            skipped.append(SkippedFile(path, f"unreadable ({_short(error)})"))
+            continue
+        # The caps are checked from the header, before the pixels are decoded.
+        if width * height > limits.max_image_pixels:
+            raise OwnDataError(
+                f"{path} is {width:,} × {height:,} pixels; the limit for one image is "
+                f"{limits.max_image_pixels:,} pixels. Shrink it before uploading."
+            )
+        if total_pixels + width * height > limits.max_total_pixels:
+            raise OwnDataError(
+                f"The images of {what} hold more than {limits.max_total_pixels:,} pixels in "
+                "all. Shrink them or upload fewer."
+            )
+        try:
+            # A damaged file can have a sound header: decode it now, so the report lists it.
+            # A JPEG decodes at a reduced scale here, which is quick and checks as much.
+            with image:
                 image.draft(image.mode, (SAMPLE_SIDE, SAMPLE_SIDE))
                 image.load()
         except DECODE_ERRORS as error:
             skipped.append(SkippedFile(path, f"unreadable ({_short(error)})"))
             continue
         total_pixels += width * height
-        if total_pixels > limits.max_total_pixels:
-            raise OwnDataError(
-                f"The images of {what} hold more than {limits.max_total_pixels:,} pixels in "
-                "all. Shrink them or upload fewer."
-            )
         digest = hashlib.sha256(data).hexdigest()
         digests[digest].append(path)
         part = SPLIT_FOLDERS[parts[0].lower()] if split_tops else None
@@ -523,10 +529,8 @@ def _report(kind, filename, class_names, entries, skipped, sizes, modes, digests
                 f"of {what} {'have' if len(missing) > 1 else 'has'} test images but no training "
                 "images. Add training images for them, or remove them from test/."
             )
-        for part in ("test", "val"):
-            absent = [
-                n for n, c in zip(class_names, part_counts.get(part, ()), strict=True) if not c
-            ]
+        for part in [part for part in ("test", "val") if part in part_counts]:
+            absent = [n for n, c in zip(class_names, part_counts[part], strict=True) if not c]
             if absent:
                 warnings.append(
                     f"{len(absent)} class(es) have no {part} images ({', '.join(absent[:5])}); "

@@ -257,8 +257,9 @@ def test_transparent_and_16_bit_images_become_visible_pixels(home):
     rng = np.random.default_rng(5)
     files = {}
     for index in range(3):
-        clear = np.zeros((10, 10, 4), np.uint8)  # fully transparent black
-        files[f"clear/{index}.png"] = png(clear + index, "RGBA")
+        clear = np.zeros((10, 10, 4), np.uint8)  # fully transparent, darker than black
+        clear[:, :, :3] = index
+        files[f"clear/{index}.png"] = png(clear, "RGBA")
         deep = Image.fromarray(np.full((10, 10), 65535 - index, np.uint16))
         out = io.BytesIO()
         deep.save(out, format="PNG")
@@ -381,7 +382,7 @@ def test_npz_with_korean_class_names_imports_pixels_unchanged(home):
         (lambda a: a.pop("y_test"), "no y_test"),
         (lambda a: a.update(class_names=np.array(["a", "b"])), "one name per label"),
         (lambda a: a.update(class_names=np.array(["a", "b", "c"], dtype=object)), "objects"),
-        (lambda a: a.update(x_test=np.zeros((3, 12, 12), np.uint8)), "one image size"),
+        (lambda a: a.update(x_test=np.zeros((9, 12, 12), np.uint8)), "one image size"),
         (lambda a: a.update(y_train=a["y_train"] - 1), "start at 0"),
     ],
 )
