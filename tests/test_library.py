@@ -7,11 +7,15 @@ and the bytes of the zip format.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import struct
+import time
 import weakref
 import zipfile
+import zlib
 
 import keras
 import numpy as np
@@ -312,3 +316,162 @@ def test_save_record_needs_a_keras_suffix(record, tmp_path):
         save_record(record, tmp_path / "model.h5")
     with pytest.raises(ValueError, match="no model file"):
         load_record(tmp_path / "missing.keras")
+
+
+# --- resource limits (issue 12) ----------------------------------------------------------------
+
+
+def zip_file(entries) -> bytes:
+    """A zip written byte by byte from its specification: local headers, data, directory, end
+    record. `entries` holds (name, method, stored bytes, CRC-32, unpacked size); method 0 is
+    stored, 8 deflated. Independent of `zipfile`, which the reader under test uses."""
+    out = io.BytesIO()
+    directory = []
+    for name, method, payload, crc, size in entries:
+        encoded, offset = name.encode(), out.tell()
+        sizes = (crc, len(payload), size, len(encoded))
+        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, *sizes, 0))
+        out.write(encoded + payload)
+        directory.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                *sizes,
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
+    start, listing = out.tell(), b"".join(directory)
+    count = len(entries)
+    out.write(listing)
+    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(listing), start, 0))
+    return out.getvalue()
+
+
+def stored_entries(data: bytes):
+    """The entries of a zip, unpacked and stored again, in `zip_file`'s form."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [
+            (info.filename, 0, archive.read(info), info.CRC, info.file_size)
+            for info in archive.infolist()
+        ]
+
+
+def deflated_zeros(size: int):
+    """`size` zero bytes deflated, as a zip entry's payload, CRC-32 and size. Each 16 MiB
+    chunk is compressed once: a full flush makes every chunk's deflate blocks independent,
+    so the same bytes repeat."""
+    chunk = 16 * 2**20
+    assert size % chunk == 0
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(bytes(chunk)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size // chunk):
+        crc = zlib.crc32(bytes(chunk), crc)
+    return block * (size // chunk) + b"\x03\x00", crc, size
+
+
+def test_the_zip_writer_writes_what_zipfile_reads(saved):
+    entries = stored_entries(saved) + [("zeros", 8, *deflated_zeros(32 * 2**20))]
+    with zipfile.ZipFile(io.BytesIO(zip_file(entries))) as archive:
+        assert archive.testzip() is None
+        assert archive.read("zeros") == bytes(32 * 2**20)
+        assert archive.read(METADATA_ENTRY) == zipfile.ZipFile(io.BytesIO(saved)).read(
+            METADATA_ENTRY
+        )
+    assert record_from_bytes(zip_file(stored_entries(saved))).name == "tiny run"
+
+
+def test_a_small_model_with_huge_zero_members_is_refused_before_unpacking(saved):
+    # The issue's file: a valid model plus four members of 240 MiB of zeros, each under the
+    # one-member limit, together about 1 GB from about 1 MB.
+    zeros = deflated_zeros(240 * 2**20)
+    bomb = zip_file(stored_entries(saved) + [(f"pad{i}.bin", 8, *zeros) for i in range(4)])
+    assert len(bomb) < 2 * 2**20
+    start = time.process_time()
+    with pytest.raises(ValueError, match="would unpack to 1,006,") as refused:
+        record_from_bytes(bomb)
+    assert time.process_time() - start < 0.5
+    assert "did not unpack it" in str(refused.value)
+
+
+def test_an_upload_larger_than_any_model_unpacked_is_refused(saved):
+    # Stored (not compressed) members cannot be a bomb, but 3 GiB is no model either; the
+    # directory claims it, and nothing is read.
+    entries = stored_entries(saved)
+    name, method, payload, crc, _ = entries[-1]
+    claimed = zip_file(entries[:-1] + [(name, method, payload, crc, 3 * 2**30)])
+    with pytest.raises(ValueError, match="at most 2,147,483,648"):
+        record_from_bytes(claimed)
+
+
+def test_a_zip_with_many_members_is_refused_from_its_directory(saved):
+    many = zip_file(stored_entries(saved) + [(f"f{i}", 0, b"", 0, 0) for i in range(100)])
+    with pytest.raises(ValueError, match=r"lists 104 entries.*at most 64"):
+        record_from_bytes(many)
+    # An end record that understates the count is caught by the directory's own size.
+    thousands = zip_file([(f"{i:06d}" * 40, 0, b"", 0, 0) for i in range(1000)])
+    end = thousands.rindex(b"PK\x05\x06")
+    lying = thousands[: end + 8] + struct.pack("<2H", 4, 4) + thousands[end + 12 :]
+    with pytest.raises(ValueError, match="lists 4 entries in a 286,000-byte directory"):
+        record_from_bytes(lying)
+
+
+def test_a_deeply_nested_metadata_entry_is_damaged_not_a_crash(saved):
+    entries = stored_entries(saved)
+    nested = b"[" * 100_000 + b"]" * 100_000
+    entries = [e for e in entries if e[0] != METADATA_ENTRY]
+    entries.append((METADATA_ENTRY, 0, nested, zlib.crc32(nested), len(nested)))
+    with pytest.raises(ValueError, match="cnnlab.json is damaged"):
+        record_from_bytes(zip_file(entries))
+
+
+# --- names and the file system (issue 12) ------------------------------------------------------
+
+
+def test_names_are_limited_in_bytes_as_file_names_are():
+    assert safe_name("가" * 66) == "가" * 66  # 198 bytes
+    for name in ("가" * 81, "가" * 67, "é" * 90 + "가" * 10):
+        with pytest.raises(ValueError, match="at most 200 bytes"):
+            safe_name(name)
+    with pytest.raises(ValueError, match=r"takes 243 \(a Hangul letter takes 3"):
+        safe_name("가" * 81)
+    assert safe_name("x" * 100) == "x" * 100
+
+
+def test_saving_an_81_hangul_letter_name_is_a_value_error_and_leaves_no_file(record, tmp_path):
+    library = ModelLibrary(home=tmp_path)
+    long_name = ModelRecord(**{**record.__dict__, "name": "모" * 81})
+    with pytest.raises(ValueError, match="Shorten it"):
+        library.save(long_name)
+    assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []
+    longest = ModelRecord(**{**record.__dict__, "name": "모" * 66})
+    path = library.save(longest)
+    assert len(path.name.encode()) == 66 * 3 + len(".keras")
+    assert library.load("모" * 66).name == "모" * 66
+
+
+def test_a_failing_file_system_is_a_value_error_that_says_what_to_do(record, tmp_path, monkeypatch):
+    library = ModelLibrary(home=tmp_path)
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "link", disk_full)
+    with pytest.raises(ValueError, match=r"No space left on device\)\. Try a shorter name"):
+        library.save(record)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == []
+    (tmp_path / "blocked").write_text("a file where the model folder should be")
+    with pytest.raises(ValueError, match="could not be saved"):
+        ModelLibrary(home=tmp_path / "blocked").save(record)
