@@ -3,17 +3,17 @@
 An upload is a `.zip` of one folder per class (the layout Keras's `image_dataset_from_directory`
 reads), optionally below `train/` and `test/` (and `validation/`) top folders, or a `.npz` with
 `x_train`, `y_train`, `x_test`, `y_test` and optionally `class_names`. `inspect_upload` reads it
-without decoding any pixels except a few samples per class and returns an `UploadReport` of
-plain values: images per class, sizes, colour modes, duplicates, skipped files, imbalance,
-samples. `import_upload` then decodes one image at a time straight into the final arrays
-(Pillow resizes; `ImportSettings.fit` says whether the aspect ratio is kept by padding or by a
-centre crop), splits them, stratified and seeded, into training, validation and test parts
-when the upload has no split, and stores the set atomically below `data/own/<name>/` as one
-`.npz` of uint8 arrays and a `meta.json`. `list_stored`, `load_stored` (a `Dataset` whose
-`x_val`/`y_val` the trainer uses as its validation data) and `delete_stored` manage what is
-stored. `default_network` proposes a network for a new set from its image size, and
-`example_zip` builds the offline example, scikit-learn's 1,797 handwritten digits, as a zip of
-PNGs that goes through the same import.
+one file at a time (JPEGs at a reduced scale), keeping nothing but a few samples per class, and
+returns an `UploadReport` of plain values: images per class, sizes, colour modes, duplicates,
+skipped files, imbalance, samples. `import_upload` then decodes one image at a time straight
+into the final arrays (Pillow resizes; `ImportSettings.fit` says whether the aspect ratio is
+kept by padding or by a centre crop), splits them, stratified and seeded, into training,
+validation and test parts when the upload has no split, and stores the set atomically below
+`data/own/<name>/` as one `.npz` of uint8 arrays and a `meta.json`. `list_stored`,
+`load_stored` (a `Dataset` whose `x_val`/`y_val` the trainer uses as its validation data) and
+`delete_stored` manage what is stored. `default_network` proposes a network for a new set from
+its image size, and `example_zip` builds the offline example, scikit-learn's 1,797 handwritten
+digits, as a zip of PNGs that goes through the same import.
 
 Everything a user can get wrong raises `OwnDataError`, a `ValueError` whose message says what
 to change; a refused upload writes nothing and leaves the stored sets as they were. Caps on
@@ -253,8 +253,8 @@ def inspect_upload(
 ) -> UploadReport:
     """Check an upload (.zip of class folders or .npz) and report what it holds.
 
-    Only headers are read, except for the few samples per class; nothing is written. Raises
-    OwnDataError when the upload cannot become a dataset, saying what to change.
+    Every image is decoded once to find damaged files, and dropped at once; nothing is
+    written. Raises OwnDataError when the upload cannot become a dataset, saying what to change.
     """
     with _open_zip(source, filename, limits) as archive:
         if _is_npz(archive, filename):

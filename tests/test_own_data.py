@@ -578,3 +578,15 @@ def test_example_is_scikit_learns_digits_through_the_import_path(home):
     assert sorted(zip((i.tobytes() for i in x), y.tolist(), strict=True)) == sorted(
         zip((i.tobytes() for i in expected), digits.target.tolist(), strict=True)
     )
+
+
+def test_the_trainer_validates_on_the_stored_validation_part(home):
+    from cnnlib.training.data import TrainingData
+    from cnnlib.training.settings import TrainSettings
+
+    rng = np.random.default_rng(16)
+    info = own_data.import_upload(zip_of(grey_set(rng, ("a", "b"), 20)), "val", home=home)
+    dataset = own_data.load_stored(info.name, home=home)
+    data = TrainingData(dataset, TrainSettings())
+    np.testing.assert_array_equal(data.x_val, dataset.x_val)
+    assert len(data.x_train) == len(dataset.x_train) == info.counts["train"]

@@ -1,0 +1,270 @@
+"""The "your own data" panel: upload a .zip of class folders or a .npz (or take the offline
+example), read the check report with a sample grid per class, choose size, colour and aspect
+ratio, import after a confirmation, and see or delete the stored sets.
+
+`own_data_panel(key)` draws it all; every session-state key it uses starts with `key`
+(`<key>_w_*` for value widgets, `<key>_report`, `<key>_confirm`, `<key>_deleting`,
+`<key>_imported`). The work is `cnnlib.own_data`'s; this module only lays it out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from cnnlib import own_data
+from cnnlib.own_data import ImportSettings, OwnDataError, UploadReport
+
+UPLOAD = "Upload a .zip or .npz"
+EXAMPLE = "Example: scikit-learn's handwritten digits"
+COLOUR_LABELS = {"grayscale": "Grayscale (1 channel)", "rgb": "Colour (3 channels, RGB)"}
+FIT_LABELS = {
+    "pad": "Pad: keep the whole image, fill the bars with its border colour",
+    "crop": "Crop: keep the centre square, cut the longer side",
+}
+SHOWN_CLASSES = 20  # sample rows drawn; the table lists every class
+
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def _example_bytes() -> bytes:
+    return own_data.example_zip()
+
+
+def own_data_panel(key: str = "own") -> str | None:
+    """Draw the panel; return the stored name of the set imported in this session, or None."""
+    source = st.radio("Images", [UPLOAD, EXAMPLE], key=f"{key}_w_source", horizontal=True)
+    payload = None  # (id, file name, bytes) of what is being looked at
+    if source == UPLOAD:
+        upload = st.file_uploader(
+            "A .zip with one folder of images per class (optionally inside train/ and test/), "
+            "or a .npz with x_train, y_train, x_test, y_test and class_names",
+            type=["zip", "npz"],
+            key=f"{key}_upload",
+        )
+        if upload is not None:
+            payload = (upload.file_id, upload.name, upload.getvalue())
+    else:
+        st.caption(own_data.EXAMPLE_SOURCE + ", packed as a zip of PNG files in folders 0 to 9.")
+        payload = ("example", own_data.EXAMPLE_FILENAME, _example_bytes())
+    if payload is not None:
+        report = _report(key, payload)
+        if report is not None:
+            _show_report(report)
+            _import_form(key, payload, report)
+    st.subheader("Stored sets")
+    _stored_sets(key)
+    return st.session_state.get(f"{key}_imported")
+
+
+def _report(key: str, payload: tuple[str, str, bytes]) -> UploadReport | None:
+    """The check report of the upload, made once per file; shows why when there is none."""
+    file_id, filename, data = payload
+    held = st.session_state.get(f"{key}_report")
+    if held is None or held["id"] != file_id:
+        held = {"id": file_id, "report": None, "error": None}
+        with st.spinner(f"Checking {filename}…"):
+            try:
+                held["report"] = own_data.inspect_upload(data, filename)
+            except OwnDataError as error:
+                held["error"] = str(error)
+        st.session_state[f"{key}_report"] = held
+        st.session_state.pop(f"{key}_confirm", None)
+        if held["report"] is not None:
+            _suggest_settings(key, held["report"], filename)
+    if held["error"]:
+        st.error(held["error"], icon=":material/block:")
+    return held["report"]
+
+
+def _suggest_settings(key: str, report: UploadReport, filename: str) -> None:
+    suggested = report.suggested
+    title = own_data.EXAMPLE_TITLE if filename == own_data.EXAMPLE_FILENAME else Path(filename).stem
+    st.session_state[f"{key}_w_size"] = suggested.size
+    st.session_state[f"{key}_w_colour"] = suggested.colour
+    st.session_state[f"{key}_w_title"] = title
+
+
+def _show_report(report: UploadReport) -> None:
+    st.subheader("What the upload holds")
+    columns = st.columns(4)
+    columns[0].metric("Images", f"{report.total_images:,}")
+    columns[1].metric("Classes", len(report.class_names))
+    columns[2].metric("Skipped files", len(report.skipped))
+    columns[3].metric("Duplicate groups", len(report.duplicates))
+    for warning in report.warnings:
+        st.warning(warning, icon=":material/warning:")
+    left, right = st.columns([3, 2])
+    with left:
+        st.caption(
+            "Images per class" + (" and per part of the upload's own split" * report.has_split)
+        )
+        st.dataframe(report.class_table(), hide_index=True, width="stretch")
+    with right:
+        st.caption("Sizes found (width × height)")
+        sizes = [{"size": f"{w}×{h}", "images": n} for (w, h), n in report.sizes.items()]
+        st.dataframe(sizes[:10], hide_index=True, width="stretch")
+        st.caption("Colour modes found (Pillow's names: L grey, RGB, RGBA with transparency)")
+        modes = [{"mode": mode, "images": n} for mode, n in report.modes.items()]
+        st.dataframe(modes, hide_index=True, width="stretch")
+    if report.skipped:
+        with st.expander(f"Skipped files ({len(report.skipped):,}): never imported"):
+            st.dataframe(
+                [{"file": item.path, "why": item.reason} for item in report.skipped],
+                hide_index=True,
+                width="stretch",
+            )
+    if report.duplicates:
+        with st.expander(f"Identical files ({len(report.duplicates):,} groups)"):
+            st.dataframe(
+                [{"kept": group[0], "copies": ", ".join(group[1:])} for group in report.duplicates],
+                hide_index=True,
+                width="stretch",
+            )
+    st.caption("Samples of each class, as the upload has them")
+    for name, samples in list(zip(report.class_names, report.samples, strict=True))[:SHOWN_CLASSES]:
+        label, images = st.columns([1, 6])
+        label.markdown(f"**{name}**")
+        if len(samples):
+            images.image(list(samples), width=48)
+    if len(report.class_names) > SHOWN_CLASSES:
+        st.caption(f"Samples of the first {SHOWN_CLASSES} classes are shown.")
+
+
+def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport) -> None:
+    st.subheader("Import")
+    left, right = st.columns(2)
+    size = left.select_slider(
+        "Image size",
+        options=own_data.TARGET_SIZES,
+        format_func=lambda side: f"{side}×{side}",
+        key=f"{key}_w_size",
+        help="Every image is resized to this square. Larger sizes show more detail and train "
+        "more slowly.",
+    )
+    colour = left.radio(
+        "Colour",
+        own_data.COLOURS,
+        format_func=COLOUR_LABELS.get,
+        key=f"{key}_w_colour",
+        horizontal=True,
+    )
+    fit = right.radio(
+        "Images that are not square", own_data.FITS, format_func=FIT_LABELS.get, key=f"{key}_w_fit"
+    )
+    validation, test, seed = 0.1, 0.2, 0
+    if not report.has_split:
+        validation = left.slider(
+            "Validation share of each class", 0.05, 0.3, 0.1, 0.05, key=f"{key}_w_validation"
+        )
+        test = left.slider("Test share of each class", 0.05, 0.4, 0.2, 0.05, key=f"{key}_w_test")
+        seed = right.number_input("Split seed", 0, 2**31 - 1, 0, key=f"{key}_w_seed")
+    drop = True
+    if report.duplicates:
+        drop = right.checkbox(
+            "Keep one copy of identical files", value=True, key=f"{key}_w_drop_duplicates"
+        )
+    title = right.text_input("Name of the dataset", key=f"{key}_w_title", max_chars=60)
+    try:
+        settings = ImportSettings(
+            size=int(size),
+            colour=colour,
+            fit=fit,
+            validation_fraction=float(validation),
+            test_fraction=float(test),
+            seed=int(seed),
+            drop_duplicates=bool(drop),
+        )
+        name = own_data.safe_name(title)
+    except OwnDataError as error:
+        st.error(str(error))
+        return
+    channels = settings.channels
+    megabytes = report.total_images * size * size * channels / 2**20
+    if st.button("Import…", key=f"{key}_import", type="primary"):
+        st.session_state[f"{key}_confirm"] = True
+    if not st.session_state.get(f"{key}_confirm"):
+        return
+    exists = any(info.name == name for info in own_data.list_stored())
+    with st.container(border=True):
+        st.markdown(
+            f"Import {report.total_images:,} images of **{len(report.class_names)} classes** as "
+            f"**{title.strip()}**, each {size}×{size}×{channels} "
+            f"({'padded' if fit == 'pad' else 'centre-cropped'}), about {megabytes:,.1f} MB "
+            "before compression, into CNN Lab's data folder?"
+        )
+        replace = False
+        if exists:
+            st.warning(f"A stored set called {name!r} exists already.")
+            replace = st.checkbox("Replace it", key=f"{key}_replace")
+        go, cancel = st.columns(2)
+        if cancel.button("Cancel", key=f"{key}_cancel"):
+            st.session_state[f"{key}_confirm"] = False
+            st.rerun()
+        if not go.button(
+            "Confirm import", key=f"{key}_confirm_import", disabled=exists and not replace
+        ):
+            return
+    _, filename, data = payload
+    bar = st.progress(0.0, text="Importing…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    try:
+        info = own_data.import_upload(
+            data,
+            title,
+            settings,
+            filename=filename,
+            report=report,
+            replace=replace,
+            progress=progress,
+        )
+    except OwnDataError as error:
+        bar.empty()
+        st.error(str(error), icon=":material/block:")
+        return
+    bar.empty()
+    st.session_state[f"{key}_confirm"] = False
+    st.session_state[f"{key}_imported"] = info.name
+    counts = info.counts
+    st.success(
+        f"Stored {info.title!r}: {counts['train']:,} training, {counts['val']:,} validation and "
+        f"{counts['test']:,} test images.",
+        icon=":material/check_circle:",
+    )
+
+
+def _stored_sets(key: str) -> None:
+    stored = own_data.list_stored()
+    if not stored:
+        st.caption("No stored sets yet. An imported set stays here for later sessions.")
+        return
+    deleting = st.session_state.get(f"{key}_deleting")
+    for info in stored:
+        height, width, channels = info.input_shape
+        text, button = st.columns([5, 1])
+        text.markdown(
+            f"**{info.title}** · {len(info.class_names)} classes · "
+            f"{info.counts['train']:,} / {info.counts['val']:,} / {info.counts['test']:,} "
+            f"training / validation / test images of {height}×{width}×{channels} · "
+            f"{info.nbytes / 2**20:,.1f} MB · {info.created[:10]}"
+        )
+        if button.button("Delete", key=f"{key}_delete_{info.name}"):
+            st.session_state[f"{key}_deleting"] = deleting = info.name
+        if deleting == info.name:
+            st.warning(f"Delete {info.title!r} for good? Models trained on it are kept.")
+            yes, no = st.columns(2)
+            if yes.button("Delete for good", key=f"{key}_delete_yes"):
+                try:
+                    own_data.delete_stored(info.name)
+                except OwnDataError as error:
+                    st.error(str(error))
+                st.session_state[f"{key}_deleting"] = None
+                if st.session_state.get(f"{key}_imported") == info.name:
+                    st.session_state[f"{key}_imported"] = None
+                st.rerun()
+            if no.button("Keep it", key=f"{key}_delete_no"):
+                st.session_state[f"{key}_deleting"] = None
+                st.rerun()
