@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import math
 import os
 import pickle
 import shutil
@@ -297,11 +298,20 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
         if path.suffix == ".gz":
-            data = gzip.decompress(data)
+            # Read one byte past the limit rather than all of it: a small .gz can unpack to
+            # gigabytes.
+            with gzip.open(path, "rb") as file:
+                data = file.read(MAX_MEMBER_BYTES + 1)
+        else:
+            data = path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
         raise DatasetError(f"{path}: cannot be read ({error}). Download it again.") from error
+    if len(data) > MAX_MEMBER_BYTES:
+        raise DatasetError(
+            f"{path}: unpacks to more than {MAX_MEMBER_BYTES:,} bytes; MNIST's largest file has "
+            "47,040,016. Put the original file there."
+        )
     found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
     if found != magic:
         what = "images" if magic == IDX_IMAGES_MAGIC else "labels"
@@ -318,11 +328,13 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
             "truncated; download it again."
         )
     shape = struct.unpack(f">{dimensions}I", data[4:header])
-    expected = header + int(np.prod(shape, dtype=np.int64))
+    # Python integers: sizes up to 2³² per axis would wrap NumPy's int64 product.
+    expected = header + math.prod(shape)
     if len(data) != expected:
         raise DatasetError(
-            f"{path}: expected {expected:,} bytes for {' × '.join(f'{s:,}' for s in shape)} "
-            f"values, found {len(data):,}. The file is truncated or damaged; download it again."
+            f"{path}: its header claims {' × '.join(f'{s:,}' for s in shape)} values, so "
+            f"expected {expected:,} bytes, but found {len(data):,}. The file is truncated or "
+            "damaged; download it again."
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 

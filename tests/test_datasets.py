@@ -7,11 +7,13 @@ hostile pickles by checking that their payload never runs. One test loads the re
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import pickle
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tarfile
@@ -508,3 +510,64 @@ def test_cifar_download_goes_through_keras_into_the_data_folder(tmp_path, monkey
     with pytest.raises(DatasetError, match="Keras download: .*hash does not match"):
         datasets.load_cifar10(home=tmp_path / "home")
     assert not (data / "cifar-10-python.tar.gz").exists()
+
+
+# --- Hostile and careless files (issue 12) ---------------------------------------------------
+
+
+def idx_header(magic: int, *sizes: int) -> bytes:
+    return struct.pack(f">I{len(sizes)}I", magic, *sizes)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        (2**31, 2**31, 4),  # the product is 2⁶⁴, which wraps NumPy's int64 to 0
+        (2**32 - 1, 2**32 - 1, 2**32 - 1),  # wraps to a negative number
+        (0x7FFFFFFF, 0x7FFFFFFF, 2),
+    ],
+)
+def test_idx_sizes_beyond_int64_are_refused_with_both_byte_counts(tmp_path, sizes):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(idx_header(datasets.IDX_IMAGES_MAGIC, *sizes) + bytes(100))
+    claimed = 16 + sizes[0] * sizes[1] * sizes[2]
+    with pytest.raises(DatasetError) as error:
+        datasets.read_idx(path, datasets.IDX_IMAGES_MAGIC)
+    message = str(error.value)
+    assert f"header claims {sizes[0]:,} × {sizes[1]:,} × {sizes[2]:,} values" in message
+    assert f"expected {claimed:,} bytes, but found 116" in message
+    assert "-" not in message.split("header")[1]
+
+
+def test_an_overflowing_idx_file_fails_the_mnist_load_as_a_dataset_error(tmp_path):
+    write_mnist_idx(tmp_path / "data", *small_mnist())
+    path = tmp_path / "data" / "t10k-labels-idx1-ubyte"
+    path.write_bytes(idx_header(datasets.IDX_LABELS_MAGIC, 2**32 - 1) + bytes(10))
+    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte: its header claims 4,294,"):
+        datasets.load_mnist(home=tmp_path, allow_download=False)
+
+
+def test_a_gz_file_that_unpacks_past_the_limit_is_refused_without_unpacking_it_all(
+    tmp_path, monkeypatch
+):
+    # MNIST's real files stay far below the real limit, which a smaller one stands in for.
+    assert 16 + 60_000 * 28 * 28 < datasets.MAX_MEMBER_BYTES
+    limit = 2**20
+    monkeypatch.setattr(datasets, "MAX_MEMBER_BYTES", limit)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    sizes = (64, 1024, 1024)  # a true header: 64 MiB of pixels, 64 times the limit
+    path.write_bytes(
+        gzip.compress(idx_header(datasets.IDX_IMAGES_MAGIC, *sizes) + bytes(64 * 2**20), 1)
+    )
+    read = []
+    original = gzip.GzipFile.read
+
+    def counting(self, size=-1):
+        data = original(self, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(gzip.GzipFile, "read", counting)
+    with pytest.raises(DatasetError, match=f"unpacks to more than {limit:,} bytes"):
+        datasets.read_idx(path, datasets.IDX_IMAGES_MAGIC)
+    assert sum(read) == limit + 1
