@@ -696,15 +696,46 @@ def _batch_arrays(batch: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"{path}: b'data' must be a uint8 array of N×3072 pixel rows.")
     if rows.shape[1] != 3072:
         raise DatasetError(f"{path}: rows of {rows.shape[1]:,} values, expected 3,072 (32×32×3).")
-    if not isinstance(labels, list | np.ndarray) or len(labels) != len(rows):
-        count = len(labels) if isinstance(labels, list | np.ndarray) else "no"
-        raise DatasetError(f"{path}: {len(rows):,} images but {count} labels.")
+    if not isinstance(labels, list | np.ndarray) or getattr(labels, "ndim", 1) != 1:
+        raise DatasetError(
+            f"{path}: b'labels' must be a list of whole numbers, one per image, not "
+            f"{_kind(labels)}. Store them as one list of integers, or put the original batch "
+            "there."
+        )
+    if len(labels) != len(rows):
+        raise DatasetError(f"{path}: {len(rows):,} images but {len(labels)} labels.")
+    _check_integer_labels(labels, path)
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError, OverflowError) as error:
         raise DatasetError(f"{path}: its labels are not integers ({error}).") from None
     _check_labels(labels, 10, path)
     return rows, labels
+
+
+def _check_integer_labels(labels: list | np.ndarray, path: Path) -> None:
+    """Refuse labels that are not whole numbers rather than round them: 3.7 is not class 3,
+    and True is not class 1."""
+    if isinstance(labels, np.ndarray):
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise DatasetError(
+                f"{path}: its labels are an array of {labels.dtype}; CIFAR-10 labels are whole "
+                "numbers from 0 to 9. Store them as integers, or put the original batch there."
+            )
+        return
+    for index, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, int | np.integer):
+            raise DatasetError(
+                f"{path}: label {index:,} is {label!r} ({_kind(label)}); CIFAR-10 labels are "
+                "whole numbers from 0 to 9. Store them as integers, or put the original batch "
+                "there."
+            )
+
+
+def _kind(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.ndim}-dimensional array of {value.dtype}"
+    return f"a {type(value).__name__}"
 
 
 def _cifar_dataset(arrays: dict, source: str) -> Dataset:

@@ -571,3 +571,37 @@ def test_a_gz_file_that_unpacks_past_the_limit_is_refused_without_unpacking_it_a
     with pytest.raises(DatasetError, match=f"unpacks to more than {limit:,} bytes"):
         datasets.read_idx(path, datasets.IDX_IMAGES_MAGIC)
     assert sum(read) == limit + 1
+
+
+BAD_LABELS = {
+    "floats": [3.7, 1.0, 2.0, 0.0],
+    "strings": ["3", "1", "2", "0"],
+    "booleans": [True, False, True, False],
+    "float array": np.array([3.7, 1, 2, 0]),
+    "object array": np.array([3, 1, 2, 0], dtype=object),
+    "boolean array": np.array([True, False, True, False]),
+    "two-dimensional array": np.array([[3], [1], [2], [0]]),
+    "nested lists": [[3], [1], [2], [0]],
+}
+
+
+@pytest.mark.parametrize("kind", BAD_LABELS)
+def test_cifar_labels_that_are_not_integers_are_refused_not_rounded(tmp_path, kind):
+    write_cifar_batches(tmp_path / "data", *small_cifar())
+    batch = {b"batch_label": b"x", b"data": np.zeros((4, 3072), np.uint8)}
+    batch[b"labels"] = BAD_LABELS[kind]
+    path = tmp_path / "data" / "cifar-10-batches-py" / "data_batch_2"
+    path.write_bytes(python2_pickle(batch))
+    with pytest.raises(DatasetError, match="data_batch_2: .*whole numbers") as error:
+        datasets.load_cifar10(home=tmp_path, allow_download=False)
+    assert "or put the original batch there" in str(error.value)
+
+
+def test_cifar_labels_as_an_integer_array_are_accepted(tmp_path):
+    x_train, y_train, x_test, y_test = small_cifar()
+    folder = write_cifar_batches(tmp_path / "data", x_train, y_train, x_test, y_test)
+    rows = x_test.transpose(0, 3, 1, 2).reshape(len(x_test), 3072)
+    batch = {b"batch_label": b"x", b"data": rows, b"labels": y_test.astype(np.uint8)}
+    (folder / "test_batch").write_bytes(python2_pickle(batch))
+    dataset = datasets.load_cifar10(home=tmp_path, allow_download=False)
+    np.testing.assert_array_equal(dataset.y_test, y_test)
