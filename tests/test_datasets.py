@@ -7,9 +7,11 @@ hostile pickles by checking that their payload never runs. One test loads the re
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import shutil
 import socket
@@ -605,3 +607,76 @@ def test_cifar_labels_as_an_integer_array_are_accepted(tmp_path):
     (folder / "test_batch").write_bytes(python2_pickle(batch))
     dataset = datasets.load_cifar10(home=tmp_path, allow_download=False)
     np.testing.assert_array_equal(dataset.y_test, y_test)
+
+
+def resave_with_python3(folder) -> None:
+    """Load every batch (these are the tests' own files) and save it again as Python 3 does
+    with protocol 2, which a converted copy of the real batches looks like."""
+    for path in folder.iterdir():
+        if path.name.startswith(("data_batch", "test_batch", "batches.meta")):
+            batch = pickle.loads(path.read_bytes(), encoding="bytes")
+            if path.name == "test_batch":
+                batch[b"batch_label"] = b""  # empty bytes are written as a call to bytes()
+            path.write_bytes(pickle.dumps(batch, protocol=2))
+
+
+def test_batches_saved_by_python3_with_protocol_2_are_read(tmp_path):
+    x_train, y_train, x_test, y_test = small_cifar()
+    folder = write_cifar_batches(tmp_path / "data", x_train, y_train, x_test, y_test)
+    resave_with_python3(folder)
+    raw = (folder / "test_batch").read_bytes()
+    assert raw.startswith(b"\x80\x02") and b"c_codecs\nencode\n" in raw
+    assert b"c__builtin__\nbytes\n" in raw
+    dataset = datasets.load_cifar10(home=tmp_path, allow_download=False)
+    np.testing.assert_array_equal(dataset.x_train, x_train)
+    np.testing.assert_array_equal(dataset.x_test, x_test)
+    np.testing.assert_array_equal(dataset.y_train, y_train)
+
+
+class Reduce:
+    """Unpickles as `function(*arguments)`."""
+
+    def __init__(self, function, *arguments):
+        self.function, self.arguments = function, arguments
+
+    def __reduce__(self):
+        return self.function, self.arguments
+
+
+def test_a_python3_pickle_that_runs_a_command_is_still_refused(tmp_path):
+    marker = tmp_path / "ran"
+    folder = write_cifar_batches(tmp_path / "data", *small_cifar())
+    hostile = {b"batch_label": b"x", b"data": Reduce(os.system, f"touch {marker}")}
+    for protocol in (2, pickle.HIGHEST_PROTOCOL):
+        (folder / "data_batch_1").write_bytes(pickle.dumps(hostile, protocol=protocol))
+        with pytest.raises(DatasetError) as error:
+            datasets.load_cifar10(home=tmp_path, allow_download=False)
+        message = str(error.value)
+        assert "data_batch_1: refused: loading it would call posix.system" in message
+        assert "original cifar-10-python.tar.gz" in message and "malicious" not in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "payload, found",
+    [
+        (Reduce(codecs.encode, "x", "utf-16"), "_codecs.encode with 'utf-16'"),
+        (Reduce(codecs.encode, b"x", "hex"), "_codecs.encode with 'hex'"),
+        (Reduce(codecs.decode, "78", "hex"), "_codecs.decode"),
+    ],
+)
+def test_only_latin1_encoding_is_admitted_from_codecs(tmp_path, payload, found):
+    folder = write_cifar_batches(tmp_path / "data", *small_cifar())
+    (folder / "data_batch_5").write_bytes(pickle.dumps({b"data": payload}, protocol=2))
+    with pytest.raises(DatasetError, match=f"data_batch_5: refused: loading it would call {found}"):
+        datasets.load_cifar10(home=tmp_path, allow_download=False)
+
+
+def test_bytes_with_an_argument_is_refused_before_it_allocates(tmp_path):
+    folder = write_cifar_batches(tmp_path / "data", *small_cifar())
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": Reduce(bytes, 10**12)}, 2))
+    assert b"c__builtin__\nbytes\n" in (folder / "test_batch").read_bytes()
+    start = time.perf_counter()
+    with pytest.raises(DatasetError, match="test_batch: not a readable CIFAR-10 batch"):
+        datasets.load_cifar10(home=tmp_path, allow_download=False)
+    assert time.perf_counter() - start < 5
