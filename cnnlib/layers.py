@@ -378,6 +378,11 @@ def _check_value(where: str, kind: str, key: str, value: Any) -> None:
         return
     if value is None and key == "strides":
         return
+    if key == "shape" and not (isinstance(value, list) and all(_is_int_tree(v, 2) for v in value)):
+        raise ValueError(
+            f"{where} ({kind}): shape must be a list of whole numbers, e.g. [28, 28, 1] for "
+            "28×28 grey images."
+        )
     if not _is_int_tree(value):
         raise ValueError(
             f"{where} ({kind}): {key} must be a whole number or a list of them "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 
 import pytest
 
@@ -139,3 +140,24 @@ def test_a_setting_nested_in_lists_is_refused():
         deep = [deep]
     with pytest.raises(ValueError, match="kernel_size must be a whole number"):
         L.Network.from_dict({"layers": [INPUT, {"type": "Conv2D", "kernel_size": deep}]})
+
+
+# --- any value in any setting -----------------------------------------------------------------
+
+ODD_VALUES = [0, -1, 3, 10**9, 2**70, 1.5, True, None, "x", "same", [], [1], [1, 2], [1, 2, 3]]
+ODD_VALUES += [[[1, 1], [1, 1]], [[1], [2]], {}, {"a": 1}, [True], ["a"], [1.5, 2], [[[3]]]]
+
+
+def test_any_value_in_any_setting_is_a_network_or_a_value_error():
+    # Pages catch ValueError only; a TypeError or KeyError would show the user a traceback.
+    for kind, cls in L.LAYER_TYPES.items():
+        for setting in (f.name for f in fields(cls)):
+            for value in ODD_VALUES:
+                layer = {"type": kind, setting: value}
+                layers = [layer] if kind == "Input" else [INPUT, layer]
+                try:
+                    analyse(L.Network.from_json(network_json(*layers)))
+                except ValueError:
+                    pass
+                except Exception as error:  # any other kind is the failure
+                    pytest.fail(f"{kind}.{setting} = {value!r} raised {error!r}")
