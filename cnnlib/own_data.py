@@ -382,12 +382,24 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
             folders.update(parts[:depth] for depth in range(1, len(parts)))
     if not files:
         raise OwnDataError(f"{what} is empty. Put one folder of images per class in the zip.")
-    prefix = _wrapper_prefix([parts for parts, _ in files])
-    files = [(parts[len(prefix) :], info) for parts, info in files]
+    images = [(p, i) for p, i in files if Path(p[-1]).suffix.lower() in IMAGE_SUFFIXES]
+    # Other files never decide the layout: they are listed as skipped wherever they are.
+    skipped = [
+        SkippedFile("/".join(p), "not an image file (by its name)")
+        for p, i in sorted(files, key=lambda item: item[0])
+        if Path(p[-1]).suffix.lower() not in IMAGE_SUFFIXES
+    ]
+    if not images:
+        raise OwnDataError(
+            f"{what} holds no images, only {len(files):,} other files. Put PNG, JPEG, BMP, GIF "
+            "or WebP images in one folder per class."
+        )
+    prefix = _wrapper_prefix([parts for parts, _ in images])
+    inner = {parts: parts[len(prefix) :] for parts, _ in images}
     folders = {
         f[len(prefix) :] for f in folders if f[: len(prefix)] == prefix and len(f) > len(prefix)
     }
-    tops = {parts[0] for parts, _ in files if len(parts) > 1} | {f[0] for f in folders}
+    tops = {rel[0] for rel in inner.values() if len(rel) > 1}
     split_tops = {top for top in tops if top.lower() in SPLIT_FOLDERS}
     if split_tops and split_tops != tops:
         others = sorted(tops - split_tops)
@@ -397,12 +409,12 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
             "test/, or use class folders alone."
         )
     depth = 3 if split_tops else 2
-    loose = [parts for parts, _ in files if len(parts) < depth]
-    nested = [parts for parts, _ in files if len(parts) > depth]
+    loose = [rel for rel in inner.values() if len(rel) < depth]
+    nested = [rel for rel in inner.values() if len(rel) > depth]
     where = "train/<class>/ or test/<class>/" if split_tops else "a class folder"
     if loose:
         raise OwnDataError(
-            f"{what} has files outside any class folder, such as {'/'.join(loose[0])!r}. Put "
+            f"{what} has images outside any class folder, such as {'/'.join(loose[0])!r}. Put "
             f"every image in {where}; a class is named after its folder."
         )
     if nested:
@@ -420,7 +432,9 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
                 "and let CNN Lab split the images."
             )
     # Classes: folder names, wherever they appear, sorted so labels do not depend on the zip.
-    class_folders = {f[-1] for f in folders if len(f) == depth - 1}
+    class_folders = {
+        f[-1] for f in folders if len(f) == depth - 1 and (not split_tops or f[0] in split_tops)
+    }
     class_names = tuple(sorted(class_folders))
     label_of = {name: index for index, name in enumerate(class_names)}
     if len(class_names) < 2:
@@ -430,16 +444,12 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
             "a folder of images for each other class."
         )
     entries: list[_Entry] = []
-    skipped: list[SkippedFile] = []
     sizes: Counter = Counter()
     modes: Counter = Counter()
     digests: dict[str, list[str]] = defaultdict(list)
     total_pixels = 0
-    for parts, info in sorted(files, key=lambda item: item[0]):
-        path = "/".join(parts)
-        if Path(parts[-1]).suffix.lower() not in IMAGE_SUFFIXES:
-            skipped.append(SkippedFile(path, "not an image file (by its name)"))
-            continue
+    for parts, info in sorted(images, key=lambda item: item[0]):
+        path, rel = "/".join(parts), inner[parts]
         try:
             data = archive.read(info)
             image = Image.open(io.BytesIO(data))
@@ -471,13 +481,13 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
         total_pixels += width * height
         digest = hashlib.sha256(data).hexdigest()
         digests[digest].append(path)
-        part = SPLIT_FOLDERS[parts[0].lower()] if split_tops else None
-        entries.append(_Entry(info.filename, path, label_of[parts[-2]], part, digest))
+        part = SPLIT_FOLDERS[rel[0].lower()] if split_tops else None
+        entries.append(_Entry(info.filename, path, label_of[rel[-2]], part, digest))
         sizes[(width, height)] += 1
         modes[mode] += 1
     if not entries:
         raise OwnDataError(
-            f"{what} holds no readable images ({len(skipped):,} other files). Put PNG, JPEG, "
+            f"{what} holds no readable images ({len(skipped):,} files skipped). Put PNG, JPEG, "
             "BMP, GIF or WebP images in the class folders."
         )
 

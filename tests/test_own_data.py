@@ -323,6 +323,20 @@ def test_unreadable_and_non_image_files_are_listed_and_skipped(home):
     assert sum(info.counts.values()) == 10
 
 
+def test_a_zipped_folder_with_a_readme_is_unwrapped_and_the_readme_skipped(home):
+    rng = np.random.default_rng(17)
+    files = {f"flowers/{k}": png(v) for k, v in grey_set(rng, ("rose", "tulip"), 4).items()}
+    files["flowers/README.md"] = b"# my flowers"
+    files["flowers/rose/notes/when.txt"] = b"May"
+    report = own_data.inspect_upload(make_zip(files))
+    assert report.class_names == ("rose", "tulip") and report.counts == (4, 4)
+    assert {item.path for item in report.skipped} == {
+        "flowers/README.md",
+        "flowers/rose/notes/when.txt",
+    }
+    assert report.duplicates == () and report.entries[0].path == "flowers/rose/000.png"
+
+
 def test_imbalance_is_warned_about():
     rng = np.random.default_rng(8)
     report = own_data.inspect_upload(
@@ -440,7 +454,7 @@ def files_with(extra: dict[str, bytes], classes=("a", "b")) -> bytes:
             ),
             "both train/ and test/",
         ),
-        (lambda: make_zip({"a/x.txt": b"1", "b/y.csv": b"2"}), "no readable images"),
+        (lambda: make_zip({"a/x.txt": b"1", "b/y.csv": b"2"}), "holds no images"),
         (lambda: files_with({"../evil.png": png(np.zeros((4, 4)))}), "outside the archive"),
         (lambda: files_with({"/etc/evil.png": png(np.zeros((4, 4)))}), "outside the archive"),
         (lambda: files_with({"C:/evil.png": png(np.zeros((4, 4)))}), "outside the archive"),
