@@ -223,15 +223,18 @@ class OwnDataset(Dataset):
     the set validates on the same stratified images.
     """
 
+    # None when the set was imported without a validation part: the trainer then holds out
+    # the last fraction of the training images, as it does for MNIST.
     x_val: np.ndarray | None = None  # uint8 (V, height, width, channels)
     y_val: np.ndarray | None = None  # int64 (V,)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         x, y = self.x_val, self.y_val
-        if x is None:
-            x = np.zeros((0, *self.x_train.shape[1:]), np.uint8)
-            y = np.zeros(0, np.int64)
+        if x is None or len(x) == 0:
+            object.__setattr__(self, "x_val", None)
+            object.__setattr__(self, "y_val", None)
+            return
         if x.dtype != np.uint8 or x.shape[1:] != self.x_train.shape[1:] or len(x) != len(y):
             raise ValueError(
                 "x_val must hold uint8 images of the training images' shape, "

@@ -604,3 +604,18 @@ def test_the_trainer_validates_on_the_stored_validation_part(home):
     data = TrainingData(dataset, TrainSettings())
     np.testing.assert_array_equal(data.x_val, dataset.x_val)
     assert len(data.x_train) == len(dataset.x_train) == info.counts["train"]
+
+
+def test_without_a_validation_part_the_trainer_holds_out_its_own(home):
+    from cnnlib.training.data import TrainingData
+    from cnnlib.training.settings import TrainSettings
+
+    rng = np.random.default_rng(18)
+    settings = ImportSettings(size=12, validation_fraction=0)
+    info = own_data.import_upload(
+        zip_of(grey_set(rng, ("a", "b"), 20)), "noval", settings, home=home
+    )
+    dataset = own_data.load_stored(info.name, home=home)
+    assert info.counts["val"] == 0 and dataset.x_val is None
+    data = TrainingData(dataset, TrainSettings(validation_split=0.25))
+    assert len(data.x_val) == 8 and len(data.x_train) == 24
