@@ -19,19 +19,18 @@ what is built.
 from __future__ import annotations
 
 import types
-from collections import Counter
 from typing import Any
 
 import keras
 from keras import layers
 
 from cnnlib import layers as specs
-from cnnlib.keras_source import (  # noqa: F401 - keras_code is part of this API
+from cnnlib.keras_source import (  # noqa: F401 - keras_code and the names are this API too
+    KerasNames,
     check_network,
     keras_code,
-    keras_layer_args,
+    keras_layer_names,
     safe_identifier,
-    snake_name,
 )
 
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
@@ -41,100 +40,19 @@ LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 # Building
 
 
-class _Builder:
-    """Applies specs to tensors, naming every layer and choosing each layer's dtype policy.
+class _Builder(KerasNames):
+    """Applies specs to tensors, naming every layer by `KerasNames`'s rule and choosing each
+    layer's dtype policy."""
 
-    Layers are found by the paths `cnnlib.arithmetic` gives its rows ("3", "3.b1.2"), and
-    `names` records, for each path, the Keras layer whose output is that row's output. With
-    `dry=True` no Keras layer is made: only the names are worked out.
-    """
-
-    def __init__(self, dtype_policy: str, dry: bool = False) -> None:
+    def __init__(self, dtype_policy: str) -> None:
+        super().__init__()
         self.policy = dtype_policy
-        self.dry = dry
-        self.counts: Counter[str] = Counter()
-        self.names: dict[str, str] = {}
 
-    def _make(self, class_name: str, kwargs: dict[str, Any], name: str, last: bool) -> Any:
-        if self.dry:
-            return lambda tensor: None
+    def make(self, class_name: str, kwargs: dict[str, Any], name: str, last: bool) -> Any:
         # In mixed precision the network's final layer computes in float32, as Keras's mixed
         # precision guide asks, so the softmax and the loss see float32 numbers.
         dtype = "float32" if last else self.policy
         return getattr(layers, class_name)(**kwargs, name=name, dtype=dtype)
-
-    def stack(self, tensor: Any, stack: tuple[Any, ...], path: str, last: bool) -> Any:
-        """Apply a stack of specs. At top level (path "") positions are indexes into
-        `network.layers` and names count per kind (conv2d_1, dense_2); inside branch b of
-        block i (path "i.bb") they count from 1 and names start with "block{i}_branch{b}_"."""
-        local: Counter[str] = Counter()
-        counter = local if path else self.counts
-        prefix = _path_prefix(path)
-        for position, spec in enumerate(stack, start=1):
-            row_path = f"{path}.{position}" if path else str(position)
-            is_last = last and position == len(stack)
-            if isinstance(spec, specs.Parallel):
-                tensor = self.parallel(tensor, spec, row_path, is_last)
-                continue
-            class_name, kwargs = keras_layer_args(spec)
-            kind = snake_name(class_name)
-            counter[kind] += 1
-            name = f"{prefix}{kind}_{counter[kind]}"
-            tensor = self._make(class_name, kwargs, name, is_last)(tensor)
-            self.names[row_path] = name
-        return tensor
-
-    def parallel(self, tensor: Any, spec: specs.Parallel, path: str, last: bool) -> Any:
-        # A Parallel that is the network's last layer ends in its merge or its activation;
-        # only that layer must be float32, so branches are built with the session's policy.
-        block = _path_prefix(path).rstrip("_")
-        outputs = []
-        for number, branch in enumerate(spec.branches, start=1):
-            branch_path = f"{path}.b{number}"
-            outputs.append(
-                self.stack(tensor, branch, branch_path, last=False) if branch else tensor
-            )
-        merged_last = last and spec.activation is None
-        if len(outputs) == 1:
-            merged = outputs[0]
-            branch = spec.branches[0]
-            if branch:
-                self.names[path] = self.names[f"{path}.b1.{len(branch)}"]
-        elif spec.merge == "add":
-            merged = self._make("Add", {}, f"{block}_add", merged_last)(outputs)
-            self.names[path] = f"{block}_add"
-        else:
-            merged = self._make("Concatenate", {"axis": -1}, f"{block}_concat", merged_last)(
-                outputs
-            )
-            self.names[path] = f"{block}_concat"
-        if spec.activation is not None:
-            name = f"{block}_{spec.activation}"
-            merged = self._make("Activation", {"activation": spec.activation}, name, last)(merged)
-            self.names[path] = name
-        return merged
-
-
-def _path_prefix(path: str) -> str:
-    """The name prefix for a path: "3.b1" -> "block3_branch1_", "3" -> "block3_"."""
-    if not path:
-        return ""
-    parts = path.split(".")
-    words = [f"branch{part[1:]}" if part.startswith("b") else f"block{part}" for part in parts]
-    return "_".join(words) + "_"
-
-
-def keras_layer_names(network: specs.Network) -> dict[str, str]:
-    """For each row path of `cnnlib.arithmetic.analyse` ("0", "3", "3.b1.2"), the name of the
-    layer of `build_model(network)` whose output is that row's output.
-
-    A Parallel block's path names its activation if it has one, else its merge layer. A
-    block with a single identity branch makes no layer and has no entry.
-    """
-    check_network(network)
-    builder = _Builder("float32", dry=True)
-    builder.stack(None, network.layers[1:], path="", last=True)
-    return {"0": "input", **builder.names}
 
 
 def build_model(

@@ -2,14 +2,19 @@
 
 `keras_layer_args` translates each spec into a Keras layer class name and its constructor
 arguments; `cnnlib.build` builds models from the same translation, so exported code cannot
-drift from what is built. `keras_code` writes Python that, run as is, defines `model`.
-Because nothing here imports TensorFlow, a page can offer the code at once.
+drift from what is built. `KerasNames` is the one rule for the names of the layers
+`cnnlib.build` makes (`conv2d_1`, `block3_branch1_conv2d_2`, `block3_concat`): the builder
+walks the network with it, and `keras_layer_names` and `keras_comparison` use it without
+building, so a page can pair Keras's own summary with `cnnlib.arithmetic`'s rows.
+`keras_code` writes Python that, run as is, defines `model`. Because nothing here imports
+TensorFlow, a page can offer the code and the names at once.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 from cnnlib import layers as specs
@@ -79,6 +84,158 @@ def snake_name(class_name: str) -> str:
     """Keras's own naming rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
     step = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", step).lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# One naming rule for the layers of a built model
+
+
+class KerasNames:
+    """Walks a network in the order `cnnlib.build` makes its Keras layers and names each one.
+
+    Top-level layers count per kind (`conv2d_1`, `dense_2`); inside branch b of block i they
+    count from 1 again and start with `block{i}_branch{b}_`; a block with several branches
+    ends in `block{i}_concat` or `block{i}_add`, and its activation in `block{i}_{activation}`.
+    Paths are those of `cnnlib.arithmetic`'s rows ("3", "3.b1.2"). `names` maps each path to
+    the layer whose output is that row's output; `layers` lists every layer made, in order,
+    as (name, path, merge) with `merge` true for a block's merge and post-merge activation.
+    The builder subclasses this and overrides `make` to create the Keras layers; here
+    `make` creates nothing, so the names cost no TensorFlow.
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.names: dict[str, str] = {}
+        self.layers: list[tuple[str, str, bool]] = []
+
+    def make(self, class_name: str, kwargs: dict[str, Any], name: str, last: bool) -> Any:
+        """The callable that applies the named layer to a tensor (none here: names only)."""
+        return lambda tensor: None
+
+    def _layer(self, class_name, kwargs, name, path, last, merge, tensor) -> Any:
+        self.layers.append((name, path, merge))
+        self.names[path] = name
+        return self.make(class_name, kwargs, name, last)(tensor)
+
+    def stack(self, tensor: Any, stack: tuple[Any, ...], path: str, last: bool) -> Any:
+        """Apply a stack of specs. At top level (path "") positions are indexes into
+        `network.layers`; inside a branch (path "i.bb") they count from 1."""
+        local: Counter[str] = Counter()
+        counter = local if path else self.counts
+        prefix = path_prefix(path)
+        for position, spec in enumerate(stack, start=1):
+            row_path = f"{path}.{position}" if path else str(position)
+            is_last = last and position == len(stack)
+            if isinstance(spec, specs.Parallel):
+                tensor = self.parallel(tensor, spec, row_path, is_last)
+                continue
+            class_name, kwargs = keras_layer_args(spec)
+            kind = snake_name(class_name)
+            counter[kind] += 1
+            name = f"{prefix}{kind}_{counter[kind]}"
+            tensor = self._layer(class_name, kwargs, name, row_path, is_last, False, tensor)
+        return tensor
+
+    def parallel(self, tensor: Any, spec: specs.Parallel, path: str, last: bool) -> Any:
+        # A Parallel that is the network's last layer ends in its merge or its activation;
+        # only that layer counts as last, so branches are made as inner layers.
+        block = path_prefix(path).rstrip("_")
+        outputs = []
+        for number, branch in enumerate(spec.branches, start=1):
+            branch_path = f"{path}.b{number}"
+            outputs.append(
+                self.stack(tensor, branch, branch_path, last=False) if branch else tensor
+            )
+        merged_last = last and spec.activation is None
+        if len(outputs) == 1:
+            merged = outputs[0]
+            branch = spec.branches[0]
+            if branch:
+                self.names[path] = self.names[f"{path}.b1.{len(branch)}"]
+        elif spec.merge == "add":
+            merged = self._layer("Add", {}, f"{block}_add", path, merged_last, True, outputs)
+        else:
+            merged = self._layer(
+                "Concatenate", {"axis": -1}, f"{block}_concat", path, merged_last, True, outputs
+            )
+        if spec.activation is not None:
+            name = f"{block}_{spec.activation}"
+            kwargs = {"activation": spec.activation}
+            merged = self._layer("Activation", kwargs, name, path, last, True, merged)
+        return merged
+
+
+def path_prefix(path: str) -> str:
+    """The name prefix for a row path: "3.b1" -> "block3_branch1_", "3" -> "block3_"."""
+    if not path:
+        return ""
+    parts = path.split(".")
+    words = [f"branch{part[1:]}" if part.startswith("b") else f"block{part}" for part in parts]
+    return "_".join(words) + "_"
+
+
+def _named(network: specs.Network) -> KerasNames:
+    check_network(network)
+    names = KerasNames()
+    names.stack(None, network.layers[1:], path="", last=True)
+    return names
+
+
+def keras_layer_names(network: specs.Network) -> dict[str, str]:
+    """For each row path of `cnnlib.arithmetic.analyse` ("0", "3", "3.b1.2"), the name of the
+    layer of `cnnlib.build.build_model(network)` whose output is that row's output.
+
+    A Parallel block's path names its activation if it has one, else its merge layer. A
+    block with a single identity branch makes no layer and has no entry.
+    """
+    return {"0": "input", **_named(network).names}
+
+
+def keras_comparison(network: specs.Network, analysis: Any, keras_rows: list[dict]) -> list[dict]:
+    """One row per Keras layer of the built model beside `analysis`'s numbers for it.
+
+    `keras_rows` are `cnnlib.build.keras_summary_rows` of `build_model(network)`; the result
+    has the Keras name, both output shapes and both parameter counts, and "agree" ✓ or ✗.
+    Layers this page expects but Keras lacks come last, marked "(not in the Keras model)".
+    A block's merge and its activation have the block's output and no parameters.
+    """
+    rows = {row.path: row for row in analysis.all_rows()}
+    ours = {name: (rows[path], merge) for name, path, merge in _named(network).layers}
+    table = []
+    for item in keras_rows:
+        if item["class"] == "InputLayer":
+            continue
+        row, merge = ours.pop(item["name"], (None, False))
+        our_params = None if row is None else (0 if merge else row.params)
+        our_shape = _shape_text(row.output_shape) if row is not None else "—"
+        keras_shape = _shape_text(item["output_shape"]) if item["output_shape"] else "—"
+        agree = row is not None and our_shape == keras_shape and our_params == item["params"]
+        table.append(
+            {
+                "Keras layer": item["name"],
+                "output here": our_shape,
+                "output in Keras": keras_shape,
+                "parameters here": our_params,
+                "parameters in Keras": item["params"],
+                "agree": "✓" if agree else "✗",
+            }
+        )
+    for name, (row, merge) in ours.items():
+        table.append(
+            {
+                "Keras layer": f"{name} (not in the Keras model)",
+                "output here": _shape_text(row.output_shape),
+                "output in Keras": "—",
+                "parameters here": 0 if merge else row.params,
+                "parameters in Keras": None,
+                "agree": "✗",
+            }
+        )
+    return table
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(n) for n in shape)
 
 
 def safe_identifier(text: str, fallback: str = "model") -> str:
