@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnnlib import datasets, ensemble  # noqa: E402
+from cnnlib import datasets, ensemble, profiles  # noqa: E402
 from cnnlib.library import load_record, save_record  # noqa: E402
 from cnnlib.metrics import predict_in_chunks  # noqa: E402
 from cnnlib.training import TrainSettings  # noqa: E402
@@ -109,8 +109,9 @@ def find_saved(folder, setting_name, setting, seed, args, train_images, mnist):
     return None
 
 
-def train_member(spec, data, settings: TrainSettings, lr_drop_epochs: int):
-    job = ensemble.start_member_job(spec, data, settings)
+def train_member(spec, mnist, train_images, settings: TrainSettings, lr_drop_epochs: int):
+    run = ensemble.start_member_run(spec, profiles.MNIST, mnist, settings, train_images, 0)
+    job = run.job
     # Too short a run for the drop (a smoke test) keeps the learning rate throughout.
     dropped, reported = settings.epochs <= lr_drop_epochs, 0
     drop_after = settings.epochs - lr_drop_epochs
@@ -132,13 +133,12 @@ def train_member(spec, data, settings: TrainSettings, lr_drop_epochs: int):
     snapshot = job.snapshot()
     if snapshot["state"] != "finished":
         raise SystemExit(f"{spec.name} ended {snapshot['state']}: {snapshot['error']}")
-    return job
+    return run
 
 
 def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, object]:
     """Train or load the setting's members and report; returns (target met, members, sets)."""
     train_images = min(args.train_size or len(mnist.y_train), len(mnist.y_train))
-    data = ensemble.member_training_data(mnist, train_images, data_seed=0)
     settings = TrainSettings(
         epochs=args.epochs or setting.epochs,
         batch_size=128,
@@ -167,9 +167,9 @@ def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, o
         else:
             print(f"{spec.name}: training", flush=True)
             started = time.perf_counter()
-            job = train_member(spec, data, settings, setting.lr_drop_epochs)
-            record = ensemble.record_from_job(job, spec, mnist, train_images, 0)
-            job.release()
+            run = train_member(spec, mnist, train_images, settings, setting.lr_drop_epochs)
+            record = run.record()
+            run.kept_as = record.name
             print(f"    {time.perf_counter() - started:.0f} s in all", flush=True)
             path = member_path(args.models_dir, name, setting.architecture, seed)
             if path is not None:

@@ -741,71 +741,32 @@ def plan_members(
     return specs
 
 
-def member_training_data(dataset: Any, train_images: int | None, data_seed: int = 0) -> Any:
-    """The data members train on: `dataset` itself, or `train_images` of its training images
-    picked by `cnnlib.datasets.subset` with `data_seed` (the full test set is kept)."""
-    from cnnlib.datasets import subset
-
-    if train_images is None or train_images >= len(dataset.y_train):
-        return dataset
-    return subset(dataset, int(train_images), len(dataset.y_test), seed=data_seed)
-
-
-def start_member_job(spec: MemberSpec, data: Any, settings: Any, scheduler: Any = None) -> Any:
-    """Queue one member on the training engine; returns the started `TrainingJob`.
-
-    The job waits its turn on the engine's scheduler, so starting K members at once never
-    runs more of them together than the engine allows.
-    """
-    from dataclasses import replace
-
-    from cnnlib import registry
-    from cnnlib.build import build_model
-    from cnnlib.training import TrainingJob
-
-    network = registry.get(spec.architecture).network
-
-    def factory(dtype_policy: str) -> Any:
-        return build_model(network, dtype_policy)
-
-    job = TrainingJob(
-        factory, data, replace(settings, seed=spec.seed), name=spec.name, scheduler=scheduler
-    )
-    return job.start()
-
-
-def record_from_job(
-    job: Any, spec: MemberSpec, full_dataset: Any, train_images: int, data_seed: int
+def start_member_run(
+    spec: MemberSpec,
+    profile: Any,
+    dataset: Any,
+    settings: Any,
+    train_images: int | None,
+    data_seed: int,
+    scheduler: Any = None,
 ) -> Any:
-    """A `cnnlib.library.ModelRecord` of a finished member job.
+    """Queue one member on the training engine; returns its started `cnnlib.runs.Run`.
 
-    `train_images` and `data_seed` are those given to `member_training_data`; the record's
-    settings keep them so that `record_training_indices` can tell which images it learned from.
+    Every member trains on the same images (`train_images` picked with `data_seed`), so that
+    they share their validation images. The job waits its turn on the engine's scheduler, so
+    starting K members at once never runs more of them together than the engine allows.
     """
     from cnnlib import registry
-    from cnnlib.library import ModelRecord
+    from cnnlib.runs import start_run, with_seed
 
-    snap = job.snapshot()
-    if snap["state"] != "finished" or job.model is None or snap["test"] is None:
-        raise ValueError(f"{spec.name} has not finished training; wait for it.")
-    epochs = snap["epoch_history"]
-    settings = dict(snap["settings"])
-    settings.update(
-        architecture=spec.architecture,
-        train_images=min(int(train_images), len(full_dataset.y_train)),
-        data_seed=int(data_seed),
-    )
-    return ModelRecord(
+    return start_run(
+        profile,
+        dataset,
+        registry.get(spec.architecture).network,
+        with_seed(settings, spec.seed),
         name=spec.name,
-        model=job.model,
-        dataset=full_dataset.name,
-        input_shape=tuple(full_dataset.input_shape),
-        class_names=list(full_dataset.class_names),
-        network=registry.get(spec.architecture).network,
-        settings=settings,
-        test_accuracy=snap["test"]["accuracy"],
-        history={key: [e[key] for e in epochs] for key in ("loss", "accuracy", "val_accuracy")},
-        test_loss=snap["test"]["loss"],
-        precision=snap["precision"],
-        validation_fraction=settings["validation_split"],
+        train_images=train_images,
+        data_seed=data_seed,
+        architecture=spec.architecture,
+        scheduler=scheduler,
     )

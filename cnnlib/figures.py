@@ -49,6 +49,7 @@ def training_curves(
     epoch_history: dict[str, Sequence[float]] | None,
     steps_per_epoch: int | None = None,
     height: int = 340,
+    changes: Sequence[dict] = (),
 ) -> go.Figure:
     """Loss (left) and accuracy (right) while a model trains.
 
@@ -56,7 +57,9 @@ def training_curves(
     "accuracy_smooth"; `epoch_history` holds "epoch" (1 for the first) and any of "loss",
     "accuracy", "val_loss", "val_accuracy". The x axis counts epochs: batch steps are divided by
     `steps_per_epoch` so that the end of epoch 1 is x = 1 on both; without it, it counts batches
-    and epoch points go at epoch × the last step / the last epoch.
+    and epoch points go at epoch × the last step / the last epoch. Each of `changes` (a live
+    change of a setting: "setting", "value", "step") is marked by a dotted line where it
+    took effect, labelled with the new value.
     """
     batch_history = batch_history or {}
     epoch_history = epoch_history or {}
@@ -115,9 +118,46 @@ def training_curves(
                 col=column,
             )
         figure.update_xaxes(title_text=x_title, row=1, col=column)
+    for change in changes:
+        x = change["step"] / steps_per_epoch if steps_per_epoch else change["step"]
+        label = f"{change['setting'].replace('_', ' ')} {change['value']:g}"
+        for column in (1, 2):
+            figure.add_vline(
+                x=x,
+                line_dash="dot",
+                line_color=BAR_COLOUR,
+                row=1,
+                col=column,
+                annotation_text=label if column == 1 else None,
+                annotation_position="top left",
+                annotation_font_size=10,
+            )
     figure.update_yaxes(rangemode="tozero", row=1, col=1)
     figure.update_yaxes(range=[0, 1.02], row=1, col=2)
     return _layout(figure, height, top=70)
+
+
+def runs_overlay(runs: Sequence[dict]) -> tuple[go.Figure, go.Figure]:
+    """Several runs on two charts: the smoothed training loss against examples seen, and the
+    test (or validation) accuracy per epoch. Each run is a `cnnlib.runs.Run.summary()`."""
+    loss, accuracy = go.Figure(), go.Figure()
+    for run in runs:
+        history = run["batch_history"]
+        seen = [step * run["batch_size"] for step in history.get("step", [])]
+        loss.add_trace(go.Scatter(x=seen, y=history.get("loss_smooth"), name=run["label"]))
+        epochs = run["epoch_history"]
+        accuracy.add_trace(
+            go.Scatter(
+                x=[entry["epoch"] for entry in epochs],
+                y=[entry.get("test_accuracy") or entry.get("val_accuracy") for entry in epochs],
+                mode="lines+markers",
+                name=run["label"],
+            )
+        )
+    _layout(loss, 300, "Smoothed training loss").update_xaxes(title_text="examples seen")
+    _layout(accuracy, 300, "Test (or validation) accuracy per epoch")
+    accuracy.update_xaxes(title_text="epoch").update_yaxes(range=[0, 1])
+    return loss, accuracy
 
 
 def confusion_matrix_figure(

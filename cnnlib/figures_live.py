@@ -102,3 +102,17 @@ def prediction_strip(
             )
             draw.text((x0 + 3, y + 3), f"{name} {probability:.0%}", fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
+
+
+def stream_item(data: Any, probabilities: np.ndarray, index: int, class_names) -> dict:
+    """One test image as `prediction_strip` draws it: the image, its true class and the
+    model's top three answers with their probabilities."""
+    row = probabilities[index]
+    top = np.argsort(row)[::-1][:3]
+    truth = int(data.y_test[index])
+    return {
+        "image": data.x_test[index],
+        "truth": class_names[truth],
+        "top": [(class_names[int(c)], float(row[c])) for c in top],
+        "correct": bool(top[0] == truth),
+    }

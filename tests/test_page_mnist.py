@@ -37,14 +37,15 @@ def metric(at: AppTest, label_start: str):
 
 
 def train_tiny_run(at: AppTest, network_key: str = "mnist_one_conv"):
-    at.selectbox(key="mnist_w_network").set_value(network_key)
-    at.slider(key="mnist_w_epochs").set_value(1)
-    at.select_slider(key="mnist_w_train_size").set_value(500)
+    at.selectbox(key="mnist_w_network_mnist").set_value(network_key)
+    at.number_input(key="mnist_w_epochs").set_value(1)
+    at.select_slider(key="mnist_w_train_size_mnist").set_value(500)
     at.run()
     at.button(key="mnist_start").click()
     at.run()
-    job = at.session_state[_state.MNIST_JOB]
-    assert job is not None, [e.value for e in at.error]
+    run = at.session_state[_state.MNIST].run
+    assert run is not None, [e.value for e in at.error]
+    job = run.job
     assert job.wait(timeout=240), "the tiny run did not finish in time"
     at.run()
     assert not at.exception, at.exception
@@ -55,13 +56,16 @@ def test_page_loads_with_its_controls(small_home):
     at = open_page()
     assert at.title[0].value == "MNIST digits"
     assert at.button(key="mnist_start").disabled is False
-    labels = {widget.label for widget in [*at.slider, *at.select_slider, *at.selectbox]}
+    labels = {
+        widget.label
+        for widget in [*at.slider, *at.select_slider, *at.selectbox, *at.number_input]
+    }
     for label in ("Epochs", "Batch size", "Learning rate", "Training images", "Optimizer"):
         assert label in labels
     # The dataset is named with where it came from: the small home's IDX files.
     assert any("600 training and 200 test images" in c.value for c in at.caption)
     # The parameter count is the arithmetic's for the chosen registry network.
-    key = at.selectbox(key="mnist_w_network").value
+    key = at.selectbox(key="mnist_w_network_mnist").value
     expected = analyse(registry.get(key).network).total_params
     assert metric(at, "Parameters").value == f"{expected:,}"
     # Nothing trained yet: the draw tab asks for a model rather than showing a canvas.
@@ -70,9 +74,9 @@ def test_page_loads_with_its_controls(small_home):
 
 def test_settings_survive_a_visit_to_another_page(small_home):
     at = open_page()
-    at.selectbox(key="mnist_w_network").set_value("mnist_two_conv")
+    at.selectbox(key="mnist_w_network_mnist").set_value("mnist_two_conv")
     at.run()
-    at.slider(key="mnist_w_epochs").set_value(7)
+    at.number_input(key="mnist_w_epochs").set_value(7)
     at.selectbox(key="mnist_w_optimizer").set_value("sgd")
     [s for s in at.slider if s.label.startswith("Dropout")][0].set_value(0.4)
     at.run()
@@ -80,35 +84,36 @@ def test_settings_survive_a_visit_to_another_page(small_home):
     at.run()
     at.switch_page(PAGE)
     at.run()
-    assert at.selectbox(key="mnist_w_network").value == "mnist_two_conv"
-    assert at.slider(key="mnist_w_epochs").value == 7
+    assert at.selectbox(key="mnist_w_network_mnist").value == "mnist_two_conv"
+    assert at.number_input(key="mnist_w_epochs").value == 7
     assert at.selectbox(key="mnist_w_optimizer").value == "sgd"
     assert [s.value for s in at.slider if s.label.startswith("Dropout")] == [0.4, 0.25, 0.25]
     # The lecture's settings button sets the lecture's run in one go.
     at.button(key="mnist_lecture_settings").click()
     at.run()
-    assert at.slider(key="mnist_w_epochs").value == 12
+    assert at.number_input(key="mnist_w_epochs").value == 12
     assert at.selectbox(key="mnist_w_optimizer").value == "adam"
-    assert at.select_slider(key="mnist_w_train_size").value == 600  # all of the small set
+    assert at.select_slider(key="mnist_w_train_size_mnist").value == 600  # all of the small set
     assert at.checkbox(key="mnist_w_validation").value is False
 
 
 def test_dropout_sliders_edit_the_network_that_is_trained(small_home):
     at = open_page()
-    at.selectbox(key="mnist_w_network").set_value("mnist_two_conv")
+    at.selectbox(key="mnist_w_network_mnist").set_value("mnist_two_conv")
     at.run()
     sliders = [s for s in at.slider if s.label.startswith("Dropout")]
     assert [s.value for s in sliders] == [0.25, 0.25, 0.25]
     sliders[1].set_value(0.5)
-    at.slider(key="mnist_w_epochs").set_value(1)
-    at.select_slider(key="mnist_w_train_size").set_value(500)
+    at.number_input(key="mnist_w_epochs").set_value(1)
+    at.select_slider(key="mnist_w_train_size_mnist").set_value(500)
     at.run()
     at.button(key="mnist_start").click()
     at.run()
-    job = at.session_state[_state.MNIST_JOB]
+    run = at.session_state[_state.MNIST].run
+    job = run.job
     job.stop()
     job.wait(timeout=240)
-    network = at.session_state[_state.MNIST_JOB_INFO]["network"]
+    network = run.network
     rates = [layer.rate for layer in network.layers if type(layer).__name__ == "Dropout"]
     assert rates == [0.25, 0.5, 0.25]
     dropouts = [layer for layer in job.model.layers if type(layer).__name__ == "Dropout"]
@@ -120,7 +125,7 @@ def test_a_tiny_run_shows_its_test_accuracy_and_its_saved_model_loads_back(small
     job = train_tiny_run(at)
     snap = job.snapshot()
     assert snap["state"] == "finished" and snap["epoch"] == 1
-    shown = metric(at, "Test accuracy")
+    shown = metric(at, "Test accuracy on")
     # The figure on the page is the kept model's accuracy on the test images, computed here
     # independently from its predictions.
     from cnnlib.inference import predict_proba
@@ -173,7 +178,7 @@ def test_a_network_for_other_images_is_refused(small_home):
     )
     at.session_state[_state.EXPLORER_NETWORK] = colour
     at.run()
-    at.selectbox(key="mnist_w_network").set_value("explorer")
+    at.selectbox(key="mnist_w_network_mnist").set_value("explorer")
     at.run()
     assert any("32×32×3" in e.value and "28×28×1" in e.value for e in at.error)
     assert at.button(key="mnist_start").disabled
@@ -183,7 +188,7 @@ def test_a_network_for_other_images_is_refused(small_home):
     at.run()
     assert any("softmax" in e.value for e in at.error)
     assert at.button(key="mnist_start").disabled
-    assert at.session_state[_state.MNIST_JOB] is None
+    assert at.session_state[_state.MNIST].run is None
 
 
 def test_uploads_that_are_not_mnist_models_are_refused_and_lose_nothing(small_home, tmp_path):

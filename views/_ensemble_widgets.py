@@ -4,7 +4,7 @@ showing what it measured.
 Members come from the session's models (`_state.MODELS`) and the saved library; new members
 train through the training engine, queued on its scheduler, with one progress bar each. Each
 member's probabilities on the test set, the validation images no member learned from, and a
-sample of training images are predicted once and kept in `_state.ENSEMBLE_CACHE`. The numbers
+sample of training images are predicted once and kept in the ensemble state's cache. The numbers
 are `cnnlib.ensemble`'s, the charts `cnnlib.figures_ensemble`'s.
 """
 
@@ -15,13 +15,15 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from cnnlib import ensemble, registry
+from cnnlib import ensemble, profiles, registry
 from cnnlib.library import ModelLibrary
 from cnnlib.metrics import predict_in_chunks
-from cnnlib.training import TrainSettings
+from cnnlib.runs import unique_name
+from cnnlib.training import JobState, TrainSettings
 from views import _state
 from views._data import LABELS, get_dataset
 from views._session_guard import guard_job
+from views._trainer import progress as trainer_progress
 
 SESSION, LIBRARY = "session", "library"
 MEMBERS_KEY = "ensemble_w_members"
@@ -56,7 +58,7 @@ def member_picker() -> list[str]:
         score = "" if accuracy is None else f", {accuracy:.2%}"
         return f"{name} ({LABELS.get(dataset, dataset or '?')}{score}, {origin})"
 
-    pending = st.session_state[_state.ENSEMBLE_AUTOBUILD]
+    pending = _state.ensemble().autobuild
     if pending:
         st.session_state[MEMBERS_KEY] = [key for key in pending if key in options]
     elif MEMBERS_KEY in st.session_state:
@@ -79,7 +81,7 @@ def member_picker() -> list[str]:
 def resolve_members(keys: list[str]) -> list | None:
     """The ModelRecords behind picked keys, loading library models once; None on failure."""
     models = st.session_state[_state.MODELS]
-    loaded = st.session_state[_state.ENSEMBLE_LOADED]
+    loaded = _state.ensemble().loaded
     records = []
     for key in keys:
         origin, name = key.split(":", 1)
@@ -111,7 +113,7 @@ def _probabilities(record, part: str, images: np.ndarray, indices: np.ndarray | 
     """The member's probabilities on `images`, predicted once per member and image set."""
     digest = None if indices is None else hashlib.sha1(indices.tobytes()).hexdigest()
     key = (record.name, record.created, id(record.model), part, digest)
-    cache = st.session_state[_state.ENSEMBLE_CACHE]
+    cache = _state.ensemble().cache
     if key not in cache:
         cache[key] = predict_in_chunks(record.model, images)
     return cache[key]
@@ -120,9 +122,9 @@ def _probabilities(record, part: str, images: np.ndarray, indices: np.ndarray | 
 def _prune_cache() -> None:
     """Forget the probabilities of models that have left the session."""
     records = [*st.session_state[_state.MODELS].values()]
-    records += st.session_state[_state.ENSEMBLE_LOADED].values()
+    records += _state.ensemble().loaded.values()
     live = {(r.name, r.created, id(r.model)) for r in records}
-    cache = st.session_state[_state.ENSEMBLE_CACHE]
+    cache = _state.ensemble().cache
     for key in [key for key in cache if key[:3] not in live]:
         del cache[key]
 
@@ -194,14 +196,14 @@ def build(records: list) -> dict | None:
 
 def _initial(key: str, value) -> str:
     """Give a value widget its first value through the session state, never as a default:
-    `_state.keep_widget_values` writes values back, and a widget may not have both."""
+    Streamlit refuses a `value=` beside a value kept for the widget."""
     st.session_state.setdefault(key, value)
     return key
 
 
 def train_panel() -> None:
     """Settings for K new members and the button that queues them on the training engine."""
-    busy = any(run["status"] == "training" for run in st.session_state[_state.ENSEMBLE_RUNS])
+    busy = any(entry["status"] == "training" for entry in _state.ensemble().member_runs)
     left, right = st.columns(2)
     name = left.selectbox(
         "Dataset", list(LABELS), format_func=LABELS.get, key=_initial("ensemble_w_data", "mnist")
@@ -265,6 +267,7 @@ def train_panel() -> None:
 
 
 def _start(name, architectures, per, epochs, size, shift, seed) -> None:
+    state = _state.ensemble()
     try:
         specs = ensemble.plan_members(
             architectures, per, seed, taken=list(st.session_state[_state.MODELS])
@@ -280,104 +283,78 @@ def _start(name, architectures, per, epochs, size, shift, seed) -> None:
         st.error(str(error))
         return
     dataset = get_dataset(name)
-    train_images = len(dataset.y_train) if size == 0 else min(size, len(dataset.y_train))
-    data = ensemble.member_training_data(dataset, train_images, data_seed=seed)
-    runs = st.session_state[_state.ENSEMBLE_RUNS]
-    runs[:] = [run for run in runs if run["status"] == "training"]
+    profile = profiles.get(name)
+    state.member_runs[:] = [entry for entry in state.member_runs if entry["status"] == "training"]
     for spec in specs:
         try:
-            job = ensemble.start_member_job(spec, data, settings)
+            run = ensemble.start_member_run(
+                spec, profile, dataset, settings, size or None, data_seed=seed
+            )
         except ValueError as error:
             st.error(f"{spec.name}: {error}")
             continue
-        guard_job(job)
-        runs.append(
-            {
-                "spec": spec,
-                "job": job,
-                "dataset": name,
-                "train_images": train_images,
-                "data_seed": seed,
-                "status": "training",
-                "message": "",
-            }
-        )
+        guard_job(run.job)
+        state.member_runs.append({"run": run, "status": "training", "message": ""})
     st.rerun()
 
 
-def _collect(run: dict) -> None:
-    """Turn a finished member job into a session model (once) and let the job go."""
-    job = run["job"]
-    snap = job.snapshot()
-    if snap["state"] not in ("finished", "failed"):
+def _collect(entry: dict) -> None:
+    """Turn a finished member run into a session model (once) and let its job go."""
+    run = entry["run"]
+    snap = run.snapshot()
+    if not JobState(snap["state"]).ended:
         return
-    if snap["state"] == "failed":
-        run["status"], run["message"] = "failed", snap["error"] or "Training failed."
+    if snap["state"] == JobState.FAILED:
+        entry["status"], entry["message"] = "failed", snap["error"] or "Training failed."
     elif snap["stopped_early"]:
-        run["status"], run["message"] = "stopped", "stopped before the last epoch, not kept"
+        entry["status"], entry["message"] = "stopped", "stopped before the last epoch, not kept"
     else:
-        dataset = get_dataset(run["dataset"])
-        record = ensemble.record_from_job(
-            job, run["spec"], dataset, run["train_images"], run["data_seed"]
-        )
         models = st.session_state[_state.MODELS]
-        base, copy = record.name, 2
-        while record.name in models:
-            record.name, copy = f"{base} ({copy})", copy + 1
-        models[record.name] = record
+        name = unique_name(run.name, models)
+        record = run.record(name)
+        models[name] = record
+        run.kept_as = name
         # The job already computed the test-set probabilities: keep them for the ensemble.
         key = (record.name, record.created, id(record.model), "test", None)
-        st.session_state[_state.ENSEMBLE_CACHE][key] = job.test_probabilities
-        run["status"], run["name"] = "done", record.name
-        run["message"] = f"test accuracy {record.test_accuracy:.2%}"
-    job.release()
-    run["job"] = None
+        _state.ensemble().cache[key] = run.job.test_probabilities
+        entry["status"], entry["name"] = "done", name
+        entry["message"] = f"test accuracy {record.test_accuracy:.2%}"
+    run.release()
 
 
 def runs_panel() -> None:
     """One progress bar per member being trained, redrawn every second while any trains."""
-    runs = st.session_state[_state.ENSEMBLE_RUNS]
-    if not runs:
+    entries = _state.ensemble().member_runs
+    if not entries:
         return
-    active = any(run["status"] == "training" for run in runs)
+    active = any(entry["status"] == "training" for entry in entries)
 
     @st.fragment(run_every=1.0 if active else None)
     def progress() -> None:
-        for run in runs:
-            if run["job"] is not None:
-                _collect(run)
-        for run in runs:
-            _progress_line(run)
-        still = any(run["status"] == "training" for run in runs)
+        for entry in entries:
+            if entry["status"] == "training":
+                _collect(entry)
+        for entry in entries:
+            _progress_line(entry)
+        still = any(entry["status"] == "training" for entry in entries)
         if active and not still:
-            done = [f"{SESSION}:{run['name']}" for run in runs if run["status"] == "done"]
-            st.session_state[_state.ENSEMBLE_AUTOBUILD] = done if len(done) >= 2 else None
+            done = [f"{SESSION}:{e['name']}" for e in entries if e["status"] == "done"]
+            _state.ensemble().autobuild = done if len(done) >= 2 else None
             st.rerun()
         if still and st.button("Stop training the members", icon=":material/stop:"):
-            for run in runs:
-                if run["job"] is not None:
-                    run["job"].stop()
+            for entry in entries:
+                entry["run"].job.stop()
 
     progress()
 
 
-def _progress_line(run: dict) -> None:
-    name = run["spec"].name
-    if run["status"] != "training":
-        if run["status"] == "done":
-            st.progress(1.0, text=f"{run['name']}: trained, {run['message']}")
-        elif run["status"] == "failed":
-            st.error(f"{name}: {run['message']}")
-        else:
-            st.caption(f"{name}: {run['message']}")
-        return
-    snap = run["job"].snapshot()
-    if snap["state"] == "queued":
-        place = snap["queue_position"]
-        text = f"{name}: waiting for its turn" + (f" (number {place} in line)" if place else "")
+def _progress_line(entry: dict) -> None:
+    run = entry["run"]
+    if entry["status"] == "training":
+        trainer_progress(run.snapshot(), prefix=f"{run.name}: ")
+    elif entry["status"] == "done":
+        st.progress(1.0, text=f"{entry['name']}: trained, {entry['message']}")
+    elif entry["status"] == "failed":
+        st.error(f"{run.name}: {entry['message']}")
     else:
-        eta = snap["eta_s"]
-        text = f"{name}: epoch {snap['epoch']}/{snap['epochs']}" + (
-            f", about {eta:.0f} s left" if eta else ""
-        )
-    st.progress(snap["progress"], text=text)
+        st.caption(f"{run.name}: {entry['message']}")

@@ -1,12 +1,16 @@
-"""Every `st.session_state` key the dashboard uses, named in one place.
+"""Everything a browser session holds, named in one place: the session's models, one typed
+state object per training page, and the explorer's keys.
 
-Keys are prefixed by the page that owns them (`mnist_`, `cifar_`, `ensemble_`, `explorer_`);
-`models` is shared: the trained models of this browser session, by name. `init()` runs once
-per script run from `app.py` and only fills in keys that are missing, so nothing a user made
-is ever overwritten by a rerun.
+`init()` runs at the start of every script run (from `app.py`) and only fills in what is
+missing, so nothing a user made is ever replaced by a rerun. Widget values are kept across
+page switches by Streamlit itself (`persist_state="session"` on each value widget), not here.
+Widgets are keyed "<page>_w_<name>", buttons and uploaders "<page>_<name>".
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
@@ -23,28 +27,34 @@ EXPLORER_CODE = "explorer_code"  # {"key": (network JSON, style), "code": str} o
 EXPLORER_UPLOAD = "explorer_upload"  # id of the last network file imported, so it loads once
 # The explorer's widgets use keys starting with "explorer_w_".
 
-# MNIST page.
-MNIST_JOB = "mnist_job"  # the cnnlib.training.TrainingJob of this session, or None
-MNIST_JOB_INFO = "mnist_job_info"  # that job's network, names, data, MACs; see mnist.start()
-MNIST_RUNS = "mnist_runs"  # speed of this session's finished runs, for the time estimate
-MNIST_UPLOAD = "mnist_upload"  # id of the last model file uploaded, so it loads once
-# The MNIST page's widgets use keys starting with "mnist_w_".
+# The training pages' state objects.
+MNIST = "mnist_state"
+CIFAR = "cifar_state"
+ENSEMBLE = "ensemble_state"
+TRAINER_PAGES = {"mnist": MNIST, "cifar": CIFAR}
 
-# CIFAR-10 page.
-CIFAR_JOB = "cifar_job"  # the cnnlib.training.TrainingJob of this session, or None
-CIFAR_JOB_INFO = "cifar_job_info"  # {"network", "dataset", "label", "kept"} of that job
-CIFAR_RUNS = "cifar_runs"  # earlier runs of this session, for the comparison chart
-CIFAR_SNAPSHOT = "cifar_snapshot"  # {"file_id", "record"} uploaded to start from, or None
-CIFAR_LIVE_ACTIVE = "cifar_live_active"  # whether the live view last saw an active job
-# The CIFAR-10 page's widgets use keys starting with "cifar_w_".
 
-# Ensemble page.
-ENSEMBLE_RESULT = "ensemble_result"  # the last evaluated ensemble, or None
-ENSEMBLE_RUNS = "ensemble_runs"  # members being trained: list of dicts, see _ensemble_widgets
-ENSEMBLE_CACHE = "ensemble_cache"  # (member, set, images) -> member's probabilities there
-ENSEMBLE_LOADED = "ensemble_loaded"  # library name -> ModelRecord loaded to join an ensemble
-ENSEMBLE_AUTOBUILD = "ensemble_autobuild"  # picker keys of new members to build with, or None
-# The ensemble page's widgets use keys starting with "ensemble_w_".
+@dataclass
+class TrainerState:
+    """What one training page holds: its current run, the runs before it and their speeds."""
+
+    run: Any = None  # the cnnlib.runs.Run being trained or last trained, or None
+    runs: list[dict] = field(default_factory=list)  # Run.summary() of earlier runs
+    speeds: list[dict] = field(default_factory=list)  # Run.speed() of finished runs
+    snapshot: dict | None = None  # {"file_id", "record"}: an uploaded model to continue
+    upload_id: str | None = None  # the model file last read by the models panel
+
+
+@dataclass
+class EnsembleState:
+    """What the ensemble page holds."""
+
+    result: dict | None = None  # the last evaluated ensemble (see _ensemble_widgets.build)
+    member_runs: list[dict] = field(default_factory=list)  # {"run", "status", "message"}
+    cache: dict = field(default_factory=dict)  # (member, set, images) -> its probabilities
+    loaded: dict = field(default_factory=dict)  # library name -> ModelRecord loaded for it
+    autobuild: list[str] | None = None  # picker keys of new members to build with, or None
+
 
 _DEFAULTS = {
     MODELS: dict,
@@ -54,50 +64,10 @@ _DEFAULTS = {
     EXPLORER_KERAS: lambda: None,
     EXPLORER_CODE: lambda: None,
     EXPLORER_UPLOAD: lambda: None,
-    MNIST_JOB: lambda: None,
-    MNIST_JOB_INFO: lambda: None,
-    MNIST_RUNS: list,
-    MNIST_UPLOAD: lambda: None,
-    CIFAR_JOB: lambda: None,
-    CIFAR_JOB_INFO: lambda: None,
-    CIFAR_RUNS: list,
-    CIFAR_SNAPSHOT: lambda: None,
-    CIFAR_LIVE_ACTIVE: lambda: False,
-    ENSEMBLE_RESULT: lambda: None,
-    ENSEMBLE_RUNS: list,
-    ENSEMBLE_CACHE: dict,
-    ENSEMBLE_LOADED: dict,
-    ENSEMBLE_AUTOBUILD: lambda: None,
+    MNIST: TrainerState,
+    CIFAR: TrainerState,
+    ENSEMBLE: EnsembleState,
 }
-
-
-# Value widgets (sliders, selects, text inputs...) are keyed "<page>_w_<name>"; buttons and
-# file uploaders never use that infix, because Streamlit refuses to have their values set.
-WIDGET_INFIX = "_w_"
-
-
-# Each value widget's last value is also kept under this prefix, out of Streamlit's reach.
-_KEPT = "kept:"
-
-
-def keep_widget_values() -> None:
-    """Keep every value widget's setting while its page is not shown.
-
-    Streamlit forgets a widget's value at the end of a run that does not draw it, so a
-    student who visits another page would come back to the defaults. `app.py` calls this at
-    the start of each run, before any widget is drawn: every value widget's value is copied
-    aside, and a value Streamlit has forgotten is put back.
-    """
-    state = st.session_state
-    for key in list(state.keys()):
-        if not isinstance(key, str):
-            continue
-        if key.startswith(_KEPT):
-            widget_key = key.removeprefix(_KEPT)
-            if widget_key not in state:
-                state[widget_key] = state[key]
-        elif WIDGET_INFIX in key:
-            state[_KEPT + key] = state[key]
 
 
 def keep_keras_state() -> None:
@@ -122,3 +92,31 @@ def init() -> None:
     for key, make_default in _DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = make_default()
+
+
+def trainer(page: str) -> TrainerState:
+    return st.session_state[TRAINER_PAGES[page]]
+
+
+def ensemble() -> EnsembleState:
+    return st.session_state[ENSEMBLE]
+
+
+def keep_finished_runs() -> None:
+    """Keep the model of every run of this session that finished since the last script run,
+    whichever page is shown, so that no page has to be visited for its model to join the
+    session's models (where the other pages find it)."""
+    from cnnlib.runs import unique_name
+
+    models = st.session_state[MODELS]
+    for key in TRAINER_PAGES.values():
+        state = st.session_state[key]
+        run = state.run
+        if run is None or run.kept_as is not None or not run.finished_with_model:
+            continue
+        name = unique_name(run.name, models)
+        models[name] = run.record(name)
+        run.kept_as = name
+        speed = run.speed()
+        if speed:
+            state.speeds.append(speed)

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from views import _cifar_run as run
+from cnnlib import profiles
 from views import _cifar_widgets as widgets
-from views import _state
-from views._data import LABELS, dataset_caption, get_dataset
+from views._data import dataset_caption, get_dataset
+from views._trainer import trainer
 
 st.title("CIFAR-10 live")
 st.caption(
@@ -13,23 +13,26 @@ st.caption(
     "CIFAR-10 in the browser. This is the same experience with real Keras underneath: edit the "
     "network, steer training while it runs and watch what every layer does."
 )
-
 name = (
     st.segmented_control(
-        "Dataset", list(LABELS), format_func=LABELS.get, default="cifar10", key="cifar_w_dataset"
+        "Dataset",
+        list(profiles.PROFILES),
+        format_func=lambda key: profiles.get(key).label,
+        default="cifar10",
+        key="cifar_w_dataset",
+        persist_state="session",
     )
     or "cifar10"
 )
+profile = profiles.with_live_view(profiles.get(name))
 dataset = get_dataset(name)
 st.caption(dataset_caption(dataset))
-
-left, right = st.columns([2, 3], gap="large")
-with left:
-    network = widgets.network_panel(dataset)
-with right:
-    settings, train_size = widgets.settings_panel(dataset)
-    run.snapshot_upload(dataset)
-
-run.controls(network, dataset, train_size, settings)
-run.live_view()
-widgets.runs_overlay(st.session_state[_state.CIFAR_RUNS])
+trainer(
+    "cifar",
+    profile,
+    dataset,
+    live_panels={
+        "Network, layer by layer": widgets.network_view,
+        "Test images": widgets.test_stream,
+    },
+)

@@ -25,15 +25,16 @@ with picked:
         "Build the ensemble", type="primary", icon=":material/groups:", disabled=len(keys) < 2
     )
 
-if clicked or st.session_state[_state.ENSEMBLE_AUTOBUILD]:
-    st.session_state[_state.ENSEMBLE_AUTOBUILD] = None
+state = _state.ensemble()
+if clicked or state.autobuild:
+    state.autobuild = None
     records = widgets.resolve_members(keys)
     if records is not None:
         bundle = widgets.build(records)
         if bundle is not None:
-            st.session_state[_state.ENSEMBLE_RESULT] = bundle
+            state.result = bundle
 
-bundle = st.session_state[_state.ENSEMBLE_RESULT]
+bundle = state.result
 if bundle is not None:
     st.divider()
     st.header(f"Ensemble of {len(bundle['result'].member_names)} members")

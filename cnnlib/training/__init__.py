@@ -11,20 +11,27 @@ augmentation is `cnnlib.augment`, scores `cnnlib.metrics`, the choice of precisi
 `cnnlib.precision`; drawing, Streamlit and model building are not here.
 """
 
-from cnnlib.precision import PRECISIONS, resolve_precision
-from cnnlib.scheduler import JobScheduler, configure, default_scheduler
-from cnnlib.training.job import TrainingJob
-from cnnlib.training.settings import OPTIMIZERS, TrainSettings
-from cnnlib.training.state import JobState
+from typing import Any
 
-__all__ = [
-    "OPTIMIZERS",
-    "PRECISIONS",
-    "JobScheduler",
-    "JobState",
-    "TrainSettings",
-    "TrainingJob",
-    "configure",
-    "default_scheduler",
-    "resolve_precision",
-]
+# Names are looked up when first used, so that `cnnlib.training.state` or `.settings` can be
+# imported (by pages that never train) without loading TensorFlow through the job.
+_EXPORTS = {
+    "OPTIMIZERS": "cnnlib.training.settings",
+    "TrainSettings": "cnnlib.training.settings",
+    "JobState": "cnnlib.training.state",
+    "TrainingJob": "cnnlib.training.job",
+    "PRECISIONS": "cnnlib.precision",
+    "resolve_precision": "cnnlib.precision",
+    "JobScheduler": "cnnlib.scheduler",
+    "configure": "cnnlib.scheduler",
+    "default_scheduler": "cnnlib.scheduler",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cnnlib.training' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
