@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import layers
 
 from cnnlib import explain
+from cnnlib import figures_explain as fx
 
 
 def conv_valid(image: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -285,3 +286,46 @@ def test_bad_requests_say_what_to_change():
     no_conv = keras.Sequential([keras.Input((4, 4, 1)), layers.Flatten(), layers.Dense(2)])
     with pytest.raises(ValueError, match="has none"):
         explain.grad_cam(no_conv, np.zeros((4, 4, 1), np.float32), 0)
+
+
+def test_overlay_blends_the_stated_colour_scale_over_the_image():
+    image = np.full((28, 28), 0.5, dtype=np.float32)
+    heat = np.zeros((28, 28))
+    heat[3, 4] = 2.0  # the strongest value: the top of the scale
+    heat[5, 6] = 1.0  # half-way
+    out = fx.overlay_rgb(image, heat, scale=fx.SALIENCY_SCALE, opacity=0.5)
+    assert out.shape == (224, 224, 3) and out.dtype == np.uint8  # 8× enlarged, square pixels
+    table = fx.colour_table(fx.SALIENCY_SCALE)
+    grey = np.array([128, 128, 128])
+    for (row, col), level in (((3, 4), 255), ((5, 6), 128), ((0, 0), 0)):
+        expected = np.round(0.5 * grey + 0.5 * table[level])
+        np.testing.assert_allclose(out[row * 8 + 3, col * 8 + 3], expected, atol=1)
+    # Signed maps centre the scale on 0: zero is the diverging scale's white middle, and
+    # −1 (as far below 0 as the largest value, 1, is above) is its blue end.
+    signed = fx.overlay_rgb(image, heat - 1.0, scale=fx.OCCLUSION_SCALE, signed=True, opacity=1)
+    diverging = fx.colour_table(fx.OCCLUSION_SCALE)
+    np.testing.assert_array_equal(signed[5 * 8, 6 * 8], diverging[128])
+    np.testing.assert_array_equal(signed[12 * 8, 12 * 8], diverging[0])
+    with pytest.raises(ValueError, match="must match"):
+        fx.overlay_rgb(image, np.zeros((14, 14)))
+
+
+def test_bigger_maps_show_every_channel_on_one_stated_scale():
+    maps = np.random.default_rng(11).random((5, 6, 64)) * np.arange(64)  # channels differ
+    figure = fx.layer_maps_figure(maps, "conv2d_2")
+    heatmap = figure.data[0]
+    grid, index = np.asarray(heatmap.z, dtype=float), np.asarray(heatmap.customdata)
+    assert index.max() == 63  # all 64 channels, not the first 32
+    assert heatmap.zmin == pytest.approx(maps.min()) and heatmap.zmax == pytest.approx(maps.max())
+    for channel in (0, 17, 63):
+        cells = grid[index == channel].reshape(5, 6)
+        np.testing.assert_allclose(cells, maps[:, :, channel])  # raw values, not rescaled
+    assert "all 64 channels" in figure.layout.title.text
+    assert heatmap.colorbar.title.text == "activation"
+
+    kernel = np.random.default_rng(12).normal(size=(3, 3, 2, 40))
+    filters = fx.layer_filters_figure(kernel, "conv2d_1", input_channel=1)
+    reach = np.abs(kernel[:, :, 1, :]).max()
+    assert filters.data[0].zmin == pytest.approx(-reach)
+    assert filters.data[0].zmax == pytest.approx(reach)
+    assert np.asarray(filters.data[0].customdata).max() == 39
