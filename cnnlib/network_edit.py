@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 from cnnlib import layers as specs
@@ -71,6 +71,22 @@ def format_padding_amounts(padding: tuple[tuple[int, int], tuple[int, int]]) -> 
 
 def format_shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(n) for n in shape)
+
+
+def format_count(n: int) -> str:
+    """15,480,000,000 -> "15.5 G"; below a thousand, the number in full."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:,}"
+
+
+def format_bytes(n: int) -> str:
+    """1,572,864 -> "1.5 MiB"; below a kibibyte, "512 B"."""
+    for size, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def _numbers(text: Any) -> list[int] | None:
@@ -318,6 +334,16 @@ def is_pending(row: dict[str, Any]) -> bool:
     return is_blank(row.get("layer"))
 
 
+def normalised_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as `network_to_rows` would write them back, blanks as None, pending rows left out:
+    a table whose rows differ from this was tidied when read (defaults filled in)."""
+    return [
+        {key: (None if is_blank(value) else value) for key, value in row.items()}
+        for row in rows
+        if not is_pending(row)
+    ]
+
+
 def rows_to_layers(rows: list[dict[str, Any]], where: str = "Row") -> tuple[Any, ...]:
     """Read rows back into specs, skipping pending rows; errors name the row, counted from 1."""
     return tuple(
@@ -394,11 +420,6 @@ def default_layer(kind: str) -> Any:
     return specs.LAYER_TYPES[kind]()
 
 
-def settings_of(layer: Any) -> dict[str, Any]:
-    """A spec's settings as a plain dict (tuples as tuples), for widgets to start from."""
-    return {f.name: getattr(layer, f.name) for f in fields(layer)}
-
-
 # ---------------------------------------------------------------------------------------------
 # Blocks
 
@@ -447,3 +468,32 @@ def stated_shape_matches(text: str, shape: tuple[int, ...]) -> bool:
     if numbers == list(shape):
         return True
     return len(numbers) == 2 and len(shape) == 3 and numbers == list(shape[:2])
+
+
+def compare_stated_shapes(
+    network: specs.Network, stated: tuple[tuple[int, str, str], ...]
+) -> list[dict[str, Any]]:
+    """The lecture's stated output shapes beside the true ones, one dict per statement.
+
+    `stated` holds (layer index, the comment's text, why it differs) as a registry entry's
+    `lecture_shapes` does; each dict has the layer, its settings, the stated text, the true
+    shape, whether they agree and the reason (given only where it explains something).
+    """
+    from cnnlib.arithmetic import analyse
+
+    rows = analyse(network).rows
+    out = []
+    for index, text, why in stated:
+        row = rows[index]
+        agrees = stated_shape_matches(text, row.output_shape)
+        out.append(
+            {
+                "layer": f"{index} {row.kind}",
+                "settings": row.settings,
+                "stated": text,
+                "true": format_shape(row.output_shape),
+                "agrees": agrees,
+                "why": why if not agrees or why else "",
+            }
+        )
+    return out

@@ -154,3 +154,36 @@ def test_shapes_stated_in_comments_are_read_as_the_lecture_writes_them():
     assert not ne.stated_shape_matches("12x17=204", (4080,))
     assert not ne.stated_shape_matches("3136 = 7*7*64", (1600,))
     assert ne.stated_shape_matches("1600 = 5*5*64", (1600,))
+
+
+def test_stated_shapes_are_compared_layer_by_layer_with_the_reason():
+    network = L.Network(
+        "two conv",
+        (L.Input((28, 28, 1)), L.Conv2D(32, 3), L.MaxPooling2D(2), L.Flatten(), L.Dense(10)),
+    )
+    stated = (
+        (1, "26,26,32", ""),
+        (3, "3136 = 7*7*64", "Flatten of 13×13×32 gives 5,408 values."),
+        (4, "10", "a reason where they agree is kept"),
+    )
+    rows = ne.compare_stated_shapes(network, stated)
+    assert [row["layer"] for row in rows] == ["1 Conv2D", "3 Flatten", "4 Dense"]
+    assert [row["agrees"] for row in rows] == [True, False, True]
+    assert rows[1]["stated"] == "3136 = 7*7*64" and rows[1]["true"] == "5408"
+    assert rows[1]["why"].startswith("Flatten of 13×13×32")
+    assert rows[2]["why"] == "a reason where they agree is kept" and rows[0]["why"] == ""
+    assert rows[0]["settings"] == "32 filters 3×3, stride 1, valid, relu"
+
+
+def test_counts_and_bytes_as_text():
+    assert ne.format_count(15_480_000_000) == "15.5 G"
+    assert ne.format_count(138_357_544) == "138.4 M"
+    assert ne.format_count(1_600) == "1.6 k" and ne.format_count(999) == "999"
+    assert ne.format_bytes(3 * 2**20 // 2) == "1.5 MiB" and ne.format_bytes(512) == "512 B"
+    assert ne.format_bytes(2**30) == "1.0 GiB"
+
+
+def test_rows_read_back_are_compared_as_written():
+    rows = ne.network_to_rows(L.Network("n", (L.Input((8, 8, 1)), L.Conv2D(4, 3))))
+    typed = [dict(rows[0], stride=" ", rate=float("nan")), dict.fromkeys(ne.COLUMNS)]
+    assert ne.normalised_rows(typed) == [dict(rows[0], stride=None)]

@@ -7,6 +7,7 @@ the page, and from Keras itself for the exported code.
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,11 @@ def params(at: AppTest) -> int:
 
 def table_key(at: AppTest) -> str:
     return f"explorer_table_{at.session_state['explorer_table']['revision']}"
+
+
+def layer_selector(at: AppTest):
+    """The "Layer" selector; its key follows the table's revision."""
+    return at.selectbox(key=f"explorer_w_layer_{at.session_state['explorer_table']['revision']}")
 
 
 def edit_cells(at: AppTest, edited=None, added=(), deleted=()) -> AppTest:
@@ -142,14 +148,14 @@ def test_added_rows_take_defaults_and_whole_layer_tools_work(small_home):
     start = at.session_state[NETWORK]
     edit_cells(at, added=[{"layer": "Dense", "size": 7, "activation": "softmax"}])
     assert at.session_state[NETWORK].layers[-1] == L.Dense(7, activation="softmax")
-    at.selectbox(key="explorer_w_layer").set_value(2)  # the first MaxPooling2D
+    layer_selector(at).set_value(2)  # the first MaxPooling2D
     at.button(key="explorer_btn_up").click().run()
     assert at.session_state[NETWORK].layers[1:3] == (start.layers[2], start.layers[1])
-    at.selectbox(key="explorer_w_layer").set_value(1)
+    layer_selector(at).set_value(1)
     at.button(key="explorer_btn_remove").click().run()  # drop the pooling layer again
     assert at.session_state[NETWORK].layers[1] == start.layers[1]
     # A whole inception block from GoogLeNet after the first convolution.
-    at.selectbox(key="explorer_w_layer").set_value(1)
+    layer_selector(at).set_value(1)
     at.selectbox(key="explorer_w_block").set_value("GoogLeNet (Inception v1): inception (3a)")
     at.button(key="explorer_btn_insert_block").click().run()
     network = at.session_state[NETWORK]
@@ -158,7 +164,7 @@ def test_added_rows_take_defaults_and_whole_layer_tools_work(small_home):
     assert any("inception (3a)" in e.label for e in at.expander)  # shown as a block, expanded
     assert not at.exception and not at.error
     # Inside the block: the first branch's 1×1 convolution gets 8 filters instead of 64.
-    at.selectbox(key="explorer_w_layer").set_value(2).run()
+    layer_selector(at).set_value(2).run()
     revision = at.session_state["explorer_table"]["revision"]
     at.session_state[f"explorer_branch_{revision}_2_0"] = {
         "edited_rows": {0: {"size": 8}},
@@ -197,6 +203,9 @@ def test_code_export_needs_no_tensorflow():
         "from cnnlib.registry import REGISTRY; "
         "code = keras_code(REGISTRY['googlenet'].network, 'functional'); "
         "assert 'layers.Concatenate()' in code; "
+        "from cnnlib.keras_source import keras_layer_names; "
+        "names = keras_layer_names(REGISTRY['googlenet'].network); "
+        "assert names['6'] == 'block6_concat', names['6']; "
         "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[1]
@@ -264,7 +273,7 @@ def test_lecture_check_and_case_studies(small_home):
     at = show_tab(open_page(), "Lecture check")
     at.selectbox(key="explorer_w_check").set_value("mnist_one_conv").run()
     assert any("3 of 5 stated shapes agree" in w.value for w in at.warning)
-    table = at.table[0].value
+    table = at.dataframe[0].value
     assert table.loc["2 MaxPooling2D", "Keras computes"] == "13×13×32"
     assert table.loc["2 MaxPooling2D", "agrees"] == "✗"
     assert "13" in table.loc["2 MaxPooling2D", "why"]
@@ -293,3 +302,115 @@ def test_convolution_concepts_refuse_what_does_not_tile_and_explain_the_rest(sma
     assert not any(c.value.startswith("max(") for c in at.code)
     at.number_input(key="explorer_w_pool_size").set_value(8).run()
     assert any(c.value.startswith("max(") for c in at.code)
+
+
+MARKDOWN_ELEMENTS = ("markdown", "caption", "info", "warning", "success", "error", "table")
+
+
+def shown_as_markdown(at: AppTest) -> list[str]:
+    """The text of every element Streamlit renders as Markdown, expander labels included."""
+    texts = [e.value for kind in MARKDOWN_ELEMENTS for e in getattr(at, kind)]
+    return texts + [e.label for e in at.expander]
+
+
+def test_lecture_check_keeps_every_asterisk_of_the_lecture(small_home):
+    at = show_tab(open_page(), "Lecture check")
+    for key in ("mnist_one_conv", "mnist_two_conv"):
+        at.selectbox(key="explorer_w_check").set_value(key).run()
+        assert not at.exception
+        stated = [text for _, text, _ in REGISTRY[key].lecture_shapes if "*" in text]
+        assert stated, key  # "6272 = 14*14*32", "3136 = 7*7*64"
+        # Shown as plain text: in a dataframe, whose cells are not read as Markdown ...
+        shown = list(at.dataframe[0].value["the lecture's comment"])
+        assert all(text in shown for text in stated), key
+        # ... and nowhere as Markdown that would turn 7*7*64 into 7, an italic 7, and 64.
+        for text in shown_as_markdown(at):
+            assert re.search(r"(?<!\\)\*\d", text) is None, text
+
+
+def test_names_from_a_file_are_not_read_as_markdown(small_home):
+    at = open_page()
+    lenet = REGISTRY["lenet5"].network
+    block = L.Parallel(((L.Conv2D(4, 1),), ()), merge="concat", name="my *bold* block_1")
+    network = dataclasses.replace(
+        lenet, name="net_v2 *draft*", layers=(lenet.layers[0], block, *lenet.layers[1:])
+    )
+    show_tab(at, "Keras and export")
+    upload(at, "my_net.json", network.to_json().encode())
+    assert not at.exception and not at.error
+    texts = shown_as_markdown(at)
+    assert any("Loaded 'net\\_v2 \\*draft\\*' from my\\_net.json" in t for t in texts)
+    show_tab(at, "Network")
+    layer_selector(at).set_value(1).run()
+    texts = [text for text in shown_as_markdown(at) if "bold" in text]
+    assert len(texts) >= 2  # the block's row in the analysis, its detail and its editor
+    for text in texts:
+        assert "my \\*bold\\* block\\_1" in text, text
+
+
+def test_layer_selector_follows_load(small_home):
+    """After Load the selector shows the new network's layer, not the old one's label."""
+    at = load(open_page(), "lecture_figure8")
+    before = layer_selector(at)
+    assert before.value == 1 and before.options[0].startswith("1 · Conv2D 12 5×5")
+    load(at, "resnet50")
+    after = layer_selector(at)
+    assert after.value == 1 and after.options[0] == "1 · ZeroPadding2D 3×3"
+    # A new widget, not the old one with new options: the browser keeps a selectbox's text
+    # while its id stays, so the old one went on showing Figure 8's "Conv2D 12 5×5".
+    assert after.id != before.id
+    assert any(m.value.startswith("**Layer 1: ZeroPadding2D**") for m in at.markdown)
+    # A whole-layer edit keeps the selection on the layer that moved.
+    layer_selector(at).set_value(3).run()
+    at.button(key="explorer_btn_up").click().run()
+    assert layer_selector(at).value == 2
+    assert at.session_state[NETWORK].layers[2] == REGISTRY["resnet50"].network.layers[3]
+
+
+def test_json_import_and_case_study_load_say_what_was_loaded(small_home):
+    at = show_tab(open_page(), "Keras and export")
+    lenet = REGISTRY["lenet5"].network
+    upload(at, "lenet.json", lenet.to_json().encode())
+    assert not at.exception and not at.error
+    layers = len(lenet.layers) - 1
+    total = analyse(lenet).total_params
+    assert any(
+        f"from lenet.json: {layers} layers, {total:,} parameters" in s.value for s in at.success
+    )
+    show_tab(at, "Case studies")
+    at.selectbox(key="explorer_w_case").set_value("vgg16").run()
+    at.button(key="explorer_btn_case_load").click().run()
+    assert any("Loaded VGG-16 into the editor" in s.value for s in at.success)
+
+
+def test_keras_comparison_pairs_every_keras_layer_with_its_row():
+    pytest.importorskip("keras")
+    from cnnlib.build import build_model, keras_summary_rows
+    from cnnlib.keras_source import keras_comparison
+
+    block = L.Parallel(((L.Conv2D(8, 3, padding="same"),), ()), merge="add", activation="relu")
+    network = L.Network(
+        "residual", (L.Input((8, 8, 8)), block, L.Flatten(), L.Dense(3, activation="softmax"))
+    )
+    analysis = analyse(network)
+    rows = keras_summary_rows(build_model(network))
+    table = {row["Keras layer"]: row for row in keras_comparison(network, analysis, rows)}
+    assert set(table) == {
+        "block1_branch1_conv2d_1",
+        "block1_add",
+        "block1_relu",
+        "flatten_1",
+        "dense_1",
+    }
+    assert all(row["agree"] == "✓" for row in table.values())
+    assert table["block1_add"]["parameters here"] == 0
+    assert table["block1_add"]["output here"] == "8×8×8"
+    assert table["dense_1"]["parameters here"] == 8 * 8 * 8 * 3 + 3
+    # A layer Keras counts differently, and one it does not have, are flagged.
+    changed = [
+        dict(row, params=row["params"] + 1) if row["name"] == "dense_1" else row for row in rows
+    ]
+    changed = [row for row in changed if row["name"] != "flatten_1"]
+    table = {row["Keras layer"]: row for row in keras_comparison(network, analysis, changed)}
+    assert table["dense_1"]["agree"] == "✗"
+    assert table["flatten_1 (not in the Keras model)"]["agree"] == "✗"

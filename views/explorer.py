@@ -8,8 +8,14 @@ Nothing here trains, and TensorFlow is loaded only when the user asks for Keras.
 
 import streamlit as st
 
+from cnnlib.arithmetic import analyse
 from views import _explorer_concepts as concepts
-from views import _explorer_widgets as widgets
+from views import _explorer_editor as editor
+from views import _explorer_keras as export
+from views import _explorer_lecture as lecture
+from views import _explorer_network as network_state
+from views import _explorer_table as table
+from views._explorer_text import escape_markdown
 
 st.title("Architecture explorer")
 st.caption(
@@ -17,7 +23,7 @@ st.caption(
     "the shapes, parameters and operations update as you type. The MNIST and CIFAR-10 pages "
     "can train the network you leave here."
 )
-widgets.start_picker()
+network_state.start_picker()
 # Only the open tab runs: the others hold figures that take time to build.
 network_tab, check_tab, concept_tab, case_tab, keras_tab = st.tabs(
     ["Network", "Lecture check", "Concepts", "Case studies", "Keras and export"],
@@ -27,15 +33,15 @@ network_tab, check_tab, concept_tab, case_tab, keras_tab = st.tabs(
 
 if network_tab.open:
     with network_tab:
-        network, analysis, error = widgets.edit_network()
+        network, analysis, error = editor.edit_network()
         if error:
-            st.error(error)
+            st.error(escape_markdown(error))
             st.caption("The numbers below are for the last network that worked.")
-        position = widgets.layer_tools(network)
-        widgets.totals(analysis)
-        widgets.analysis_table(analysis)
-        widgets.layer_detail(analysis, position)
-        widgets.diagrams(analysis)
+        position = editor.layer_tools(network)
+        table.totals(analysis)
+        table.analysis_table(analysis)
+        table.layer_detail(analysis, position)
+        table.diagrams(analysis)
 
 if check_tab.open:
     with check_tab:
@@ -43,7 +49,7 @@ if check_tab.open:
             "The lecture's listings write each layer's output shape in a comment. Here they are "
             "beside what Keras actually computes, with the reason wherever they differ."
         )
-        widgets.lecture_check()
+        lecture.lecture_check()
 
 if concept_tab.open:
     with concept_tab:
@@ -64,16 +70,16 @@ if concept_tab.open:
 
 if case_tab.open:
     with case_tab:
-        widgets.case_studies()
+        lecture.case_studies()
 
 if keras_tab.open:
     with keras_tab:
-        network = widgets.current_network()
-        analysis = widgets.analyse(network)
+        network = network_state.current_network()
+        analysis = analyse(network)
         st.subheader("Build in Keras and compare")
-        widgets.build_and_compare(network, analysis)
+        export.build_and_compare(network, analysis)
         st.subheader("Export")
-        widgets.json_export(network)
-        widgets.keras_code_export(network)
+        export.json_export(network)
+        export.keras_code_export(network)
         st.subheader("Import")
-        widgets.json_import()
+        export.json_import()

@@ -1,0 +1,186 @@
+"""The explorer's Keras tab: build the network in Keras and set Keras's own summary beside
+this page's numbers, export it as Python or JSON, and import a network file.
+
+Pairing Keras's layers with the arithmetic's rows is `cnnlib.keras_source.keras_comparison`'s,
+and the code is `cnnlib.keras_source.keras_code`'s. TensorFlow is imported only when the user
+asks to build.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from cnnlib import network_edit as ne
+from cnnlib.arithmetic import Analysis, analyse
+from cnnlib.keras_source import keras_code, keras_comparison
+from cnnlib.layers import MAX_SPEC_BYTES, Network, Parallel
+from views import _state
+from views._explorer_network import notice, replace_network
+from views._explorer_text import escape_markdown
+
+# Building allocates every weight: VGG-16 (138 M parameters) needs about 0.6 GB.
+MAX_BUILD_PARAMS = 150_000_000
+
+
+def _keras_summary(network: Network) -> dict[str, Any]:
+    from cnnlib.build import build_model, keras_summary_rows  # loads TensorFlow
+
+    model = build_model(network)
+    rows = keras_summary_rows(model)
+    return {
+        "network": network,
+        "rows": rows,
+        "trainable": sum(r["trainable_params"] for r in rows),
+        "non_trainable": sum(r["non_trainable_params"] for r in rows),
+        "output_shape": tuple(model.output.shape[1:]),
+    }
+
+
+def build_and_compare(network: Network, analysis: Analysis) -> None:
+    st.caption(
+        "Builds this network with Keras, the first time loading TensorFlow (a few seconds), "
+        "and sets Keras's own per-layer summary beside this page's numbers."
+    )
+    too_big = analysis.total_params > MAX_BUILD_PARAMS
+    if too_big:
+        st.warning(
+            f"{analysis.total_params:,} parameters would need "
+            f"{ne.format_bytes(4 * analysis.total_params)} of memory; building is limited to "
+            f"{MAX_BUILD_PARAMS:,} parameters. Make the dense layers smaller to build it."
+        )
+    if st.button("Build in Keras and compare", key="explorer_btn_build", disabled=too_big):
+        with st.spinner("Building the model in Keras…"):
+            try:
+                st.session_state[_state.EXPLORER_KERAS] = _keras_summary(network)
+            except (ValueError, MemoryError) as err:
+                st.error(escape_markdown(f"Keras could not build this network: {err}"))
+                return
+    result = st.session_state.get(_state.EXPLORER_KERAS)
+    if not result:
+        return
+    if result["network"] != network:
+        st.info("The network has changed since it was built: build it again to compare.")
+        return
+    comparison = pd.DataFrame(keras_comparison(network, analysis, result["rows"]))
+    same_totals = (
+        result["trainable"] == analysis.trainable_params
+        and result["non_trainable"] == analysis.non_trainable_params
+        and tuple(result["output_shape"]) == tuple(analysis.output_shape)
+    )
+    disagreements = int((comparison["agree"] == "✗").sum()) if len(comparison) else 0
+    if same_totals and not disagreements:
+        st.success(
+            f"Keras agrees: {result['trainable'] + result['non_trainable']:,} parameters "
+            f"({result['trainable']:,} trainable), output "
+            f"{ne.format_shape(analysis.output_shape)}, and every layer's shape and parameter "
+            "count match."
+        )
+    else:
+        st.error(
+            f"Keras disagrees: it counts {result['trainable']:,} trainable and "
+            f"{result['non_trainable']:,} non-trainable parameters against this page's "
+            f"{analysis.trainable_params:,} and {analysis.non_trainable_params:,}; "
+            f"{disagreements} layer(s) differ (marked ✗)."
+        )
+    st.dataframe(
+        comparison,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "parameters here": st.column_config.NumberColumn(format="localized"),
+            "parameters in Keras": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+
+
+def keras_code_export(network: Network) -> None:
+    has_blocks = any(isinstance(layer, Parallel) for layer in network.layers)
+    style = st.radio(
+        "Code style",
+        ["sequential", "functional"],
+        horizontal=True,
+        key="explorer_w_style",
+        help="Networks with parallel blocks can only be written in the functional style.",
+    )
+    if has_blocks and style == "sequential":
+        st.info(
+            "This network has parallel blocks, which keras.Sequential cannot express: "
+            "the code is written in the functional style."
+        )
+        style = "functional"
+    key = (network.to_json(), style)
+    cached = st.session_state.get(_state.EXPLORER_CODE)
+    if not cached or cached["key"] != key:
+        # Writing the code needs no TensorFlow, so it follows every edit at once.
+        try:
+            cached = {"key": key, "code": keras_code(network, style)}
+        except ValueError as err:
+            st.error(escape_markdown(err))
+            return
+        st.session_state[_state.EXPLORER_CODE] = cached
+    st.code(cached["code"], language="python")
+    st.download_button(
+        "Download the Python file",
+        cached["code"],
+        file_name=f"{_file_stem(network.name)}.py",
+        mime="text/x-python",
+        key="explorer_download_code",
+    )
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_-]+", "_", name).strip("_").lower() or "network"
+
+
+def json_export(network: Network) -> None:
+    st.download_button(
+        "Download the network as JSON",
+        network.to_json(),
+        file_name=f"{_file_stem(network.name)}.json",
+        mime="application/json",
+        key="explorer_download_json",
+    )
+
+
+def json_import() -> None:
+    upload = st.file_uploader(
+        "Load a network file (JSON exported by CNN Lab)",
+        type=["json"],
+        key="explorer_upload_file",
+        max_upload_size=1,
+    )
+    if upload is not None and upload.file_id != st.session_state.get(_state.EXPLORER_UPLOAD):
+        st.session_state[_state.EXPLORER_UPLOAD] = upload.file_id
+        _import(upload)
+    if notice():
+        st.success(escape_markdown(notice()))
+
+
+def _import(upload: Any) -> None:
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_SPEC_BYTES:
+            raise ValueError(
+                f"The file is {len(data):,} bytes; a network file is at most "
+                f"{MAX_SPEC_BYTES:,}. Upload a network exported by CNN Lab."
+            )
+        network = Network.from_json(data)
+        analysis = analyse(network)
+    except ValueError as err:
+        st.error(
+            escape_markdown(
+                f"Could not load {upload.name}: {err} The network you were editing is kept."
+            )
+        )
+        return
+    layers = len(network.layers) - 1
+    message = (
+        f"Loaded {network.name!r} from {upload.name}: {layers} layer{'s' if layers != 1 else ''}, "
+        f"{analysis.total_params:,} parameters. It is in the editor on the Network tab."
+    )
+    replace_network(network, None, message)
+    st.rerun()

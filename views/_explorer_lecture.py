@@ -1,0 +1,97 @@
+"""The explorer's lecture check (the shapes the lecture's code comments state, beside what
+Keras computes) and its case studies (published parameter counts beside ours, with what each
+network introduced).
+
+The comparison is `cnnlib.network_edit.compare_stated_shapes`'s; the lecture's own text is
+shown as plain text, never as Markdown, so that "3136 = 7*7*64" keeps its asterisks.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cnnlib import network_edit as ne
+from cnnlib.arithmetic import analyse
+from cnnlib.registry import REGISTRY
+from views import _state
+from views._explorer_editor import table_height
+from views._explorer_network import notice, replace_network, title_of
+from views._explorer_text import escape_markdown
+
+
+def lecture_check() -> None:
+    keys = [entry.key for entry in REGISTRY.values() if entry.lecture_shapes]
+    source = st.session_state.get(_state.EXPLORER_SOURCE)
+    key = st.selectbox(
+        "Lecture model",
+        keys,
+        index=keys.index(source) if source in keys else 0,
+        format_func=title_of,
+        key="explorer_w_check",
+    )
+    entry = REGISTRY[key]
+    rows = ne.compare_stated_shapes(entry.network, entry.lecture_shapes)
+    wrong = sum(1 for row in rows if not row["agrees"])
+    message = f"{len(rows) - wrong} of {len(rows)} stated shapes agree with Keras."
+    (st.warning if wrong else st.success)(message)
+    table = pd.DataFrame(
+        {
+            "layer": [row["layer"] for row in rows],
+            "settings": [row["settings"] for row in rows],
+            "the lecture's comment": [row["stated"] for row in rows],
+            "Keras computes": [row["true"] for row in rows],
+            "agrees": ["✓" if row["agrees"] else "✗" for row in rows],
+            "why": [row["why"] for row in rows],
+        }
+    ).set_index("layer")
+    # A dataframe shows its cells as text; st.table would read them as Markdown.
+    st.dataframe(
+        table,
+        width="stretch",
+        height=table_height(len(rows)),
+        column_config={"why": st.column_config.TextColumn(width="large")},
+    )
+    st.caption(
+        "The check is made on the network as the lecture's code writes it: 'valid' padding "
+        "unless the code asks for 'same'. Output size = ⌊(W − F + 2P) / S⌋ + 1."
+    )
+
+
+def case_studies() -> None:
+    table = []
+    for entry in REGISTRY.values():
+        ours = analyse(entry.network).total_params
+        published = entry.published_params
+        table.append(
+            {
+                "network": entry.title,
+                "parameters here": f"{ours:,}",
+                "published": "—" if published is None else f"{published:,}",
+                "difference": "—" if published is None else f"{ours - published:+,}",
+            }
+        )
+    st.dataframe(
+        pd.DataFrame(table), hide_index=True, width="stretch", height=table_height(len(table))
+    )
+    key = st.selectbox("Case study", list(REGISTRY), format_func=title_of, key="explorer_w_case")
+    entry = REGISTRY[key]
+    ours = analyse(entry.network).total_params
+    st.markdown(
+        f"**{escape_markdown(entry.title)}: what it introduced.** {escape_markdown(entry.summary)}"
+    )
+    st.caption(escape_markdown(f"Source: {entry.source}"))
+    cols = st.columns(2)
+    cols[0].metric("Our count", f"{ours:,}")
+    if entry.published_params is not None:
+        delta = ours - entry.published_params
+        cols[1].metric(
+            "Published", f"{entry.published_params:,}", f"{delta:+,}" if delta else "same"
+        )
+    if entry.count_note:
+        st.info(escape_markdown(entry.count_note))
+    if st.button("Load into the editor", key="explorer_btn_case_load"):
+        replace_network(entry.network, key, f"Loaded {entry.title} into the editor.")
+        st.rerun()
+    if notice():
+        st.success(escape_markdown(notice()))

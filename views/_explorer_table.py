@@ -1,0 +1,122 @@
+"""The explorer's analysis of the network being edited: totals, the per-layer table (with
+each block's inner layers), one layer's formulas written out, and the volume and cost
+diagrams. The numbers are `cnnlib.arithmetic`'s and the pictures
+`cnnlib.figures_architecture`'s.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from cnnlib import network_edit as ne
+from cnnlib.arithmetic import Analysis, LayerRow
+from cnnlib.figures_architecture import cost_bars, volume_diagram
+from views._explorer_editor import table_height
+from views._explorer_text import escape_markdown
+
+
+def totals(analysis: Analysis) -> None:
+    first, second = st.columns(3), st.columns(3)
+    first[0].metric("Parameters", f"{analysis.total_params:,}")
+    first[1].metric("Trainable", f"{analysis.trainable_params:,}")
+    first[2].metric("Non-trainable", f"{analysis.non_trainable_params:,}")
+    second[0].metric("Multiply-accumulates", ne.format_count(analysis.total_macs))
+    second[1].metric("Activation memory", ne.format_bytes(analysis.activation_bytes))
+    second[2].metric("Output", ne.format_shape(analysis.output_shape))
+
+
+# Short columns get a fixed width; settings and formulas take the width their text needs,
+# so that no formula is cut off.
+_ANALYSIS_COLUMNS = {
+    "#": st.column_config.TextColumn(width=40),
+    "layer": st.column_config.TextColumn(width=130),
+    "output": st.column_config.TextColumn(width=85),
+    "parameters": st.column_config.NumberColumn(format="localized", width=90),
+    "MACs": st.column_config.NumberColumn(format="localized", width=100),
+    "memory": st.column_config.TextColumn(width=75),
+}
+
+
+def _rows_frame(rows: list[LayerRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "#": [row.path for row in rows],
+            "layer": [row.kind for row in rows],
+            "settings": [row.settings for row in rows],
+            "output": [ne.format_shape(row.output_shape) for row in rows],
+            "parameters": [row.params for row in rows],
+            "how": [row.param_formula for row in rows],
+            "MACs": [row.macs for row in rows],
+            "memory": [ne.format_bytes(row.activation_bytes) for row in rows],
+            "output size": [row.size_formula for row in rows],
+        }
+    )
+
+
+def analysis_table(analysis: Analysis) -> None:
+    st.dataframe(
+        _rows_frame(analysis.rows),
+        hide_index=True,
+        width="stretch",
+        height=table_height(len(analysis.rows), most=800),
+        column_config=_ANALYSIS_COLUMNS,
+    )
+    for row in analysis.rows:
+        if row.children:
+            title = (
+                f"Block {row.index}: {row.settings} → {ne.format_shape(row.output_shape)}, "
+                f"{row.params:,} parameters"
+            )
+            with st.expander(escape_markdown(title)):
+                st.dataframe(
+                    _rows_frame(row.children),
+                    hide_index=True,
+                    width="stretch",
+                    height=table_height(len(row.children)),
+                    column_config=_ANALYSIS_COLUMNS,
+                )
+                st.caption(
+                    escape_markdown(
+                        f"Merge: {row.size_formula}. Parameters: {row.param_formula or 0}."
+                    )
+                )
+
+
+def layer_detail(analysis: Analysis, position: int | None) -> None:
+    """The chosen layer's formulas written out with its own numbers."""
+    if position is None or position >= len(analysis.rows):
+        return
+    row = analysis.rows[position]
+    st.markdown(
+        f"**Layer {position}: {row.kind}** {escape_markdown(row.settings)}  \n"
+        f"input {ne.format_shape(row.input_shape)} → output {ne.format_shape(row.output_shape)}"
+    )
+    lines = []
+    if row.size_formula:
+        lines.append(f"output size   {row.size_formula}")
+    if row.param_formula:
+        lines.append(f"parameters    {row.param_formula}")
+    if row.kind == "Conv2D":
+        h, w, f = row.output_shape
+        per = row.macs // max(h * w * f, 1)
+        lines.append(f"MACs          {h} × {w} × {f} × {per:,} = {row.macs:,}")
+    elif row.macs:
+        lines.append(f"MACs          {row.macs:,}")
+    lines.append(
+        f"memory        {' × '.join(map(str, row.output_shape))} × 4 bytes = "
+        f"{ne.format_bytes(row.activation_bytes)}"
+        if not row.children
+        else f"memory        {ne.format_bytes(row.activation_bytes)} (everything inside the block)"
+    )
+    st.code("\n".join(lines), language=None)
+
+
+def diagrams(analysis: Analysis) -> None:
+    st.plotly_chart(volume_diagram(analysis.rows), key="explorer_fig_volumes")
+    st.caption(
+        "Each box is a layer's output: height and depth follow the feature map's height and "
+        "width, thickness its channels (log scale). Layers that keep the shape (dropout, "
+        "batch normalisation, activations) are in the hover text of the box before them."
+    )
+    st.plotly_chart(cost_bars(analysis.rows), key="explorer_fig_costs")
