@@ -583,7 +583,9 @@ def _report(kind, filename, class_names, entries, skipped, sizes, modes, digests
         tiles = []
         for entry in chosen:
             try:
-                tiles.append(_fit(decode(entry), SAMPLE_SIDE, "rgb", "pad"))
+                # Small images are enlarged by repeating pixels, so the samples show the
+                # pixels a network will get, not a smoothed guess.
+                tiles.append(_fit(decode(entry), SAMPLE_SIDE, "rgb", "pad", sharp=True))
             except DECODE_ERRORS:
                 continue  # import_upload lists it among the skipped files
         samples.append(
@@ -788,17 +790,19 @@ def _open_image(data: bytes, size: int | None = None) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
-def _fit(image: Image.Image, size: int, colour: str, fit: str) -> np.ndarray:
+def _fit(image: Image.Image, size: int, colour: str, fit: str, sharp: bool = False) -> np.ndarray:
     """The image as a (size, size, channels) uint8 array.
 
     Transparent pixels are laid over white (drawings are mostly dark on light); 16-bit and
     float images are scaled to 0..255. "pad" keeps the whole image and fills the bars with the
-    median colour of its border; "crop" keeps the centre square.
+    median colour of its border; "crop" keeps the centre square. Resizing is Lanczos, except
+    that `sharp` enlarges small images by repeating pixels.
     """
     image = _eight_bit(image)
     image = image.convert("L" if colour == "grayscale" else "RGB")
     if image.size != (size, size):
-        resample = Image.Resampling.LANCZOS
+        enlarging = max(image.size) <= size
+        resample = Image.Resampling.NEAREST if sharp and enlarging else Image.Resampling.LANCZOS
         if fit == "crop":
             image = ImageOps.fit(image, (size, size), method=resample)
         else:

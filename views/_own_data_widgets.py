@@ -4,7 +4,7 @@ ratio, import after a confirmation, and see or delete the stored sets.
 
 `own_data_panel(key)` draws it all; every session-state key it uses starts with `key`
 (`<key>_w_*` for value widgets, `<key>_report`, `<key>_confirm`, `<key>_deleting`,
-`<key>_imported`). The work is `cnnlib.own_data`'s; this module only lays it out.
+`<key>_imported`, `<key>_flash`). The work is `cnnlib.own_data`'s; this module only lays it out.
 """
 
 from __future__ import annotations
@@ -133,6 +133,9 @@ def _show_report(report: UploadReport) -> None:
 
 def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport) -> None:
     st.subheader("Import")
+    flash = st.session_state.pop(f"{key}_flash", None)
+    if flash:
+        st.success(flash, icon=":material/check_circle:")
     left, right = st.columns(2)
     size = left.select_slider(
         "Image size",
@@ -229,11 +232,12 @@ def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport
     st.session_state[f"{key}_confirm"] = False
     st.session_state[f"{key}_imported"] = info.name
     counts = info.counts
-    st.success(
+    st.session_state[f"{key}_flash"] = (
         f"Stored {info.title!r}: {counts['train']:,} training, {counts['val']:,} validation and "
-        f"{counts['test']:,} test images.",
-        icon=":material/check_circle:",
+        f"{counts['test']:,} test images."
     )
+    # Drawn again without the question just answered; the message waits in the state.
+    st.rerun()
 
 
 def _stored_sets(key: str) -> None:
@@ -249,7 +253,7 @@ def _stored_sets(key: str) -> None:
             f"**{info.title}** · {len(info.class_names)} classes · "
             f"{info.counts['train']:,} / {info.counts['val']:,} / {info.counts['test']:,} "
             f"training / validation / test images of {height}×{width}×{channels} · "
-            f"{info.nbytes / 2**20:,.1f} MB · {info.created[:10]}"
+            f"{_size_text(info.nbytes)} · {info.created[:10]}"
         )
         if button.button("Delete", key=f"{key}_delete_{info.name}"):
             st.session_state[f"{key}_deleting"] = deleting = info.name
@@ -268,3 +272,7 @@ def _stored_sets(key: str) -> None:
             if no.button("Keep it", key=f"{key}_delete_no"):
                 st.session_state[f"{key}_deleting"] = None
                 st.rerun()
+
+
+def _size_text(nbytes: int) -> str:
+    return f"{nbytes / 2**20:,.1f} MB" if nbytes >= 2**20 else f"{max(nbytes, 1) / 2**10:,.0f} kB"
