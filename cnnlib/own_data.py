@@ -971,7 +971,7 @@ def _split(entries: list[_Entry], num_classes: int, settings: ImportSettings) ->
         for part in ("test", "val"):
             share = fractions[part]
             count = round(len(members) * share)
-            if share > 0 and len(members) - taken >= 3:
+            if share > 0 and len(members) >= MIN_IMAGES_PER_CLASS:
                 count = max(count, 1)  # every class is measured, however small
             count = min(count, len(members) - taken - 1)  # and keeps a training image
             parts[part].extend(order[taken : taken + count])

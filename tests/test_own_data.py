@@ -619,3 +619,9 @@ def test_without_a_validation_part_the_trainer_holds_out_its_own(home):
     assert info.counts["val"] == 0 and dataset.x_val is None
     data = TrainingData(dataset, TrainSettings(validation_split=0.25))
     assert len(data.x_val) == 8 and len(data.x_train) == 24
+
+
+def test_a_class_of_three_images_gives_one_to_each_part(home):
+    rng = np.random.default_rng(19)
+    info = own_data.import_upload(zip_of(grey_set(rng, ("a", "b"), 3)), "three", home=home)
+    assert info.counts == {"train": 2, "val": 2, "test": 2}
