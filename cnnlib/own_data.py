@@ -206,7 +206,7 @@ class StoredInfo:
     input_shape: tuple[int, int, int]
     counts: dict[str, int]  # images in "train", "val" and "test"
     source: str
-    created: str  # ISO 8601 time of the import
+    created: str  # ISO 8601 time of the import, to the microsecond: it tells imports apart
     settings: dict[str, Any]  # the ImportSettings used
     nbytes: int  # size of the stored arrays file
 
@@ -911,7 +911,7 @@ def import_upload(
                 "with readable images."
             )
     report_progress(0.95, "Saving")
-    created = datetime.now(UTC).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="microseconds")
     meta = {
         "format": FORMAT_VERSION,
         "title": title.strip() or name,

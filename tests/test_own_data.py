@@ -151,6 +151,8 @@ def test_unflagged_names_in_cp949_utf8_and_cp437_are_read_as_written(home):
     report = own_data.inspect_upload(out.getvalue())
     assert report.class_names == ("café", "강아지", "고양이")
     assert report.counts == (3, 3, 3)
+    info = own_data.import_upload(out.getvalue(), "names", ImportSettings(size=12), home=home)
+    assert info.class_names == report.class_names and sum(info.counts.values()) == 9
 
 
 def test_own_split_folders_are_kept_and_validation_comes_from_training(home):

@@ -124,3 +124,26 @@ def test_same_name_needs_replace_and_refused_upload_stores_nothing(home):
     assert any("at least two" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "own_import"]
     assert own_data.list_stored() == [info]
+
+
+def dataset_app():
+    import streamlit as st
+
+    from views._own_data_widgets import stored_dataset
+
+    first, again = stored_dataset("own:동물"), stored_dataset("동물")
+    st.session_state["same"] = first is again
+    st.session_state["classes"] = first.class_names
+    st.session_state["val"] = len(first.x_val)
+
+
+def test_stored_dataset_is_read_once_and_afresh_after_a_new_import(home):
+    own_data.import_upload(korean_zip(), "동물", home=home)
+    at = AppTest.from_function(dataset_app, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.session_state["same"] and at.session_state["classes"] == ("강아지", "고양이")
+    assert at.session_state["val"] == 2
+    own_data.import_upload(korean_zip(("새", "물고기")), "동물", home=home, replace=True)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["classes"] == ("물고기", "새")

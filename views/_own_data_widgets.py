@@ -4,7 +4,8 @@ ratio, import after a confirmation, and see or delete the stored sets.
 
 `own_data_panel(key)` draws it all; every session-state key it uses starts with `key`
 (`<key>_w_*` for value widgets, `<key>_report`, `<key>_confirm`, `<key>_deleting`,
-`<key>_imported`, `<key>_flash`). The work is `cnnlib.own_data`'s; this module only lays it out.
+`<key>_imported`, `<key>_flash`). `stored_dataset(name)` gives a stored set to a page, read
+once and shared. The work is `cnnlib.own_data`'s; this module only lays it out.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ SHOWN_CLASSES = 20  # sample rows drawn; the table lists every class
 @st.cache_data(show_spinner=False, max_entries=1)
 def _example_bytes() -> bytes:
     return own_data.example_zip()
+
+
+def stored_dataset(name: str) -> own_data.OwnDataset:
+    """The stored set `name` ("<name>" or "own:<name>"), read once per server process and
+    shared, like MNIST: stored sets are read-only and live in the shared data folder. A set
+    imported again under the same name is read afresh. Raises OwnDataError as `load_stored`.
+    """
+    name = name.removeprefix(own_data.NAME_PREFIX)
+    stamp = next((info.created for info in own_data.list_stored() if info.name == name), "")
+    return _cached_dataset(name, str(own_data.own_dir()), stamp)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_dataset(name: str, folder: str, created: str) -> own_data.OwnDataset:
+    return own_data.load_stored(name)
 
 
 def own_data_panel(key: str = "own") -> str | None:
