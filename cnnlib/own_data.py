@@ -282,7 +282,8 @@ def _open_zip(source, filename: str, limits: Limits) -> zipfile.ZipFile:
         )
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+    # A damaged central directory can also surface as a ValueError (a negative seek).
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         raise OwnDataError(
             f"{filename or 'The upload'} is not a readable .zip or .npz file ({error}). Upload "
             "a .zip of one folder per class, or a .npz saved with numpy.savez."
