@@ -91,9 +91,7 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str | int = "
     `padding` is "valid" (none), "same" (Keras's rule: ceil(size / stride)) or a whole number
     P of zeros added on each side, giving floor((size - kernel + 2P) / stride) + 1.
     """
-    for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    _check_axis(size, kernel, stride)
     if padding == "same":
         return -(-size // stride)
     pad = _explicit_pad(padding)
@@ -105,6 +103,12 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str | int = "
     return (size - kernel + 2 * pad) // stride + 1
 
 
+def _check_axis(size: int, kernel: int, stride: int) -> None:
+    for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+
+
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """The zeros Keras adds before and after an axis for padding='same' (extra goes after)."""
     out = conv_output_size(size, kernel, stride, "same")
@@ -112,14 +116,18 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def size_formula(size: int, kernel: int, stride: int, padding: str | int = "valid") -> str:
-    """The output-size formula written out with these numbers.
+def size_formula(size: int, kernel: int, stride: int = 1, padding: str | int = "valid") -> str:
+    """The output-size formula written out with these numbers: the one text the explorer's
+    table and the concept slides both show.
 
-    'valid' and explicit padding: "(28 − 3 + 2·0) / 1 + 1 = 26", with ⌊ ⌋ shown when the
-    division is not exact; 'same': "⌈28 / 2⌉ = 14 ('same' pads 0 before, 1 after)".
+    'valid' and explicit padding: "(28 − 3 + 2·0) / 1 + 1 = 26"; when the division is not
+    whole, the floor Keras takes is written out: "⌊(8 − 3 + 2·0) / 2⌋ + 1 = ⌊2.5⌋ + 1 = 3";
+    a window larger than the padded input: "(2 − 3 + 2·0) / 1 + 1 < 1: the 3-wide window does
+    not fit in 2". 'same': "⌈28 / 2⌉ = 14 ('same' pads 0 before, 1 after)".
     """
-    out = conv_output_size(size, kernel, stride, padding)
+    _check_axis(size, kernel, stride)
     if padding == "same":
+        out = conv_output_size(size, kernel, stride, padding)
         before, after = same_padding(size, kernel, stride)
         if before == after == 0:
             note = "'same' needs no padding here"
@@ -128,27 +136,15 @@ def size_formula(size: int, kernel: int, stride: int, padding: str | int = "vali
         return f"⌈{size} / {stride}⌉ = {out} ({note})"
     pad = _explicit_pad(padding)
     numerator = size - kernel + 2 * pad
+    body = f"({size} − {kernel} + 2·{pad}) / {stride}"
+    if numerator < 0:
+        padded = f"{size}" if pad == 0 else f"{size} padded to {size + 2 * pad}"
+        return f"{body} + 1 < 1: the {kernel}-wide window does not fit in {padded}"
+    out = numerator // stride + 1
     if numerator % stride == 0:
-        return f"({size} − {kernel} + 2·{pad}) / {stride} + 1 = {out}"
-    return f"⌊({size} − {kernel} + 2·{pad}) / {stride}⌋ + 1 = {numerator // stride} + 1 = {out}"
-
-
-def tiling_problem(size: int, kernel: int, stride: int, pad: int = 0) -> str:
-    """Why a kernel does not tile an axis exactly, or "" when it does.
-
-    Keras silently drops the last rows or columns a window cannot reach; the concept pages use
-    this to refuse such combinations and say why.
-    """
-    out = conv_output_size(size, kernel, stride, pad)
-    covered = (out - 1) * stride + kernel
-    left_over = size + 2 * pad - covered
-    if left_over == 0:
-        return ""
-    return (
-        f"(W − F + 2P) / S = ({size} − {kernel} + 2·{pad}) / {stride} is not a whole number, "
-        f"so the last {left_over} row(s)/column(s) are never covered by the kernel. "
-        f"Change the stride, kernel size or padding so that it divides exactly."
-    )
+        return f"{body} + 1 = {out}"
+    quotient = f"{numerator / stride:.3f}".rstrip("0").rstrip(".")
+    return f"⌊{body}⌋ + 1 = ⌊{quotient}⌋ + 1 = {out}"
 
 
 def _explicit_pad(padding: Any) -> int:

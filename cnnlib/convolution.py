@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnlib.arithmetic import same_padding
+from cnnlib.arithmetic import same_padding, size_formula
 
 PADDINGS = ("valid", "same")
 POOL_MODES = ("max", "avg")
@@ -93,24 +93,6 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: str = "valid")
     return span // stride + 1 if span >= 0 else 0
 
 
-def size_formula(size: int, kernel: int, stride: int = 1, padding: str = "valid") -> str:
-    """The output-size formula with this axis's own numbers, e.g. `(28 − 3 + 2·0) / 1 + 1 = 26`.
-
-    When the division is not whole, the floor Keras takes is written out:
-    `⌊(8 − 3 + 2·0) / 2⌋ + 1 = ⌊2.5⌋ + 1 = 3`. Uneven 'same' padding is shown as its two parts.
-    """
-    before, after = axis_padding(size, kernel, stride, padding)
-    pad = f"2·{before}" if before == after else f"({before} + {after})"
-    numerator = size - kernel + before + after
-    body = f"({size} {MINUS} {kernel} + {pad}) / {stride}"
-    if numerator < 0:
-        return f"{body} + 1 < 1: the {kernel}-wide window does not fit in {size}"
-    if numerator % stride == 0:
-        return f"{body} + 1 = {numerator // stride + 1}"
-    quotient = format_number(numerator / stride)
-    return f"⌊{body}⌋ + 1 = ⌊{quotient}⌋ + 1 = {numerator // stride + 1}"
-
-
 @dataclass(frozen=True)
 class Tiling:
     """How a window of `kernel` at `stride` covers an input, per axis (height, width)."""
@@ -130,6 +112,8 @@ class Tiling:
 
     @property
     def formulas(self) -> tuple[str, str]:
+        """The output-size formula of each axis, written by `cnnlib.arithmetic.size_formula`
+        as the explorer's layer table writes it."""
         return tuple(
             size_formula(n, k, s, self.padding)
             for n, k, s in zip(self.input_size, self.kernel, self.stride, strict=True)

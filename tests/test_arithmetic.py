@@ -326,7 +326,7 @@ def test_formulas_with_the_layers_own_numbers():
     assert rows[1].size_formula == "(28 − 3 + 2·0) / 1 + 1 = 26"
     assert rows[1].settings == "32 filters 3×3, stride 1, valid, relu"
     assert rows[4].param_formula == "64 × (3 × 3 × 32) + 64 = 18,496"
-    assert rows[5].size_formula == "⌊(11 − 2 + 2·0) / 2⌋ + 1 = 4 + 1 = 5"
+    assert rows[5].size_formula == "⌊(11 − 2 + 2·0) / 2⌋ + 1 = ⌊4.5⌋ + 1 = 5"
     assert rows[8].param_formula == "128 × 1,600 + 128 = 204,928"
     assert ar.size_formula(28, 3, 2, "same") == "⌈28 / 2⌉ = 14 ('same' pads 0 before, 1 after)"
     assert ar.size_formula(28, 3, 1, "same") == "⌈28 / 1⌉ = 28 ('same' pads 1 before, 1 after)"
@@ -498,11 +498,9 @@ def test_size_helpers_refuse_bad_numbers():
         ar.conv_output_size(28, 3, 0, "valid")
     with pytest.raises(ValueError, match="padding must be"):
         ar.conv_output_size(28, 3, 1, "full")
-    assert ar.tiling_problem(28, 3, 1) == ""
-    assert ar.tiling_problem(7, 3, 2) == ""
-    problem = ar.tiling_problem(28, 5, 2)
-    assert "(28 − 5 + 2·0) / 2" in problem and "last 1 row" in problem
-    assert ar.conv_output_size(28, 5, 2) == 12  # Keras drops that last column
+    assert ar.conv_output_size(28, 5, 2) == 12  # Keras drops the last column
+    with pytest.raises(ValueError, match="kernel must be"):
+        ar.size_formula(28, 0, 1)
 
 
 def test_messages_do_not_leak_python_reprs_of_shapes():

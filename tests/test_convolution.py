@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from cnnlib import arithmetic as ar
 from cnnlib import convolution as cv
 
 
@@ -60,9 +61,30 @@ def test_same_padding_splits_like_keras_and_shows_in_the_formula():
     assert cv.axis_padding(8, 3, 2, "same") == (0, 1)  # the odd zero goes after
     assert cv.axis_padding(7, 4, 1, "same") == (1, 2)
     assert cv.output_size(28, 3, 1, "same") == 28
-    assert cv.size_formula(28, 3, 1, "valid") == "(28 − 3 + 2·0) / 1 + 1 = 26"
-    assert cv.size_formula(8, 3, 2, "same") == "(8 − 3 + (0 + 1)) / 2 + 1 = 4"
-    assert cv.size_formula(8, 3, 2, "valid") == "⌊(8 − 3 + 2·0) / 2⌋ + 1 = ⌊2.5⌋ + 1 = 3"
+    # The slides' formulas are the explorer's: one writer, `arithmetic.size_formula`.
+    assert cv.check_tiling(28, 3, 1).formulas == ("(28 − 3 + 2·0) / 1 + 1 = 26",) * 2
+    same = cv.check_tiling(8, 3, 2, "same").formulas[0]
+    assert same == "⌈8 / 2⌉ = 4 ('same' pads 0 before, 1 after)"
+    assert cv.check_tiling(8, 3, 2).formulas[0] == "⌊(8 − 3 + 2·0) / 2⌋ + 1 = ⌊2.5⌋ + 1 = 3"
+    assert cv.check_tiling((8, 7), 4, 1, "same").formulas == (
+        "⌈8 / 1⌉ = 8 ('same' pads 1 before, 2 after)",
+        "⌈7 / 1⌉ = 7 ('same' pads 1 before, 2 after)",
+    )
+    assert cv.check_tiling(2, 3).formulas[0] == (
+        "(2 − 3 + 2·0) / 1 + 1 < 1: the 3-wide window does not fit in 2"
+    )
+    for size, kernel, stride, padding in ((28, 5, 2, "valid"), (7, 3, 2, "same")):
+        tiling = cv.check_tiling(size, kernel, stride, padding)
+        assert tiling.formulas[0] == ar.size_formula(size, kernel, stride, padding)
+
+
+def test_tiling_names_the_division_and_the_rows_never_covered():
+    # Moved from the layer arithmetic's own tiling text, now that this is the only one.
+    assert cv.check_tiling(28, 3, 1).tiles and cv.check_tiling(7, 3, 2).tiles
+    problem = cv.check_tiling(28, 5, 2).problem
+    assert "(28 − 5) / 2 = 11.5 is not whole" in problem
+    assert "last row and column" in problem and "Keras floors to 12" in problem
+    assert cv.check_tiling(28, 5, 2).unused == (1, 1)
 
 
 def test_combinations_that_do_not_tile_are_refused_with_a_reason_and_sizes_that_tile():
