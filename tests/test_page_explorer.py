@@ -292,16 +292,23 @@ def test_convolution_concepts_refuse_what_does_not_tile_and_explain_the_rest(sma
     at.number_input(key="explorer_w_conv_h").set_value(8)
     at.number_input(key="explorer_w_conv_w").set_value(8)
     at.number_input(key="explorer_w_conv_s").set_value(2).run()
-    assert any("(8 − 3) / 2 = 2.5 is not whole" in e.value for e in at.error)
-    at.toggle(key="explorer_w_conv_floor").set_value(True).run()
-    assert not at.exception
-    assert any("not whole" in w.value for w in at.warning)
+    assert not at.exception and not at.error and not at.toggle(key="explorer_w_conv_play").value
+    # Not whole: the lecture's formula is named as the reason, and the slide goes on to show
+    # what Keras computes instead of hiding behind a switch.
+    assert any("(8 − 3) / 2 = 2.5 is not whole" in w.value for w in at.warning)
+    assert any("what Keras computes" in c.value for c in at.caption)
+    assert any(c.value.startswith("rows     ⌊(8 − 3 + 2·0) / 2⌋ + 1 = ⌊2.5⌋") for c in at.code)
+    assert any(c.value.count("·") >= 9 for c in at.code)  # the 3×3 multiply-and-sum
+    assert at.slider(key="explorer_w_conv_position").max == 3 * 3 - 1  # Keras's 3×3 output
+    at.number_input(key="explorer_w_conv_h").set_value(3)
+    at.number_input(key="explorer_w_conv_k").set_value(7).run()
+    assert any("does not fit" in e.value for e in at.error)  # a kernel that cannot fit at all
     show_tab(at, "Concepts", "Pooling")
     at.number_input(key="explorer_w_pool_size").set_value(7).run()
-    assert any("(7 − 2) / 2 = 2.5 is not whole" in e.value for e in at.error)
-    assert not any(c.value.startswith("max(") for c in at.code)
-    at.number_input(key="explorer_w_pool_size").set_value(8).run()
+    assert any("(7 − 2) / 2 = 2.5 is not whole" in w.value for w in at.warning)
     assert any(c.value.startswith("max(") for c in at.code)
+    at.number_input(key="explorer_w_pool_size").set_value(8).run()
+    assert any(c.value.startswith("max(") for c in at.code) and not at.warning
 
 
 MARKDOWN_ELEMENTS = ("markdown", "caption", "info", "warning", "success", "error", "table")

@@ -21,6 +21,7 @@ from cnnlib.figures_architecture import (
     pooling_windows,
 )
 from cnnlib.paths import cnnlab_home
+from views._explorer_text import escape_markdown
 
 RANDOM_KERNEL = "random −1 / 0 / 1"
 PLAY = "explorer_w_conv_play"
@@ -101,12 +102,6 @@ def convolution_concept() -> None:
             format_func=lambda k: cv.KERNELS[k].title if k in cv.KERNELS else k,
             key="explorer_w_conv_kernel",
         )
-    keras_floor = st.toggle(
-        "Floor as Keras does",
-        key="explorer_w_conv_floor",
-        help="Keras never refuses a size that does not tile: it drops the rows and columns "
-        "the kernel cannot reach.",
-    )
     image = _input(picture, int(height), int(width))
     kernel = (
         cv.KERNELS[kernel_name].weights
@@ -119,15 +114,21 @@ def convolution_concept() -> None:
     if 0 in tiling.output_size:
         st.error(tiling.problem)
         return
-    if not tiling.tiles:
-        if not keras_floor:
-            st.error(tiling.problem)
-            st.caption("Switch on 'Floor as Keras does' to see what Keras would compute.")
-            return
-        st.warning(tiling.problem)
+    _floored(tiling, "kernel")
     conv = cv.convolve2d(image, kernel, int(stride), padding, strict=False)
     st.toggle("Play", key=PLAY, help="Move the kernel one step every second.")
     _slide(conv)
+
+
+def _floored(tiling: cv.Tiling, what: str) -> None:
+    """Say when the lecture's formula is not whole: Keras floors, and the slide shows that."""
+    if tiling.tiles:
+        return
+    st.warning(tiling.problem)
+    st.caption(
+        f"Keras does not refuse such a layer: it floors, and the {what} never visits the "
+        f"leftover rows and columns. What follows is what Keras computes."
+    )
 
 
 def _slide(conv: cv.Convolution) -> None:
@@ -199,15 +200,13 @@ def pooling_concept() -> None:
         format_func={"max": "max", "avg": "average"}.get,
         key="explorer_w_pool_mode",
     )
-    keras_floor = st.toggle("Floor as Keras does", key="explorer_w_pool_floor")
     image = _input(picture, int(size), int(size), seed=3)
     tiling = cv.check_tiling(image.shape, int(window), int(stride))
     st.code(f"rows and columns  {tiling.formulas[0]}", language=None)
-    if 0 in tiling.output_size or (not tiling.tiles and not keras_floor):
+    if 0 in tiling.output_size:
         st.error(tiling.problem)
         return
-    if not tiling.tiles:
-        st.warning(tiling.problem)
+    _floored(tiling, "window")
     pool = cv.pool2d(image, int(window), int(stride), mode, strict=False)
     out_h, out_w = tiling.output_size
     row, col = _position_slider("explorer_w_pool_position", out_h * out_w, out_w, "Output cell")
@@ -245,4 +244,7 @@ def activation_concept() -> None:
         weights = " ".join(
             "[" + " ".join(cv.format_number(v, 2) for v in row) + "]" for row in item.kernel.weights
         )
-        st.caption(f"**{item.kernel.title}** {weights}: {item.kernel.what}")
+        st.caption(
+            f"**{escape_markdown(item.kernel.title)}** "
+            f"{escape_markdown(f'{weights}: {item.kernel.what}')}"
+        )
