@@ -76,13 +76,15 @@ def model_problem(input_shape: tuple[int, ...], num_classes: int, profile: Datas
     training on `profile`'s images, naming both shapes, or None when it can."""
     if tuple(input_shape) != tuple(profile.input_shape):
         return (
-            f"The snapshot reads {_shape(input_shape)} images, but {profile.label} images are "
+            f"This snapshot cannot be used here: it reads {_shape(input_shape)} images, but "
+            f"{profile.label} images are "
             f"{_shape(profile.input_shape)}: choose the dataset it was made for, or another "
             "snapshot."
         )
     if num_classes != profile.num_classes:
         return (
-            f"The snapshot tells {num_classes} classes apart, but {profile.label} has "
+            f"This snapshot cannot be used here: it tells {num_classes} classes apart, but "
+            f"{profile.label} has "
             f"{profile.num_classes}: choose the dataset it was made for, or another snapshot."
         )
     return None

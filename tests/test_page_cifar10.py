@@ -36,14 +36,14 @@ def press(at, *labels):
 
 
 def job_of(at):
-    return at.session_state["cifar_job"]
+    return at.session_state["cifar_state"].run.job
 
 
 def test_page_loads_with_the_convnetjs_network_and_its_controls(small_home):
     at = open_page()
     labels = [b.label for b in at.button]
     assert labels[:4] == ["Start training", "Pause", "Stop", "Clear graph"]
-    network_text = at.text_area(key="cifar_w_network_text").value
+    network_text = at.text_area(key="cifar_w_network_json_cifar10").value
     assert '"Conv2D"' in network_text and '"filters": 16' in network_text
     # The parameter count shown is the registry network's, worked out without Keras.
     assert any("22,466 parameters" in c.value for c in at.caption)
@@ -73,7 +73,7 @@ def test_short_run_shows_statistics_layers_stream_and_test_results(small_home):
     assert "16 × (5 × 5 × 3) + 16 = 1,216" in captions
     assert "activations: min" in captions
     assert "accuracy on the last" in texts
-    assert any(s.value.startswith("Test accuracy") for s in at.subheader)
+    assert any(m.value.startswith("**Test accuracy") for m in at.markdown)
     # The finished model joins the session's models for the ensemble page.
     [record] = at.session_state["models"].values()
     assert record.dataset == "cifar10" and record.test_accuracy == snap["test"]["accuracy"]
@@ -115,14 +115,14 @@ def test_snapshot_made_for_other_images_is_refused_with_a_message(small_home):
         class_names=[str(i) for i in range(10)],
     )
     at = open_page()
-    at.file_uploader(key="cifar_b_snapshot_upload").set_value(
+    at.file_uploader(key="cifar_snapshot_upload").set_value(
         ("digits.keras", record_to_bytes(record), "application/zip")
     )
     at.run()
     assert not at.exception
     [message] = [e.value for e in at.error]
     assert "cannot be used" in message and "28" in message and "32" in message
-    assert at.session_state["cifar_snapshot"] is None
+    assert at.session_state["cifar_state"].snapshot is None
 
 
 def test_snapshot_of_the_right_shape_starts_the_next_run(small_home):
@@ -140,7 +140,7 @@ def test_snapshot_of_the_right_shape_starts_the_next_run(small_home):
         network=network,
     )
     at = open_page()
-    at.file_uploader(key="cifar_b_snapshot_upload").set_value(
+    at.file_uploader(key="cifar_snapshot_upload").set_value(
         ("my_snapshot.keras", record_to_bytes(record), "application/zip")
     )
     at.run()
@@ -156,7 +156,7 @@ def test_snapshot_of_the_right_shape_starts_the_next_run(small_home):
 
 def test_invalid_network_text_is_refused_and_start_disabled(small_home):
     at = open_page()
-    at.text_area(key="cifar_w_network_text").set_value('{"name": "x", "layers": [')
+    at.text_area(key="cifar_w_network_json_cifar10").set_value('{"name": "x", "layers": [')
     at.run()
     assert not at.exception
     assert any("not valid JSON" in e.value for e in at.error)
@@ -181,7 +181,7 @@ def test_mnist_shaped_data_uses_the_convnetjs_mnist_network(small_home):
     at.segmented_control(key="cifar_w_dataset").set_value("mnist")
     at.run()
     assert not at.exception
-    text = at.text_area(key="cifar_w_network_text").value
+    text = at.text_area(key="cifar_w_network_json_mnist").value
     assert "28" in text and "ConvNetJS MNIST" in text
 
 
@@ -224,6 +224,99 @@ def test_quick_start_stop_start_and_page_switches_leave_one_live_job(small_home)
     assert first.wait(timeout=60) and second.wait(timeout=60)
     assert first.snapshot()["stopped_early"] and second.snapshot()["stopped_early"]
     assert third.snapshot()["state"] in ("queued", "running")
-    assert len(at.session_state["cifar_runs"]) >= 2
+    assert len(at.session_state["cifar_state"].runs) >= 2
     press(at, "Stop")
     assert third.wait(timeout=60)
+
+
+def test_settings_and_network_survive_a_page_round_trip(small_home):
+    """The CIFAR-10 page forgot epochs, learning rate and the network text on any visit to
+    another page, so that Start was disabled with "not valid JSON"."""
+    at = open_page(epochs=7)
+    at.number_input(key="cifar_w_learning_rate").set_value(0.003)
+    edited = at.text_area(key="cifar_w_network_json_cifar10").value.replace(
+        '"filters": 16', '"filters": 12'
+    )
+    at.text_area(key="cifar_w_network_json_cifar10").set_value(edited)
+    at.run()
+    at.switch_page("views/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.number_input(key="cifar_w_epochs").value == 7
+    assert at.number_input(key="cifar_w_learning_rate").value == pytest.approx(0.003)
+    assert at.text_area(key="cifar_w_network_json_cifar10").value == edited
+    [start] = [b for b in at.button if b.label == "Start training"]
+    assert not start.disabled and not at.error
+
+
+def test_a_snapshot_that_does_not_fit_the_chosen_dataset_is_refused_before_start(small_home):
+    """A CIFAR-10 snapshot with the MNIST dataset chosen raised an uncaught ValueError at
+    Start; now the page names both shapes at once and starts nothing."""
+    from cnnlib.build import build_model
+
+    network = REGISTRY["convnetjs_cifar10"].network
+    record = ModelRecord(
+        name="colour snapshot",
+        model=build_model(network),
+        dataset="cifar10",
+        input_shape=(32, 32, 3),
+        class_names=[str(i) for i in range(10)],
+        network=network,
+    )
+    at = open_page()
+    at.file_uploader(key="cifar_snapshot_upload").set_value(
+        ("colour.keras", record_to_bytes(record), "application/zip")
+    )
+    at.run()
+    at.segmented_control(key="cifar_w_dataset").set_value("mnist")
+    at.run()
+    assert not at.exception
+    assert any("32×32×3" in e.value and "28×28×1" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
+    assert at.session_state["cifar_state"].snapshot is None
+    assert at.session_state["cifar_state"].run is None
+
+
+def test_epochs_above_the_limit_are_refused_visibly(small_home):
+    at = open_page()
+    at.number_input(key="cifar_w_epochs").set_value(5000)
+    at.run()
+    assert at.number_input(key="cifar_w_epochs").value == 5000  # not silently replaced
+    assert any("epochs" in e.value and "1,000" in e.value for e in at.error)
+    [start] = [b for b in at.button if b.label == "Start training"]
+    assert start.disabled
+
+
+def test_a_live_change_is_recorded_marked_and_shown_in_the_runs_table(small_home):
+    at = open_page(epochs=50)
+    press(at, "Start training")
+    job = job_of(at)
+    deadline = time.monotonic() + 60
+    while job.snapshot()["step"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.number_input(key="cifar_w_learning_rate").set_value(0.002)
+    at.run()
+    deadline = time.monotonic() + 60
+    while not job.snapshot()["changes"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [change] = job.snapshot()["changes"]
+    assert change["setting"] == "learning_rate" and change["value"] == pytest.approx(0.002)
+    assert change["step"] >= 2 and change["epoch"] >= 1
+    press(at, "Stop")
+    assert job.wait(timeout=60)
+    at.run()
+    press(at, "Start training")  # the stopped run joins the comparison of runs
+    press(at, "Stop")
+    job_of(at).wait(timeout=60)
+    at.run()
+    [table] = [frame.value for frame in at.dataframe if "changes while training" in frame.value]
+    first = table.iloc[0]
+    assert first["learning rate"] == pytest.approx(0.002)
+    assert "learning rate 0.002 from epoch" in first["changes while training"]
+    # The change is marked on the run's curves as well.
+    from cnnlib import figures
+
+    history = job.snapshot()["batch_history"]
+    figure = figures.training_curves(history, {}, steps_per_epoch=10, changes=[change])
+    assert any("0.002" in (a.text or "") for a in figure.layout.annotations)

@@ -352,4 +352,4 @@ def snapshot_upload(page: str, profile: DatasetProfile, state) -> None:
         st.error(problem)
         state.snapshot = None
         return
-    st.success(f"Next run continues from the snapshot {record.name!r}.")
+    st.caption(f"Next run starts from the snapshot {record.name!r}.")
