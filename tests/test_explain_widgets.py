@@ -189,3 +189,40 @@ def test_own_image_panel_refuses_bad_files_with_their_message(content, message):
     assert not at.exception, at.exception
     assert len(at.error) == 1 and message in at.error[0].value
     assert len(at.get("plotly_chart")) == 0
+
+
+def tiny_colour_model(seed: int = 2) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(4, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(4),
+            layers.Flatten(),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+
+
+def test_colour_model_gets_a_centre_crop_and_a_grey_occlusion_patch():
+    model = tiny_colour_model()
+    names = ["cat", "dog", "ship"]
+    photo = np.random.default_rng(3).integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    at = start(own_image_script, model=model, names=names)
+    at.file_uploader(key="own_upload").upload("photo.jpg", png_bytes(photo, "JPEG"), "image/jpeg")
+    at.run()
+    assert not at.exception, at.exception
+    step_captions = [text for element in at.get("image") for text in element.captions]
+    assert step_captions == ["your image", "centre crop", "resized to 32×32"]
+    assert len(at.get("progress")) == 3
+    assert any(caption.value.endswith("The patch is grey.") for caption in at.caption)
+    predicted = int(predict_proba(model, explain_input(photo)).argmax())
+    assert class_selector(at).value == predicted
+
+
+def explain_input(photo: np.ndarray) -> np.ndarray:
+    """The 32×32 model input of the photo: its centre 60×60 averaged down (independent of the
+    preparation's code, through Pillow's box filter on a JPEG round trip)."""
+    decoded = np.asarray(Image.open(io.BytesIO(png_bytes(photo, "JPEG"))))
+    square = Image.fromarray(decoded[:, 15:75])
+    return np.asarray(square.resize((32, 32), Image.Resampling.BOX), dtype=np.float32) / 255

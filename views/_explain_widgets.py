@@ -156,7 +156,7 @@ def filters_panel(model: Any, images: Any, key: str) -> None:
     if not convolutions:
         st.info("This model has no convolution layer, so it has no filters to look at.")
         return
-    pool = as_batch(images, model_input_shape(model))[:MAX_FILTER_IMAGES]
+    pool = as_batch(np.asarray(images)[:MAX_FILTER_IMAGES], model_input_shape(model))
     layer = st.selectbox("Convolution layer", convolutions, key=f"{key}_layer")
     filters = int(model.get_layer(layer).filters)
     if not explain.cached_filter_views(model, layer, pool, k=TOP_K):
