@@ -11,6 +11,7 @@ import streamlit as st
 
 from cnnlib import ensemble, figures_ensemble
 from views._data import get_dataset
+from views._explorer_text import escape_markdown
 
 MAX_IMAGES_SHOWN = 16
 
@@ -23,20 +24,22 @@ def show_result(bundle: dict) -> None:
     average = result.combiner_test_accuracy[ensemble.AVERAGE]
     top = max(result.combiner_test_accuracy, key=result.combiner_test_accuracy.get)
     columns = st.columns(3)
-    columns[0].metric("Best member", f"{best:.2%}", help=best_name, border=True)
+    columns[0].metric("Best member", f"{best:.2%}", help=escape_markdown(best_name), border=True)
     columns[1].metric(
         "Average of probabilities",
         f"{average:.2%}",
         delta=f"{(average - best) * 100:+.2f} points vs best member",
         border=True,
     )
+    # The short name in the label, which a third of the page can hold; the full one on hover.
     columns[2].metric(
-        f"Best combiner: {ensemble.COMBINER_LABELS[top]}",
+        f"Best combiner: {top}",
         f"{result.combiner_test_accuracy[top]:.2%}",
+        help=ensemble.COMBINER_LABELS[top],
         border=True,
     )
     for note in bundle["notes"]:
-        st.info(note, icon=":material/info:")
+        st.info(escape_markdown(note), icon=":material/info:")
 
     st.subheader("Members and combiners on the test set")
     table = pd.DataFrame(ensemble.accuracy_table(result))
@@ -113,8 +116,8 @@ def _rescued_and_lost(bundle: dict, best_name: str) -> None:
     average = result.predictions[ensemble.AVERAGE]
     st.subheader("What averaging fixes, and what it breaks")
     st.caption(
-        f"Under each test image: what the best member ({best_name}) said, then what the "
-        "average of probabilities said; green is right, red is wrong."
+        f"Under each test image: what the best member ({escape_markdown(best_name)}) said, "
+        "then what the average of probabilities said; green is right, red is wrong."
     )
     left, right = st.columns(2)
     for column, indices, title in (
