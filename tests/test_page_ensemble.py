@@ -65,7 +65,7 @@ def test_page_loads_and_says_how_to_get_members(small_home):
     at = _open()
     assert any("No trained models yet" in info.value for info in at.info)
     assert next(b for b in at.button if b.label == "Build the ensemble").disabled
-    assert at.session_state["ensemble_result"] is None
+    assert at.session_state["ensemble_state"].result is None
 
 
 def test_builds_an_ensemble_from_session_models(small_home):
@@ -79,7 +79,7 @@ def test_builds_an_ensemble_from_session_models(small_home):
     build.click().run()
     assert not at.exception
     assert not at.error
-    result = at.session_state["ensemble_result"]["result"]
+    result = at.session_state["ensemble_state"].result["result"]
     # Independent reference: average the models' own predictions on the test images.
     probabilities = [
         r.model.predict(mnist.x_test.astype(np.float32) / 255, verbose=0) for r in records.values()
@@ -88,7 +88,7 @@ def test_builds_an_ensemble_from_session_models(small_home):
     assert result.combiner_test_accuracy["average"] == pytest.approx(expected)
     assert set(result.combiner_test_accuracy) == {"average", "vote", "weighted", "stacking"}
     # The validation images are the last tenth of the training set, which no member saw.
-    assert at.session_state["ensemble_result"]["validation_images"] == 60
+    assert at.session_state["ensemble_state"].result["validation_images"] == 60
     assert sum(result.weights) == pytest.approx(1.0)
     # The page shows the table, the charts and the pitfall's explanation.
     assert len(at.dataframe) == 1
@@ -116,7 +116,7 @@ def test_members_of_different_datasets_are_refused(small_home):
     assert not at.exception
     message = " ".join(error.value for error in at.error)
     assert "dataset" in message and "photos (cifar10)" in message and "digits" in message
-    assert at.session_state["ensemble_result"] is None
+    assert at.session_state["ensemble_state"].result is None
     # Nothing the user had is lost.
     assert set(at.session_state["models"]) == set(records)
 
@@ -127,10 +127,10 @@ def test_trains_new_members_through_the_engine_and_builds_the_ensemble(small_hom
     at.slider(key="ensemble_w_epochs").set_value(1)
     next(b for b in at.button if b.label == "Train the members").click().run()
     assert not at.exception
-    runs = at.session_state["ensemble_runs"]
+    runs = at.session_state["ensemble_state"].member_runs
     assert len(runs) == 2 and all(run["status"] == "training" for run in runs)
     for run in runs:
-        assert run["job"].wait(TIMEOUT)
+        assert run["run"].job.wait(TIMEOUT)
     at.run()
     assert not at.exception
     models = at.session_state["models"]
@@ -141,7 +141,7 @@ def test_trains_new_members_through_the_engine_and_builds_the_ensemble(small_hom
     seeds = sorted(record.settings["seed"] for record in models.values())
     assert seeds == [0, 1]
     # Once both have finished, the ensemble of the new members is built by itself.
-    bundle = at.session_state["ensemble_result"]
+    bundle = at.session_state["ensemble_state"].result
     assert bundle is not None
     assert sorted(bundle["result"].member_names) == sorted(models)
     assert bundle["validation_images"] == 60
@@ -158,7 +158,7 @@ def test_members_of_unknown_training_data_get_average_and_vote_only(small_home):
     at.multiselect(key=MEMBERS).set_value([f"session:{name}" for name in records]).run()
     next(b for b in at.button if b.label == "Build the ensemble").click().run()
     assert not at.exception
-    result = at.session_state["ensemble_result"]["result"]
+    result = at.session_state["ensemble_state"].result["result"]
     assert set(result.combiner_test_accuracy) == {"average", "vote"}
     notes = " ".join(info.value for info in at.info)
     assert "not known which training images x, y learned from" in notes
