@@ -323,13 +323,15 @@ def occlusion(
 
 def _weights_fingerprint(model: Any) -> str:
     """A short digest of every weight, so results cached for a model that trained on are not
-    reused. Sums and a strided sample of each array keep it cheap for large models."""
+    reused. Each weight's sum and 512 samples of it are taken where the weight lives, so a large
+    model is not copied whole on every look."""
+    tf = _require_tensorflow()
     digest = hashlib.blake2b(digest_size=12)
     for weight in model.weights:
-        values = np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight)
-        flat = values.reshape(-1)
-        digest.update(np.float64(flat.sum(dtype=np.float64)).tobytes())
-        digest.update(np.ascontiguousarray(flat[:: max(1, flat.size // 512)]).tobytes())
+        flat = tf.reshape(tf.convert_to_tensor(weight), [-1])
+        stride = max(1, int(flat.shape[0]) // 512)
+        digest.update(np.asarray(tf.reduce_sum(tf.cast(flat, tf.float64))).tobytes())
+        digest.update(np.asarray(flat[::stride]).tobytes())
     return digest.hexdigest()
 
 
