@@ -75,6 +75,7 @@ class _ModelCache:
     ascent_steps: dict[str, Any] = field(default_factory=dict)  # layer -> tf.function
     response_functions: dict[str, Any] = field(default_factory=dict)  # layer -> tf.function
     results: dict[tuple, Any] = field(default_factory=dict)  # filter results by settings
+    weight_summary: Any = None  # tf.function () -> sums and samples of every weight
 
 
 # In filter maximisation, negative responses count this much: enough to lift a silent filter,
@@ -323,16 +324,25 @@ def occlusion(
 
 def _weights_fingerprint(model: Any) -> str:
     """A short digest of every weight, so results cached for a model that trained on are not
-    reused. Each weight's sum and 512 samples of it are taken where the weight lives, so a large
-    model is not copied whole on every look."""
-    tf = _require_tensorflow()
-    digest = hashlib.blake2b(digest_size=12)
-    for weight in model.weights:
-        flat = tf.reshape(tf.convert_to_tensor(weight), [-1])
-        stride = max(1, int(flat.shape[0]) // 512)
-        digest.update(np.asarray(tf.reduce_sum(tf.cast(flat, tf.float64))).tobytes())
-        digest.update(np.asarray(flat[::stride]).tobytes())
-    return digest.hexdigest()
+    reused. Each weight's sum and 512 samples of it are taken where the weight lives, in one
+    compiled call, so a large model is not copied whole on every look."""
+    cache = _cache(model)
+    if cache.weight_summary is None:
+        tf = _require_tensorflow()
+        weights = list(model.weights)
+
+        @tf.function
+        def summary():
+            parts = []
+            for weight in weights:
+                flat = tf.cast(tf.reshape(tf.convert_to_tensor(weight), [-1]), tf.float64)
+                stride = max(1, int(flat.shape[0]) // 512)
+                parts += [tf.reduce_sum(flat)[None], flat[::stride]]
+            return tf.concat(parts, axis=0)
+
+        cache.weight_summary = summary
+    values = np.asarray(cache.weight_summary())
+    return hashlib.blake2b(values.tobytes(), digest_size=12).hexdigest()
 
 
 def _conv_layer(model: Any, layer_name: str) -> Any:
