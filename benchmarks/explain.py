@@ -10,10 +10,13 @@ MNIST model that has one (target: under 5 s), once as a page first meets it (com
 ascent included) and once more with a new seed (compiled, not cached). Part 3: one call of the
 CIFAR-10 page's `LiveProbe` on the ConvNetJS CIFAR-10 network, with gradients and without;
 the page calls it about once a second, so its cost is the share of training time it takes.
+Part 4 (`--training`): the live page's path (a `TrainingJob` with that probe every second) in
+images/s with the gradient views on and off, the second of two epochs, alternating.
 
 The machine may be shared: the 1-minute load average is printed beside every figure, and
 figures taken under load are not the machine's. Run from the project folder:
-`.venv/bin/python benchmarks/explain.py [--repeats 100] [--steps 64]`.
+`.venv/bin/python benchmarks/explain.py [--repeats 100] [--steps 64] [--training]
+[--train-size 20000]`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from draw_predict import random_drawing  # noqa: E402
+from train_speed import BATCH_SIZE, real_or_random  # noqa: E402
 
 from cnnlib import explain, registry  # noqa: E402
 from cnnlib.drawing import preprocess_drawing  # noqa: E402
@@ -155,11 +159,71 @@ def time_probe(repeats: int) -> None:
         print(f"{policy:<15} gradients add {extra * 1000:+.2f} ms per call, once a second")
 
 
+def live_training_speed(network, policy: str, data, gradients: bool) -> float:
+    """Images/s of the live page's path in its second epoch, as benchmarks/cifar_live.py
+    trains it, with the probe's gradient views on or off."""
+    from cnnlib.build import build_model
+    from cnnlib.probes import LiveProbe, ProbeConfig
+    from cnnlib.scheduler import JobScheduler
+    from cnnlib.training import TrainingJob, TrainSettings
+
+    settings = TrainSettings(
+        epochs=2,
+        batch_size=BATCH_SIZE,
+        optimizer="adam",
+        validation_split=0.0,
+        precision=policy,
+        seed=0,
+        augment_shift=2,
+        augment_flip=True,
+    )
+    probe = LiveProbe(data.x_test, data.y_test, data.class_names, ProbeConfig(gradients=gradients))
+    job = TrainingJob(
+        lambda dtype: build_model(network, dtype),
+        data,
+        settings,
+        name="benchmark",
+        probe=probe,
+        probe_interval=1.0,
+        scheduler=JobScheduler(1),
+    )
+    job.start()
+    while not job.wait(1.0):
+        job.snapshot()  # as the live page reads it, once a second
+    snapshot = job.snapshot()
+    if snapshot["state"] != "finished":
+        raise RuntimeError(f"The benchmark job ended {snapshot['state']}: {snapshot['error']}")
+    return len(data.x_train) / snapshot["epoch_history"][1]["seconds"]
+
+
+def time_live_training(train_size: int, repeats: int) -> None:
+    from cnnlib.training import resolve_precision
+
+    network = registry.get("convnetjs_cifar10").network
+    data, source = real_or_random("cifar10", train_size)
+    policy = resolve_precision("auto")
+    print(f"\nLive CIFAR-10 page path, {policy}, {source}, {len(data.x_train):,} images/epoch:")
+    speeds: dict[bool, list[float]] = {False: [], True: []}
+    for repeat in range(repeats):
+        for gradients in (False, True) if repeat % 2 == 0 else (True, False):
+            speeds[gradients].append(live_training_speed(network, policy, data, gradients))
+            print(
+                f"  gradients {'on ' if gradients else 'off'} repeat {repeat + 1}: "
+                f"{speeds[gradients][-1]:8,.0f} images/s  ({load()})",
+                flush=True,
+            )
+    off, on = statistics.median(speeds[False]), statistics.median(speeds[True])
+    print(f"  medians: off {off:,.0f}, on {on:,.0f} images/s, on/off {on / off:.3f}  ({load()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=100, help="timed calls per model")
     parser.add_argument("--steps", type=int, default=explain.AscentSettings().steps)
     parser.add_argument("--no-probe", action="store_true", help="skip the live-probe timing")
+    parser.add_argument("--training", action="store_true", help="also time the live page")
+    parser.add_argument("--train-size", type=int, default=20_000, help="images per epoch")
+    parser.add_argument("--training-repeats", type=int, default=3)
     args = parser.parse_args()
     models = registry.for_dataset("mnist")
     print(f"{os.cpu_count()} CPUs; {load()} at the start\n")
@@ -167,6 +231,8 @@ def main() -> None:
     time_maximisation(models, args.steps)
     if not args.no_probe:
         time_probe(max(5, args.repeats // 5))
+    if args.training:
+        time_live_training(args.train_size, args.training_repeats)
 
 
 if __name__ == "__main__":
