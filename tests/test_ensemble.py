@@ -314,10 +314,12 @@ def _tiny_dataset(num_train=203, num_test=20):
 
 @pytest.mark.parametrize("split", [0.1, 0.15, 0.25])
 def test_training_indices_match_the_training_engine(split):
-    from cnnlib import datasets, training
+    from cnnlib import datasets
+    from cnnlib.training import TrainSettings
+    from cnnlib.training.data import TrainingData
 
     full = _tiny_dataset()
-    engine = training._Data(full, training.TrainSettings(validation_split=split))
+    engine = TrainingData(full, TrainSettings(validation_split=split))
     seen = ensemble.training_indices(len(full.y_train), split)
     np.testing.assert_array_equal(full.x_train[seen], engine.x_train)
     unseen = np.setdiff1d(np.arange(len(full.y_train)), seen)
@@ -325,7 +327,7 @@ def test_training_indices_match_the_training_engine(split):
     # A member trained on a subset: its record names the subset, and the images it learned
     # from are those the engine trains on when given that subset.
     part = datasets.subset(full, 90, 10, seed=7)
-    engine = training._Data(part, training.TrainSettings(validation_split=split))
+    engine = TrainingData(part, TrainSettings(validation_split=split))
     record = FakeRecord("m")
     record.settings = {"train_images": 90, "data_seed": 7, "validation_split": split}
     record.validation_fraction = None
@@ -336,7 +338,9 @@ def test_training_indices_match_the_training_engine(split):
 
 
 def test_records_name_the_images_they_learned_from():
-    from cnnlib import datasets, training
+    from cnnlib import datasets
+    from cnnlib.training import TrainSettings
+    from cnnlib.training.data import TrainingData
 
     record = FakeRecord("m")
     record.settings, record.validation_fraction, record.source = {"train_images": 100}, 0.1, ""
@@ -350,7 +354,7 @@ def test_records_name_the_images_they_learned_from():
     record.validation_fraction = None
     seen = ensemble.record_training_indices(record, full.y_train)
     part = datasets.subset(full, 50, 10, seed=4)
-    engine = training._Data(part, training.TrainSettings(validation_split=0.2))
+    engine = TrainingData(part, TrainSettings(validation_split=0.2))
     np.testing.assert_array_equal(full.x_train[seen], engine.x_train)
     # Unknown: no training-set size recorded, or a plain Keras upload.
     record.settings = {"validation_split": 0.1}

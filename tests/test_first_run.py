@@ -139,7 +139,10 @@ def test_bookmarked_page_runs_inside_the_apps_navigation(fresh_home, script):
 def test_switching_pages_keeps_what_the_session_holds(fresh_home):
     """Every page switch reruns app.py; `_state.init` must never replace what a session holds."""
     at = AppTest.from_file(APP, default_timeout=120).run()
-    held = {key: at.session_state[key] for key in (_state.MODELS, _state.MNIST, _state.CIFAR, _state.ENSEMBLE)}
+    held = {
+        key: at.session_state[key]
+        for key in (_state.MODELS, _state.MNIST, _state.CIFAR, _state.ENSEMBLE)
+    }
     for entry in EXISTING:
         at.switch_page(entry.path).run()
         assert _errors(at) == [], entry.path

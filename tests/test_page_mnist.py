@@ -57,8 +57,7 @@ def test_page_loads_with_its_controls(small_home):
     assert at.title[0].value == "MNIST digits"
     assert at.button(key="mnist_start").disabled is False
     labels = {
-        widget.label
-        for widget in [*at.slider, *at.select_slider, *at.selectbox, *at.number_input]
+        widget.label for widget in [*at.slider, *at.select_slider, *at.selectbox, *at.number_input]
     }
     for label in ("Epochs", "Batch size", "Learning rate", "Training images", "Optimizer"):
         assert label in labels
