@@ -93,6 +93,14 @@ def _cache(model: Any) -> _ModelCache:
     return cache
 
 
+def _store(cache: _ModelCache, key: tuple, value: Any) -> None:
+    """Keep a result under `key`, whose last item is the weights' fingerprint, and drop the
+    results of earlier weights: a model that trains on would otherwise pile them up."""
+    for old in [old for old in cache.results if old[-1] != key[-1]]:
+        del cache.results[old]
+    cache.results[key] = value
+
+
 def _require_tensorflow() -> Any:
     import keras
 
@@ -471,7 +479,7 @@ def maximise_filters(
             strength = settings.blur_strength
             images = (1 - strength) * images + strength * _blur(images)
     result = images.astype(np.float32)
-    cache.results[key] = result
+    _store(cache, key, result)
     return result.copy()
 
 
@@ -534,7 +542,7 @@ def top_images(
     # A stable sort on the negated responses: ties keep the images' order.
     indices = np.argsort(-responses, axis=0, kind="stable")[:k].T.astype(np.int64)
     values = np.take_along_axis(responses.T, indices, axis=1).astype(np.float32)
-    cache.results[key] = (indices, values)
+    _store(cache, key, (indices, values))
     return indices.copy(), values.copy()
 
 

@@ -245,6 +245,8 @@ def test_filter_results_are_cached_per_model_and_weights():
     model.get_layer("first").set_weights([-kernel, bias])
     assert not explain.cached_filter_views(model, "first", images, settings=short)
     assert not np.allclose(explain.maximise_filters(model, "first", steps=5), first)
+    # Only the results for the weights the model has now are kept.
+    assert len(explain._caches[model].results) == 1
 
 
 def test_top_images_are_the_strongest_responses_from_keras_outputs():
