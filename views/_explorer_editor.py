@@ -23,7 +23,11 @@ from views._explorer_text import escape_markdown
 
 _COLUMN_CONFIG = {
     "layer": st.column_config.SelectboxColumn(
-        "layer", options=ne.ROW_KINDS + ("Parallel",), required=True, default="Conv2D"
+        "layer",
+        options=ne.ROW_KINDS + ("Parallel",),
+        required=True,
+        default="Conv2D",
+        width=170,  # "GlobalAveragePooling2D" in full
     ),
     "size": st.column_config.NumberColumn(
         "filters / units", min_value=1, max_value=ne.MAX_FILTERS, step=1
@@ -39,9 +43,10 @@ _COLUMN_CONFIG = {
     "activation": st.column_config.SelectboxColumn("activation", options=ne.ACTIVATION_CHOICES),
     "rate": st.column_config.NumberColumn("dropout rate", min_value=0.0, max_value=0.99, step=0.05),
     "bias": st.column_config.CheckboxColumn("bias"),
-    "about": st.column_config.TextColumn("block", disabled=True),
+    "about": st.column_config.TextColumn("block", disabled=True, width="large"),
 }
-_VISIBLE = ["layer", "about"] + [c for c in ne.COLUMNS if c not in ("layer", "block")]
+# A block's description is long: it comes last, after the cells a student edits.
+_VISIBLE = ["layer"] + [c for c in ne.COLUMNS if c not in ("layer", "block")] + ["about"]
 
 
 def table_height(rows: int, most: int = 640) -> int:

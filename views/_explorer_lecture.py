@@ -42,16 +42,18 @@ def lecture_check() -> None:
             "the lecture's comment": [row["stated"] for row in rows],
             "Keras computes": [row["true"] for row in rows],
             "agrees": ["✓" if row["agrees"] else "✗" for row in rows],
-            "why": [row["why"] for row in rows],
         }
     ).set_index("layer")
     # A dataframe shows its cells as text; st.table would read them as Markdown.
-    st.dataframe(
-        table,
-        width="stretch",
-        height=table_height(len(rows)),
-        column_config={"why": st.column_config.TextColumn(width="large")},
-    )
+    st.dataframe(table, width="stretch", height=table_height(len(rows)))
+    # The reasons are sentences: written out below, where they are not cut to a cell's width.
+    reasons = [
+        f"- **{escape_markdown(row['layer'])}**: {escape_markdown(row['why'])}"
+        for row in rows
+        if row["why"]
+    ]
+    if reasons:
+        st.markdown("\n".join(reasons))
     st.caption(
         "The check is made on the network as the lecture's code writes it: 'valid' padding "
         "unless the code asks for 'same'. Output size = ⌊(W − F + 2P) / S⌋ + 1."

@@ -26,16 +26,28 @@ def totals(analysis: Analysis) -> None:
     second[2].metric("Output", ne.format_shape(analysis.output_shape))
 
 
-# Short columns get a fixed width; settings and formulas take the width their text needs,
-# so that no formula is cut off.
-_ANALYSIS_COLUMNS = {
+_FIXED_COLUMNS = {
     "#": st.column_config.TextColumn(width=40),
-    "layer": st.column_config.TextColumn(width=130),
-    "output": st.column_config.TextColumn(width=85),
-    "parameters": st.column_config.NumberColumn(format="localized", width=90),
-    "MACs": st.column_config.NumberColumn(format="localized", width=100),
-    "memory": st.column_config.TextColumn(width=75),
+    "layer": st.column_config.TextColumn(width=150),
+    "output": st.column_config.TextColumn(width=95),
+    "parameters": st.column_config.NumberColumn(format="localized", width=95),
+    "MACs": st.column_config.NumberColumn(format="localized", width=110),
+    "memory": st.column_config.TextColumn(width=80),
 }
+# Settings and formulas are as wide as their longest text (the table scrolls sideways), so
+# that no formula is cut off; about 6.8 pixels a character at the table's font size.
+_TEXT_COLUMNS = ("settings", "how", "output size")
+PIXELS_PER_CHARACTER = 6.8
+MAX_TEXT_WIDTH = 900
+
+
+def _column_config(frame: pd.DataFrame) -> dict:
+    config = dict(_FIXED_COLUMNS)
+    for column in _TEXT_COLUMNS:
+        longest = max((len(str(text)) for text in frame[column]), default=0)
+        width = int(min(MAX_TEXT_WIDTH, max(80, PIXELS_PER_CHARACTER * longest + 24)))
+        config[column] = st.column_config.TextColumn(width=width)
+    return config
 
 
 def _rows_frame(rows: list[LayerRow]) -> pd.DataFrame:
@@ -55,12 +67,13 @@ def _rows_frame(rows: list[LayerRow]) -> pd.DataFrame:
 
 
 def analysis_table(analysis: Analysis) -> None:
+    frame = _rows_frame(analysis.rows)
     st.dataframe(
-        _rows_frame(analysis.rows),
+        frame,
         hide_index=True,
         width="stretch",
         height=table_height(len(analysis.rows), most=800),
-        column_config=_ANALYSIS_COLUMNS,
+        column_config=_column_config(frame),
     )
     for row in analysis.rows:
         if row.children:
@@ -69,12 +82,13 @@ def analysis_table(analysis: Analysis) -> None:
                 f"{row.params:,} parameters"
             )
             with st.expander(escape_markdown(title)):
+                inner = _rows_frame(row.children)
                 st.dataframe(
-                    _rows_frame(row.children),
+                    inner,
                     hide_index=True,
                     width="stretch",
                     height=table_height(len(row.children)),
-                    column_config=_ANALYSIS_COLUMNS,
+                    column_config=_column_config(inner),
                 )
                 st.caption(
                     escape_markdown(
