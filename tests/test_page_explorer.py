@@ -429,3 +429,18 @@ def test_keras_comparison_pairs_every_keras_layer_with_its_row():
     table = {row["Keras layer"]: row for row in keras_comparison(network, analysis, changed)}
     assert table["dense_1"]["agree"] == "✗"
     assert table["flatten_1 (not in the Keras model)"]["agree"] == "✗"
+
+
+def test_analysis_columns_are_wide_enough_for_their_longest_text(small_home):
+    """No setting or formula cut off at a fixed width: each text column fits its longest."""
+    at = load(open_page(), "lecture_figure8")  # rectangular: "height …; width …" formulas
+    editor, analysis = at.dataframe[0], at.dataframe[1]
+    widths = json.loads(analysis.proto.columns)
+    for column in ("settings", "how", "output size"):
+        longest = max(len(str(text)) for text in analysis.value[column])
+        assert widths[column]["width"] >= 6.5 * longest, column
+    assert "height (120 − 5 + 2·0) / 1 + 1 = 116" in analysis.value["output size"][1]
+    # The editor's layer column holds the longest layer name, and the block text comes last.
+    layer = json.loads(editor.proto.columns)["layer"]
+    assert layer["width"] >= 6.5 * len("GlobalAveragePooling2D")
+    assert list(editor.proto.column_order)[-1] == "about"
