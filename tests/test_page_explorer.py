@@ -279,6 +279,14 @@ def test_lecture_check_and_case_studies(small_home):
     reasons = next(m.value for m in at.markdown if m.value.startswith("- **2 MaxPooling2D**"))
     assert "13" in reasons.splitlines()[0]
     show_tab(at, "Case studies")
+    titles = at.dataframe[0].value["network"]
+    width = json.loads(at.dataframe[0].proto.columns)["network"]["width"]
+    assert width >= 6.5 * max(len(title) for title in titles)  # no title cut off
+    at.selectbox(key="explorer_w_case").set_value("lecture_figure8").run()
+    source = next(c.value for c in at.caption if c.value.startswith("Source"))
+    # Escaped for Markdown, except the web address, where a backslash would be shown.
+    assert "https://www.researchgate.net/" in source and "which_283433254" in source
+    assert "Yoon Joong Kim" in source and "\\" not in source.split("https://")[1]
     at.selectbox(key="explorer_w_case").set_value("alexnet").run()
     assert any("two GPUs" in i.value for i in at.info)
     at.button(key="explorer_btn_case_load").click().run()

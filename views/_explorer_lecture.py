@@ -73,8 +73,14 @@ def case_studies() -> None:
                 "difference": "—" if published is None else f"{ours - published:+,}",
             }
         )
+    longest = max(len(row["network"]) for row in table)
     st.dataframe(
-        pd.DataFrame(table), hide_index=True, width="stretch", height=table_height(len(table))
+        pd.DataFrame(table),
+        hide_index=True,
+        width="stretch",
+        height=table_height(len(table)),
+        # As wide as the longest title, so that none is cut off.
+        column_config={"network": st.column_config.TextColumn(width=int(6.8 * longest + 24))},
     )
     key = st.selectbox("Case study", list(REGISTRY), format_func=title_of, key="explorer_w_case")
     entry = REGISTRY[key]

@@ -17,9 +17,18 @@ _BULLET = re.compile(r"(?m)^(\s*)([-+])(?=\s)")
 _NUMBERED = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
 
 
+# Web addresses become links by themselves, and a backslash inside one would be shown.
+_URL = re.compile(r"(https?://[^\s)]+)")
+
+
 def escape_markdown(text: object) -> str:
-    """`text` as Markdown that renders as the text itself."""
-    escaped = _SPECIAL.sub(r"\\\1", str(text))
+    """`text` as Markdown that renders as the text itself; web addresses are left whole."""
+    parts = _URL.split(str(text))
+    return "".join(part if index % 2 else _escape(part) for index, part in enumerate(parts))
+
+
+def _escape(text: str) -> str:
+    escaped = _SPECIAL.sub(r"\\\1", text)
     escaped = _DIRECTIVE.sub(r"\\:", escaped)
     escaped = _BULLET.sub(r"\1\\\2", escaped)
     return _NUMBERED.sub(r"\1\\.", escaped)
