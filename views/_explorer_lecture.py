@@ -14,23 +14,14 @@ import streamlit as st
 from cnnlib import network_edit as ne
 from cnnlib.arithmetic import analyse
 from cnnlib.registry import REGISTRY
-from views import _state
 from views._explorer_editor import table_height
-from views._explorer_network import notice, replace_network, title_of
+from views._explorer_network import notice, pick_entry, replace_network, title_of
 from views._explorer_text import escape_markdown
 
 
 def lecture_check() -> None:
     keys = [entry.key for entry in REGISTRY.values() if entry.lecture_shapes]
-    source = st.session_state.get(_state.EXPLORER_SOURCE)
-    key = st.selectbox(
-        "Lecture model",
-        keys,
-        index=keys.index(source) if source in keys else 0,
-        format_func=title_of,
-        key="explorer_w_check",
-    )
-    entry = REGISTRY[key]
+    entry = REGISTRY[pick_entry("Lecture model", keys, "explorer_w_check")]
     rows = ne.compare_stated_shapes(entry.network, entry.lecture_shapes)
     wrong = sum(1 for row in rows if not row["agrees"])
     message = f"{len(rows) - wrong} of {len(rows)} stated shapes agree with Keras."

@@ -73,19 +73,23 @@ def current_network() -> Network:
     return st.session_state[_state.EXPLORER_NETWORK]
 
 
-def start_picker() -> None:
-    """Pick a registry entry (or an empty stack) and load it into the editor."""
-    current_network()
-    keys = [EMPTY, *REGISTRY]
+def pick_entry(label: str, keys: list[str], key: str, where=st) -> str:
+    """A registry entry picked from `keys`, starting at the one the network was loaded from."""
     source = st.session_state.get(_state.EXPLORER_SOURCE)
-    left, right = st.columns([4, 1], vertical_alignment="bottom")
-    choice = left.selectbox(
-        "Start from",
+    return where.selectbox(
+        label,
         keys,
         index=keys.index(source) if source in keys else 0,
         format_func=title_of,
-        key="explorer_w_start",
+        key=key,
     )
+
+
+def start_picker() -> None:
+    """Pick a registry entry (or an empty stack) and load it into the editor."""
+    current_network()
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    choice = pick_entry("Start from", [EMPTY, *REGISTRY], "explorer_w_start", left)
     if right.button("Load", key="explorer_load", width="stretch"):
         network = EMPTY_NETWORK if choice == EMPTY else REGISTRY[choice].network
         replace_network(network, None if choice == EMPTY else choice)
