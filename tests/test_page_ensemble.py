@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import keras
@@ -182,3 +183,7 @@ def test_the_same_model_twice_is_named_and_names_keep_their_underscores(small_ho
     ), notes
     best = next(c.value for c in at.caption if c.value.startswith("Under each test image"))
     assert "(net\\_a" in best
+    # The accuracy table's model column is as wide as the longest name.
+    table = at.dataframe[0]
+    width = json.loads(table.proto.columns)["model"]["width"]
+    assert width >= 6.5 * max(len(name) for name in table.value["model"])

@@ -46,11 +46,14 @@ def show_result(bundle: dict) -> None:
     for column in ("test accuracy", "validation accuracy"):
         table[column] = table[column].astype(float) * 100
     percent = st.column_config.NumberColumn(format="%.2f%%")
+    longest = max(len(str(name)) for name in table["model"])
     st.dataframe(
         table,
         hide_index=True,
         placeholder="",
         column_config={
+            # As wide as the longest model name, so that none is cut off.
+            "model": st.column_config.TextColumn(width=int(6.8 * longest + 24)),
             "test accuracy": percent,
             "validation accuracy": percent,
             "weight": st.column_config.NumberColumn(format="%.4f"),
