@@ -156,7 +156,7 @@ def _live(page, state, live_panels, after_results) -> None:
             # Redraw the whole page once, so that app.py keeps the model and the buttons
             # and this view stop refreshing.
             st.rerun()
-        st.subheader(f"Run: {run.label}")
+        st.subheader(f"Run: {run.name}")
         progress(snap)
         _statistics(snap)
         st.plotly_chart(

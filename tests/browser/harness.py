@@ -324,10 +324,10 @@ def start_mnist_run(
     watch and has to be stopped. Returns once the run's heading shows.
     """
     if long_run:
-        set_slider(page, "Epochs", "End")
+        fill_text(page, "Epochs", "30")
         set_slider(page, "Batch size", "Home")
     else:
-        set_slider(page, "Epochs", "Home")
+        fill_text(page, "Epochs", "1")
         set_slider(page, "Training images", "Home")
     fill_text(page, "Name for the trained model", name)
     page.get_by_role("button", name="Start training").click()

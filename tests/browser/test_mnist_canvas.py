@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from harness import click_and_wait, no_exception, open_page, screenshot, wait_for_app
+from harness import click_and_wait, fill_text, no_exception, open_page, screenshot, wait_for_app
 
 TRAIN_TIMEOUT_MS = 240_000
 PROMPT = "Draw a digit on the black square"
@@ -37,9 +37,8 @@ def reading(page) -> tuple[str, float]:
 
 
 def one_epoch(page) -> None:
-    """Move the Epochs slider down to 1 with the keyboard, as a user can."""
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs")
-    slider.get_by_role("slider").press("Home")
+    """Type 1 into the Epochs field, as a user can."""
+    fill_text(page, "Epochs", "1")
     page.get_by_text("Training for 1 epoch:").wait_for()
     wait_for_app(page)
 
@@ -66,7 +65,12 @@ def test_train_then_draw_a_digit(page):
     chart = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).first
     assert chart.locator(".barlayer .point").count() == 10
     # The 28×28 image the model reads is shown, enlarged.
-    shown = page.locator('[data-testid="stImage"] img').first
+    # (The Train tab's gallery of misread images is in the page too, hidden.)
+    shown = (
+        page.locator('[data-testid="stImage"]')
+        .filter(has_text="What the model sees")
+        .locator("img")
+    )
     shown.wait_for()
     page.wait_for_function(
         "image => image.complete && image.naturalWidth > 0", arg=shown.element_handle()
