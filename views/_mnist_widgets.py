@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from cnnlib import registry
 from cnnlib.drawing import preprocess_drawing
 from views._models import models_for
 
@@ -20,15 +21,16 @@ PEN_WIDTH = 20  # a 200-pixel digit drawn with it shrinks to MNIST's 2-pixel str
 
 
 def use_lecture_settings(train_size: int) -> None:
-    """Button callback: the lecture's 12 epochs of batch 128 with Adam on every image, with
-    no images held out (the lecture validates on the test set, which this page keeps for the
-    final test)."""
+    """Button callback: the lecture's run (`registry.LECTURE_MNIST_SETTINGS`: 12 epochs of
+    batch 128 with Adam) on every image, with none held out (the lecture validates on the test
+    set, which this page keeps for the final test), in float32 as the lecture trained."""
+    lecture = registry.LECTURE_MNIST_SETTINGS
     st.session_state.update(
         {
-            "mnist_w_epochs": 12,
-            "mnist_w_batch_size": 128,
-            "mnist_w_optimizer": "adam",
-            "mnist_w_learning_rate": 0.001,
+            "mnist_w_epochs": lecture["epochs"],
+            "mnist_w_batch_size": lecture["batch_size"],
+            "mnist_w_optimizer": lecture["optimizer"],
+            "mnist_w_learning_rate": lecture["learning_rate"],
             "mnist_w_train_size_mnist": train_size,
             "mnist_w_validation": False,
             "mnist_w_precision": "float32",
