@@ -539,8 +539,10 @@ def pitfall_lesson(train_accuracy: float, test_accuracy: float, dataset: str = "
     )
     when = (
         "The gap grows with longer training, without augmentation and with larger models, "
-        "which learn their training images by heart: train members for many epochs on a small "
-        "subset (say 20 epochs on 1,000 images) to see it."
+        "which learn their training images by heart. To see it, train members for many epochs "
+        "on few images without random shifts: 12 epochs on 1,000 MNIST images gave the "
+        "lecture's two-convolution model 94.8% on its training images and 92.1% on the test "
+        "set."
     )
     always = (
         "Either way, only the test set, which no member ever saw, measures how the ensemble "
