@@ -127,7 +127,7 @@ def _floored(tiling: cv.Tiling, what: str) -> None:
     st.warning(tiling.problem)
     st.caption(
         f"Keras does not refuse such a layer: it floors, and the {what} never visits the "
-        f"leftover rows and columns. What follows is what Keras computes."
+        "leftover rows and columns (dotted on the input). What follows is what Keras computes."
     )
 
 
