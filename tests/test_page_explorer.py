@@ -452,3 +452,17 @@ def test_analysis_columns_are_wide_enough_for_their_longest_text(small_home):
     layer = json.loads(editor.proto.columns)["layer"]
     assert layer["width"] >= 6.5 * len("GlobalAveragePooling2D")
     assert list(editor.proto.column_order)[-1] == "about"
+
+
+def test_escaped_text_reads_as_written():
+    from views._explorer_text import escape_markdown
+
+    assert escape_markdown("3136 = 7*7*64") == "3136 = 7\\*7\\*64"
+    assert escape_markdown("net_v2 [draft] `x` #1 | $5 <b> ~a~") == (
+        "net\\_v2 \\[draft\\] \\`x\\` \\#1 \\| \\$5 \\<b\\> \\~a\\~"
+    )
+    assert escape_markdown("- first\n2. second") == "\\- first\n2\\. second"
+    assert escape_markdown("a :red[b] :smile: c: d") == "a \\:red\\[b\\] \\:smile: c: d"
+    # Web addresses are links by themselves: a backslash in one would be shown.
+    text = "after https://example.org/a_b*c) and x_y"
+    assert escape_markdown(text) == "after https://example.org/a_b*c) and x\\_y"
