@@ -32,10 +32,10 @@ from streamlit.logger import get_logger
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from cnnlib.training.state import JobState
+
 # How often the watcher looks at the sessions, in seconds.
 POLL_S = 1.0
-# States of a job (`TrainingJob.state`) that has ended by itself: nothing left to stop.
-ENDED_STATES = ("finished", "failed")
 # How long a session may stay without a connection before its job is stopped, in seconds.
 GRACE_S = 5.0
 
@@ -134,7 +134,8 @@ def check_watches(watches: dict[int, _Watch], now: float, grace_s: float | None 
     to_stop = []
     for key, watch in list(watches.items()):
         job = watch.job_ref()
-        if job is None or getattr(job, "state", None) in ENDED_STATES:
+        state = getattr(job, "state", None)
+        if job is None or (state is not None and JobState(state).ended):
             del watches[key]
             continue
         if watch.server.is_active_session(watch.session_id):

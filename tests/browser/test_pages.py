@@ -31,7 +31,6 @@ _ALL_PAGES = [("views/home.py", "Home", "/")] + [
     (entry.path, entry.title, "/" + Path(entry.path).stem) for entry in PAGES
 ]
 
-_EXISTING = [spec for spec in _ALL_PAGES if (REPO_ROOT / spec[0]).exists()]
 
 # What counts as a control a user can act on.
 _CONTROLS = ", ".join(
@@ -60,16 +59,7 @@ _CONTROLS = ", ".join(
 
 @pytest.mark.parametrize(
     ("script", "title", "url_path"),
-    [
-        pytest.param(
-            *spec,
-            id=Path(spec[0]).stem,
-            marks=pytest.mark.skipif(
-                not (REPO_ROOT / spec[0]).exists(), reason=f"{spec[0]} is not written yet"
-            ),
-        )
-        for spec in _ALL_PAGES
-    ],
+    [pytest.param(*spec, id=Path(spec[0]).stem) for spec in _ALL_PAGES],
 )
 def test_page_loads_with_its_controls(page, script, title, url_path):
     open_page(page, url_path)
@@ -77,10 +67,9 @@ def test_page_loads_with_its_controls(page, script, title, url_path):
     no_exception(page)
 
     assert page.get_by_text("Page not found").count() == 0
-    # Streamlit shows the navigation once there are two pages; it must name this one.
-    if len(_EXISTING) > 1:
-        nav_link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title)
-        assert nav_link.count() == 1, f"The sidebar does not list {title!r}"
+    # The sidebar's navigation must name this page.
+    nav_link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title)
+    assert nav_link.count() == 1, f"The sidebar does not list {title!r}"
 
     heading = page.locator('[data-testid="stMain"] [data-testid="stHeading"]').first
     heading.wait_for(state="visible")
@@ -95,7 +84,7 @@ def test_page_loads_with_its_controls(page, script, title, url_path):
 def test_home_lists_pages_in_visiting_order(page):
     """The home page links every existing page, numbered in the order to visit them."""
     open_page(page, "/")
-    existing = [entry for entry in PAGES if (REPO_ROOT / entry.path).exists()]
+    existing = list(PAGES)
     links = page.locator('[data-testid="stMain"] [data-testid="stPageLink"]')
     # A link's text starts with its icon's name (Material icons are a font); the label ends it.
     labels = [text.strip().splitlines()[-1] for text in links.all_inner_texts()]
@@ -115,7 +104,6 @@ def test_unknown_address_lands_on_home_without_an_error(page):
     page.get_by_role("heading", name="CNN Lab").wait_for(state="visible")
 
 
-@pytest.mark.skipif(len(_EXISTING) < 2, reason="no page beyond home exists yet")
 def test_bookmarked_page_opens_as_a_new_servers_first_request(chromium_browser, start_fresh_server):
     """A student reopens a bookmark after the server restarted. Streamlit serves a new
     server's first request in its older multipage mode (every file of `pages/` becomes a page,
@@ -124,7 +112,7 @@ def test_bookmarked_page_opens_as_a_new_servers_first_request(chromium_browser, 
     Only a new server shows this, once, so one page is tried here (the first of the catalog,
     which needs no TensorFlow); test_first_run checks that every page takes the same step.
     """
-    script, title, url_path = _EXISTING[1]
+    script, title, url_path = _ALL_PAGES[1]
     server = start_fresh_server()
     context = new_context(chromium_browser, server.url)
     try:
@@ -136,14 +124,13 @@ def test_bookmarked_page_opens_as_a_new_servers_first_request(chromium_browser, 
         screenshot(page, f"first-request-{Path(script).stem}")
         no_exception(page)
         page.get_by_role("heading", name=title).first.wait_for(state="visible")
-        expected = [page_title for _, page_title, _ in _EXISTING]
+        expected = [page_title for _, page_title, _ in _ALL_PAGES]
         nav = page.locator('[data-testid="stSidebarNav"] a')
         assert [text.strip().splitlines()[-1] for text in nav.all_inner_texts()] == expected
     finally:
         context.close()
 
 
-@pytest.mark.skipif(not (REPO_ROOT / "views/mnist.py").exists(), reason="no MNIST page yet")
 def test_live_chart_gains_points_while_training_without_a_refresh(page):
     """Start a run on the MNIST page and watch its chart grow by itself, three times over;
     then Stop ends the run and the page offers a new one."""
@@ -166,7 +153,6 @@ def test_live_chart_gains_points_while_training_without_a_refresh(page):
     assert plotly_points(page) == frozen, "The chart still grows after Stop"
 
 
-@pytest.mark.skipif(not (REPO_ROOT / "views/cifar10.py").exists(), reason="no CIFAR-10 page yet")
 def test_upload_over_the_servers_limit_is_refused_with_a_message(page, tmp_path):
     """A model file larger than the server's upload limit (server.maxUploadSize) is refused
     in the browser, with a message, before any byte reaches the page's code."""

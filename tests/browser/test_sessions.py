@@ -7,9 +7,7 @@ pages goes through the sidebar (`navigate`): loading a URL would open a new sess
 
 from __future__ import annotations
 
-import pytest
 from harness import (
-    REPO_ROOT,
     navigate,
     no_exception,
     open_page,
@@ -17,10 +15,6 @@ from harness import (
     screenshot,
     start_mnist_run,
     wait_for_points,
-)
-
-pytestmark = pytest.mark.skipif(
-    not (REPO_ROOT / "views/mnist.py").exists(), reason="no MNIST page yet"
 )
 
 # Written to the server's log by views/_session_guard.py when it stops a job.
@@ -62,11 +56,10 @@ def test_two_sessions_training_at_once_keep_only_their_own_models(two_sessions):
         text = _main_text(page)
         assert mine in text and theirs not in text, f"{mine}'s MNIST page shows {theirs}"
         # The models of a session are shared by its pages, and only by them.
-        if (REPO_ROOT / "views/ensemble.py").exists():
-            navigate(page, "Ensembles")
-            no_exception(page)
-            options = " | ".join(_options(page, "Members"))
-            assert mine in options and theirs not in options, f"{mine}'s ensemble offers {options}"
+        navigate(page, "Ensembles")
+        no_exception(page)
+        options = " | ".join(_options(page, "Members"))
+        assert mine in options and theirs not in options, f"{mine}'s ensemble offers {options}"
     screenshot(alice, "sessions-alice-ensemble")
 
 
