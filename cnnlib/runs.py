@@ -145,6 +145,17 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def lean_model(model: Any) -> Any:
+    """A copy of a trained Keras model with its configuration and weights only: no optimizer
+    state and no compiled train step, which cost a kept model about eight times its weights.
+    Training it again builds a fresh optimizer (`TrainingJob` compiles an initial model)."""
+    # Built from its configuration, not `keras.models.clone_model`, which compiles the copy
+    # with an optimizer of its own when the original was compiled.
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def epoch_columns(entries: list[dict]) -> dict[str, list]:
     """A snapshot's per-epoch entries as one list per key (`HISTORY_KEYS`)."""
     return {key: [entry.get(key) for entry in entries] for key in HISTORY_KEYS}
@@ -173,6 +184,7 @@ class Run:
     architecture: str | None = None  # registry key, when the network came from the registry
     lecture_accuracy: float | None = None  # the lecture's figure for this network, if any
     kept_as: str | None = None  # the name its model was kept under, once kept
+    kept_model: Any = None  # the lean copy kept in the session, once the job handed it over
     extra: dict = field(default_factory=dict)  # a page's own notes on the run
 
     @property
@@ -188,13 +200,17 @@ class Run:
         snap = self.snapshot()
         return snap["state"] == JobState.FINISHED and bool(snap["test"]) and self.job.model
 
-    def record(self, name: str | None = None) -> Any:
+    def record(self, name: str | None = None, lean: bool = False) -> Any:
         """The `cnnlib.library.ModelRecord` of this run's model and results: the one record
-        format, whichever page trained it. Works on a paused run too (its weights so far)."""
+        format, whichever page trained it. Works on a paused run too (its weights so far).
+        `lean` keeps only the weights and the configuration (`lean_model`)."""
         from cnnlib.library import ModelRecord
 
         snap = self.snapshot()
-        if self.job.model is None:
+        model = self.job.model
+        if model is None:
+            model, lean = self.kept_model, False
+        if model is None:
             raise ValueError(f"{self.label} has no model to save yet; wait until it trains.")
         test = snap.get("test") or {}
         settings = {
@@ -208,7 +224,7 @@ class Run:
         }
         return ModelRecord(
             name=name or self.kept_as or self.name,
-            model=self.job.model,
+            model=lean_model(model) if lean else model,
             dataset=self.profile.name,
             input_shape=tuple(self.profile.input_shape),
             class_names=list(self.profile.class_names),
@@ -299,8 +315,8 @@ def start_run(
     """
     from cnnlib.build import build_model
     from cnnlib.datasets import subset
+    from cnnlib.engines import default_engine
     from cnnlib.inference import model_input_shape
-    from cnnlib.training import TrainingJob
 
     if initial_model is not None:
         problem = model_problem(
@@ -323,7 +339,7 @@ def start_run(
         from cnnlib.probes import LiveProbe
 
         probe = LiveProbe(dataset.x_test, dataset.y_test, dataset.class_names)
-    job = TrainingJob(
+    job = default_engine().make_job(
         (lambda policy: build_model(network, dtype_policy=policy))
         if initial_model is None
         else None,

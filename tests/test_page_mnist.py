@@ -7,6 +7,7 @@ and networks it cannot train are refused."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,6 +134,9 @@ def test_a_tiny_run_shows_its_test_accuracy_and_its_saved_model_loads_back(small
     models = at.session_state[_state.MODELS]
     assert list(models) == ["MNIST, one convolution"]
     record = models["MNIST, one convolution"]
+    # Kept lean (weights and configuration, no optimizer state) and saved at once.
+    assert getattr(record.model, "optimizer", None) is None
+    assert (small_home / "models" / "MNIST, one convolution.keras").is_file()
     accuracy = float(
         (predict_proba(record.model, test.x_test).argmax(axis=1) == test.y_test).mean()
     )
@@ -153,7 +157,12 @@ def test_a_tiny_run_shows_its_test_accuracy_and_its_saved_model_loads_back(small
     assert (small_home / "models" / "tiny digits.keras").is_file()
     fresh = open_page()
     assert fresh.session_state[_state.MODELS] == {}
-    assert fresh.selectbox(key="mnist_w_library_model").value == "tiny digits"
+    # The finished run was saved to the library by itself, under its own name, and the copy
+    # saved by hand is there beside it.
+    picker = fresh.selectbox(key="mnist_w_library_model")
+    names = {option.split(" · ")[0] for option in picker.options}
+    assert names >= {"MNIST, one convolution", "tiny digits"}
+    picker.set_value("tiny digits").run()
     fresh.button(key="mnist_load").click()
     fresh.run()
     assert not fresh.exception, fresh.exception
@@ -236,3 +245,105 @@ def test_uploads_that_are_not_mnist_models_are_refused_and_lose_nothing(small_ho
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert list(at.session_state[_state.MODELS]) == ["mine", "plain"]
     assert at.session_state[_state.MODELS]["plain"].class_names == [str(d) for d in range(10)]
+
+
+def tiny_trained_record(name: str = "tiny") -> Any:
+    """A small convolutional model fitted for two epochs on the small home's digits."""
+    import keras
+    from keras import layers
+
+    from cnnlib.library import ModelRecord
+
+    data = datasets.load_mnist(allow_download=False)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(6, 3, activation="relu", name="conv"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(data.x_train / 255.0, data.y_train, epochs=2, verbose=0)
+    return ModelRecord(
+        name=name,
+        model=model,
+        dataset="mnist",
+        input_shape=(28, 28, 1),
+        class_names=[str(digit) for digit in range(10)],
+    )
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    import json
+
+    return [
+        json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")
+    ]
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_model_reads_your_own_image_and_shows_why(small_home):
+    from cnnlib import own_image
+    from cnnlib.inference import predict_proba
+
+    record = tiny_trained_record()
+    at = open_page()
+    at.session_state[_state.MODELS] = {"tiny": record}
+    at.run()
+    assert at.selectbox(key="mnist_w_inside_model").value == "tiny"
+    with np.load(Path(__file__).parent / "fixtures" / "mnist_t10k_first40.npz") as saved:
+        digit = saved["x_test"][0]
+    upload = png_bytes(255 - digit)  # a real test digit, dark on white as on paper
+    at.file_uploader(key="mnist_own_image_upload").upload("digit.png", upload, "image/png")
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    # The model's top three for the prepared image, the winner first.
+    prepared = own_image.prepare_for_model(upload, (28, 28, 1)).image
+    probabilities = predict_proba(record.model, prepared)[0]
+    best = int(probabilities.argmax())
+    texts = [bar.proto.text for bar in at.get("progress")]
+    assert f"1. {best}: {probabilities[best]:.1%}" in texts
+    # Why: the three overlays for its answer, and its layer opened large.
+    titles = chart_titles(at)
+    assert f"Saliency for {best}" in titles and f"Occlusion for {best}" in titles
+    assert f"Grad-CAM for {best} on conv" in titles
+    assert any("all 6 channels" in title for title in titles)
+
+
+def test_what_each_filter_looks_for_and_a_test_images_layers_large(small_home):
+    from cnnlib import explain
+
+    record = tiny_trained_record()
+    at = open_page()
+    at.session_state[_state.MODELS] = {"tiny": record}
+    at.session_state["mnist_w_inside_part"] = "What each filter looks for"
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key="mnist_filters_run").click().run()
+    assert not at.exception, at.exception
+    # Searched among the model's own test set: the small home's 200 MNIST test images.
+    test = datasets.load_mnist(allow_download=False)
+    assert explain.cached_filter_views(record.model, "conv", test.x_test, k=9)
+    captions = [text for element in at.get("image") for text in element.captions]
+    assert "What filter 0 looks for" in captions
+
+    at.session_state["mnist_w_inside_part"] = "A test image's layers, large"
+    at.session_state["mnist_w_inside_image"] = 7
+    at.run()
+    assert not at.exception, at.exception
+    captions = [text for element in at.get("image") for text in element.captions]
+    assert "Test image 7" in captions
+    assert any(title.startswith("conv") and "all 6 channels" in title for title in chart_titles(at))

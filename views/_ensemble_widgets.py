@@ -16,14 +16,13 @@ import numpy as np
 import streamlit as st
 
 from cnnlib import ensemble, profiles, registry
-from cnnlib.library import ModelLibrary
 from cnnlib.metrics import predict_in_chunks
-from cnnlib.runs import unique_name
 from cnnlib.training import JobState, TrainSettings
-from views import _state
+from views import _datasets, _state
 from views._data import LABELS, get_dataset
 from views._session_guard import guard_job
 from views._trainer import progress as trainer_progress
+from views._user import session_library
 
 SESSION, LIBRARY = "session", "library"
 MEMBERS_KEY = "ensemble_w_members"
@@ -36,7 +35,7 @@ VALIDATION_SPLIT = 0.1  # as the MNIST page trains; the held-out tenth weighs th
 
 def _library_entries() -> list[dict]:
     try:
-        return [entry for entry in ModelLibrary().list() if entry["error"] is None]
+        return [entry for entry in session_library().list() if entry["error"] is None]
     except OSError:
         return []
 
@@ -94,7 +93,7 @@ def resolve_members(keys: list[str]) -> list | None:
         if name not in loaded:
             try:
                 with st.spinner(f"Loading {name} from the library…"):
-                    loaded[name] = ModelLibrary().load(name)
+                    loaded[name] = session_library().load(name)
             except ValueError as error:
                 st.error(f"{name} cannot be loaded: {error}")
                 return None
@@ -138,18 +137,20 @@ def build(records: list) -> dict | None:
         st.error(f"These members cannot form an ensemble. {error}")
         return None
     name = records[0].dataset
-    if name not in LABELS:
+    if not _datasets.known(name):
         st.error(
             "CNN Lab cannot tell which dataset these models were trained on; ensembles are "
-            "built from MNIST or CIFAR-10 models."
+            "built from MNIST, CIFAR-10 or your own stored sets' models."
         )
         return None
-    dataset = get_dataset(name)
+    dataset = _datasets.page_dataset(name)
     if tuple(records[0].input_shape) != tuple(dataset.input_shape):
         st.error(f"The members take {records[0].input_shape} inputs, not {name}'s images.")
         return None
-    trained_on = {r.name: ensemble.record_training_indices(r, dataset.y_train) for r in records}
-    sets = ensemble.judging_sets(len(dataset.y_train), trained_on)
+    # The training images, then a stored set's own validation part when it has one.
+    pool_x, pool_y = _datasets.judging_pool(dataset)
+    trained_on = {r.name: _datasets.trained_on(r, dataset) for r in records}
+    sets = ensemble.judging_sets(len(pool_y), trained_on)
     bar = st.progress(0.0, text="Predicting…")
     members = []
     for i, record in enumerate(records):
@@ -161,18 +162,16 @@ def build(records: list) -> dict | None:
                 validation=None
                 if sets.validation is None
                 else _probabilities(
-                    record, "validation", dataset.x_train[sets.validation], sets.validation
+                    record, "validation", pool_x[sets.validation], sets.validation
                 ),
                 train=None
                 if sets.train_sample is None
-                else _probabilities(
-                    record, "train", dataset.x_train[sets.train_sample], sets.train_sample
-                ),
+                else _probabilities(record, "train", pool_x[sets.train_sample], sets.train_sample),
             )
         )
     bar.empty()
     labels = {
-        part: None if indices is None else dataset.y_train[indices]
+        part: None if indices is None else pool_y[indices]
         for part, indices in (("validation", sets.validation), ("train", sets.train_sample))
     }
     result = ensemble.evaluate_ensemble(
@@ -309,11 +308,8 @@ def _collect(entry: dict) -> None:
     elif snap["stopped_early"]:
         entry["status"], entry["message"] = "stopped", "stopped before the last epoch, not kept"
     else:
-        models = st.session_state[_state.MODELS]
-        name = unique_name(run.name, models)
-        record = run.record(name)
-        models[name] = record
-        run.kept_as = name
+        name = _state.keep_run(run)
+        record = st.session_state[_state.MODELS][name]
         # The job already computed the test-set probabilities: keep them for the ensemble.
         key = (record.name, record.created, id(record.model), "test", None)
         _state.ensemble().cache[key] = run.job.test_probabilities

@@ -12,6 +12,7 @@ import streamlit as st
 from cnnlib import library
 from cnnlib.runs import unique_name
 from views import _state
+from views._user import session_library
 
 
 def models_for(input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
@@ -28,7 +29,10 @@ def models_for(input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]
 def model_panel(page: str, dataset: str, input_shape: tuple[int, ...], num_classes: int) -> None:
     """Keep, save, download, load and upload models for this page's dataset."""
     mine = models_for(input_shape, num_classes)
-    shelf = library.ModelLibrary()
+    note = st.session_state.get(_state.MODELS_NOTE)
+    if note:
+        st.caption(note)
+    shelf = session_library(announce=True)
     session_tab, library_tab, upload_tab = st.tabs(
         ["In this session", "Model library", "Upload a .keras file"]
     )

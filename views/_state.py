@@ -27,11 +27,26 @@ EXPLORER_CODE = "explorer_code"  # {"key": (network JSON, style), "code": str} o
 EXPLORER_UPLOAD = "explorer_upload"  # id of the last network file imported, so it loads once
 # The explorer's widgets use keys starting with "explorer_w_".
 
+# What the last automatic save or the cap on models in memory did, for the models panel.
+MODELS_NOTE = "models_note"
+
 # The training pages' state objects.
 MNIST = "mnist_state"
 CIFAR = "cifar_state"
+OWN = "own_state"
 ENSEMBLE = "ensemble_state"
-TRAINER_PAGES = {"mnist": MNIST, "cifar": CIFAR}
+TRAINER_PAGES = {"mnist": MNIST, "cifar": CIFAR, "own": OWN}
+
+# The "your own data" panel on the own-data page (`_own_data_widgets.own_data_panel` with the
+# key OWN_DATA): its value widgets are "own_data_w_*", its uploader "own_data_upload".
+OWN_DATA = "own_data"
+OWN_DATA_REPORT = "own_data_report"  # {"id", "report", "error"} of the upload last checked
+OWN_DATA_CONFIRM = "own_data_confirm"  # True while the import asks to be confirmed
+OWN_DATA_IMPORTED = "own_data_imported"  # stored name of the set imported last, or None
+OWN_DATA_DELETING = "own_data_deleting"  # stored name of the set asked to be deleted, or None
+OWN_DATA_FLASH = "own_data_flash"  # message of the import just done, shown once, or None
+# The own-data page's dataset picker ("own_w_dataset") moves once to each new import.
+OWN_FOLLOWED = "own_followed_import"  # stored name of the import it last moved to, or None
 
 
 @dataclass
@@ -58,6 +73,7 @@ class EnsembleState:
 
 _DEFAULTS = {
     MODELS: dict,
+    MODELS_NOTE: lambda: None,
     EXPLORER_NETWORK: lambda: None,
     EXPLORER_SOURCE: lambda: None,
     EXPLORER_TABLE: lambda: None,
@@ -66,6 +82,13 @@ _DEFAULTS = {
     EXPLORER_UPLOAD: lambda: None,
     MNIST: TrainerState,
     CIFAR: TrainerState,
+    OWN: TrainerState,
+    OWN_DATA_REPORT: lambda: None,
+    OWN_DATA_CONFIRM: lambda: False,
+    OWN_DATA_IMPORTED: lambda: None,
+    OWN_DATA_DELETING: lambda: None,
+    OWN_DATA_FLASH: lambda: None,
+    OWN_FOLLOWED: lambda: None,
     ENSEMBLE: EnsembleState,
 }
 
@@ -102,21 +125,82 @@ def ensemble() -> EnsembleState:
     return st.session_state[ENSEMBLE]
 
 
+def max_session_models() -> int:
+    """How many models a session keeps in memory (CNNLAB_MAX_SESSION_MODELS, default 12);
+    every finished model is in the model library as well, so the oldest can leave memory."""
+    import os
+
+    value = os.environ.get("CNNLAB_MAX_SESSION_MODELS", "").strip()
+    return int(value) if value.isdigit() and int(value) >= 1 else 12
+
+
+def keep_run(run) -> str:
+    """Keep a finished run's model: a lean copy (weights and configuration) joins the
+    session's models and is saved to the model library at once, so that a closed tab or a
+    server restart loses nothing; returns its name in the session."""
+    from cnnlib.runs import unique_name
+
+    models = st.session_state[MODELS]
+    name = unique_name(run.name, models)
+    record = run.record(name, lean=True)
+    run.job.hand_over_model()
+    run.kept_as, run.kept_model = name, record.model
+    models[name] = record
+    _autosave(record)
+    _cap(models)
+    return name
+
+
+def _autosave(record) -> None:
+    import dataclasses
+
+    from cnnlib.runs import unique_name
+    from views._user import session_library
+
+    library = session_library()
+    try:
+        taken = {entry["name"] for entry in library.list()}
+        stored = library.save(dataclasses.replace(record, name=unique_name(record.name, taken)))
+    except (ValueError, OSError) as error:
+        st.session_state[MODELS_NOTE] = (
+            f"{record.name!r} is kept in this session but could not be saved to the library: "
+            f"{error}"
+        )
+        return
+    record.settings["library_name"] = stored.stem
+    st.session_state[MODELS_NOTE] = (
+        f"{record.name!r} is saved in the model library as {stored.stem!r}."
+    )
+
+
+def _cap(models: dict) -> None:
+    """Let the oldest models leave memory beyond `max_session_models()`; each one is in the
+    library (saved now if it was not), so nothing is lost."""
+    from cnnlib.library import release
+
+    limit = max_session_models()
+    while len(models) > limit:
+        oldest = next(iter(models))
+        record = models.pop(oldest)
+        if "library_name" not in record.settings and record.model is not None:
+            _autosave(record)
+        release(record)
+        st.session_state[MODELS_NOTE] = (
+            f"This session keeps its {limit} newest models in memory; {oldest!r} left it and "
+            "is in the model library, where you can load it again."
+        )
+
+
 def keep_finished_runs() -> None:
     """Keep the model of every run of this session that finished since the last script run,
     whichever page is shown, so that no page has to be visited for its model to join the
     session's models (where the other pages find it)."""
-    from cnnlib.runs import unique_name
-
-    models = st.session_state[MODELS]
     for key in TRAINER_PAGES.values():
         state = st.session_state[key]
         run = state.run
         if run is None or run.kept_as is not None or not run.finished_with_model:
             continue
-        name = unique_name(run.name, models)
-        models[name] = run.record(name)
-        run.kept_as = name
+        keep_run(run)
         speed = run.speed()
         if speed:
             state.speeds.append(speed)

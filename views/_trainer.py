@@ -4,7 +4,8 @@ as ConvNetJS's demos are configuration blocks over one shared script.
 
 Page-specific panels plug in: `live_panels` are drawn as tabs in the live view (the CIFAR-10
 page's layer view and test stream), `after_results(run, snapshot)` under a finished run's
-results (the MNIST page's comparison with the lecture). The run itself is `cnnlib.runs`'; the
+results (the MNIST page's comparison with the lecture). A finished run's misread test images
+can be explained one at a time (`_explain_pick`). The run itself is `cnnlib.runs`'; the
 settings widgets are `_trainer_settings`'; charts are `cnnlib.figures`'.
 """
 
@@ -21,6 +22,7 @@ from cnnlib.profiles import DatasetProfile
 from cnnlib.runs import Run, duration_text, epoch_columns, start_run
 from cnnlib.training.state import JobState
 from views import _state
+from views._explain_pick import explain_picked, mistake_choices
 from views._session_guard import guard_job
 from views._trainer_settings import Choice, choose, snapshot_upload
 
@@ -86,7 +88,8 @@ def _controls(page, profile, dataset, state, choice: Choice) -> None:
         st.rerun()
     if clear.button("Clear graph", key=f"{page}_clear", disabled=run is None, width="stretch"):
         run.job.clear_batch_history()
-    if run is not None and run_state in (JobState.PAUSED, JobState.FINISHED) and run.job.model:
+    has_model = run is not None and (run.job.model or run.kept_model)
+    if has_model and run_state in (JobState.PAUSED, JobState.FINISHED):
         save.download_button(
             "Save snapshot",
             data=lambda: record_to_bytes(run.record()),
@@ -262,6 +265,16 @@ def _results(run: Run, snap: dict) -> None:
     )
     items = [figures_live.stream_item(data, probabilities, m["index"], names) for m in mistakes]
     st.image(figures_live.prediction_strip(items, columns=4))
+    if run.state.ended and run.job.model is not None:
+        # Asked once the weights stop changing, so the answer explains the figures above.
+        explain_picked(
+            "Why did it read one of them wrongly?",
+            {run.name: run.job.model},
+            data.x_test,
+            mistake_choices(mistakes, names),
+            names,
+            key=f"trainer_mistake_{id(run)}",
+        )
 
 
 def _comparison(page: str, state) -> None:

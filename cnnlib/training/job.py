@@ -203,6 +203,15 @@ class TrainingJob:
                 self._model = None
                 self.test_probabilities = None
 
+    def hand_over_model(self) -> None:
+        """Forget the trained model, its optimizer state and its compiled steps once the job
+        has ended and its record holds a lean copy (`cnnlib.runs.lean_model`); the snapshot
+        and the test results stay."""
+        if not self._done.is_set():
+            raise RuntimeError("Only an ended job can hand over its model.")
+        with self._lock:
+            self._model = None
+
     def _drop_references(self) -> None:
         self._model = None
         self.test_probabilities = None
