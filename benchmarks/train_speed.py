@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 
 from cnnlib import datasets, registry  # noqa: E402
-from cnnlib.build import avoid_graph_leak, build_model  # noqa: E402
+from cnnlib.build import build_model  # noqa: E402
 from cnnlib.scheduler import JobScheduler  # noqa: E402
 from cnnlib.training import TrainingJob, TrainSettings, resolve_precision  # noqa: E402
+from cnnlib.training.settings import avoid_graph_leak  # noqa: E402
 
 BATCH_SIZE = 128
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}

@@ -18,7 +18,6 @@ what is built.
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import keras
@@ -82,29 +81,6 @@ def build_model(
         outputs = layers.Activation("linear", dtype="float32", name="output_float32")(outputs)
     model_name = safe_identifier(name if name is not None else network.name)
     return keras.Model(inputs, outputs, name=model_name)
-
-
-def avoid_graph_leak(optimizer: Any) -> Any:
-    """Stop `optimizer` from keeping every traced training graph alive; returns it.
-
-    Keras's TensorFlow optimizer sums gradients across replicas with a distribution
-    all-reduce even when there is one replica. In graph mode that all-reduce registers a
-    custom gradient in TensorFlow's process-wide gradient registry, which is never emptied and
-    holds the whole traced training graph: about 11 MB per trained model, however the model is
-    freed. With one replica the sum is the gradient itself, so the all-reduce is skipped. The
-    change lives on this instance only; saved files hold the plain Keras optimizer.
-    """
-    if keras.backend.backend() == "tensorflow" and hasattr(optimizer, "_all_reduce_sum_gradients"):
-        optimizer._all_reduce_sum_gradients = types.MethodType(_sum_gradients_locally, optimizer)
-    return optimizer
-
-
-def _sum_gradients_locally(optimizer: Any, grads_and_vars: Any) -> list[Any]:
-    import tensorflow as tf
-
-    if tf.distribute.get_strategy().num_replicas_in_sync == 1:
-        return list(grads_and_vars)
-    return type(optimizer)._all_reduce_sum_gradients(optimizer, grads_and_vars)
 
 
 def compile_model(

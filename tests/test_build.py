@@ -13,7 +13,6 @@ import pytest
 from cnnlib import layers as L
 from cnnlib.arithmetic import analyse
 from cnnlib.build import (
-    avoid_graph_leak,
     build_model,
     compile_model,
     keras_code,
@@ -21,7 +20,7 @@ from cnnlib.build import (
     keras_summary_rows,
 )
 from cnnlib.registry import REGISTRY
-from cnnlib.training.settings import make_optimizer
+from cnnlib.training.settings import avoid_graph_leak, make_optimizer
 
 # Building the 60-140 million parameter case studies (AlexNet, VGG-16, ResNet-50) allocates
 # gigabytes; the arithmetic's own cross-check covers them. Everything smaller is built here.
