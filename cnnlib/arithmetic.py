@@ -13,9 +13,16 @@ Conventions the explorer page relies on:
 - Top-level layers are numbered from 0, so the Input is layer 0 and the first real layer is
   layer 1. Inside a `Parallel` block, branches and their layers are numbered from 1: path
   "3.b1.2" is block 3, branch 1, layer 2.
-- MACs count the multiply-accumulates of weights in Conv2D and Dense layers, the convention of
-  published figures (VGG-16: about 15.5 G). Pooling, normalisation, activations and merges
-  are element-wise or comparisons and count 0.
+- MACs count the multiply-accumulates of weights in convolutions and Dense layers, the
+  convention of published figures (VGG-16: about 15.5 G; MobileNet: 569 M). A convolution
+  makes one per kernel weight and output position: a depthwise kernel sees one channel, a
+  separable convolution adds its 1×1 step, and a transposed convolution multiplies every
+  input position by the whole kernel. Pooling, upsampling, normalisation, activations and
+  merges are element-wise or comparisons and count 0.
+- Sizes follow Dumoulin and Visin's "A guide to convolution arithmetic for deep learning"
+  (2016) as Keras computes them: a kernel of K dilated by D spans K + (K − 1)(D − 1); a
+  transposed convolution gives (W − 1)·S + K ('valid', and never less than W·S) or W·S
+  ('same').
 - Activation memory is the float32 output of a layer for one example (the Input's too); a
   block's is that of every layer inside it plus the outputs of its merge and of its
   activation after the merge, the layers Keras adds for them.
@@ -33,6 +40,8 @@ from typing import Any
 from cnnlib import layers as L
 
 BYTES_PER_VALUE = 4  # float32
+# The layers with kernels that slide over a volume, as `LayerRow.kind` names them.
+CONVOLUTIONS = ("Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D")
 
 
 @dataclass
@@ -51,6 +60,11 @@ class LayerRow:
     param_formula: str  # e.g. "32 × (3 × 3 × 1) + 32 = 320"; "" for layers without weights
     size_formula: str  # e.g. "(28 − 3 + 2·0) / 1 + 1 = 26"; "" where no formula applies
     children: list[LayerRow] = field(default_factory=list)  # a block's inner rows, in order
+    mac_formula: str = ""  # e.g. "26 × 26 × 32 × (3 × 3 × 1) = 194,688"; "" without MACs
+    # Depthwise and separable convolutions: what a plain Conv2D making the same maps would
+    # cost, e.g. "a plain 3×3 Conv2D making the same 64 maps: 18,496 parameters (7.7× as
+    # many) and ...".
+    comparison: str = ""
 
     @property
     def params(self) -> int:
@@ -103,6 +117,72 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str | int = "
     return (size - kernel + 2 * pad) // stride + 1
 
 
+def effective_kernel(kernel: int, dilation: int = 1) -> int:
+    """The span of a kernel of `kernel` taps `dilation` apart: K + (K − 1)(D − 1)."""
+    for name, value in (("kernel", kernel), ("dilation", dilation)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    return kernel + (kernel - 1) * (dilation - 1)
+
+
+def dilation_text(kernel: int, dilation: int) -> str:
+    """ "3 dilated by 2 spans 3 + (3 − 1)·(2 − 1) = 5", the effective kernel written out."""
+    span = effective_kernel(kernel, dilation)
+    gaps = f"({kernel} − 1)·({dilation} − 1)"
+    return f"{kernel} dilated by {dilation} spans {kernel} + {gaps} = {span}"
+
+
+def transposed_output_size(size: int, kernel: int, stride: int, padding: str = "valid") -> int:
+    """Output length along one axis of Keras's Conv2DTranspose (no output padding).
+
+    'valid': (size − 1)·stride + max(kernel, stride), the whole spread of the last patch;
+    'same': size·stride, the inverse of a 'same' convolution's ceil(size / stride).
+    """
+    _check_axis(size, kernel, stride)
+    if padding == "same":
+        return size * stride
+    if padding != "valid":
+        raise ValueError(f"padding must be 'valid' or 'same', not {padding!r}.")
+    return (size - 1) * stride + max(kernel, stride)
+
+
+def transposed_crop(size: int, kernel: int, stride: int, padding: str = "valid") -> tuple[int, int]:
+    """Rows a transposed convolution cuts from the start and end of its full output of
+    (size − 1)·stride + kernel; a negative end is zeros Keras adds there instead."""
+    full = (size - 1) * stride + kernel
+    out = transposed_output_size(size, kernel, stride, padding)
+    before = max(kernel - stride, 0) // 2 if padding == "same" else 0
+    return before, full - out - before
+
+
+def transposed_size_formula(size: int, kernel: int, stride: int, padding: str = "valid") -> str:
+    """The transposed convolution's output size written out with these numbers.
+
+    'valid': "(4 − 1)·2 + 3 = 9"; a kernel smaller than the stride keeps the stride's gap:
+    "(4 − 1)·3 + max(2, 3) = 12 (…)". 'same': "4·2 = 8 ('same' cuts 0 before, 1 after
+    from (4 − 1)·2 + 3 = 9)".
+    """
+    out = transposed_output_size(size, kernel, stride, padding)
+    full = f"({size} − 1)·{stride} + {kernel}"
+    if padding == "same":
+        before, after = transposed_crop(size, kernel, stride, padding)
+        if after < 0:
+            zeros = "a zero" if after == -1 else f"{-after} zeros"
+            note = f"'same' adds {zeros} after {full} = {(size - 1) * stride + kernel}"
+        elif before == after == 0:
+            note = "'same' keeps all of it"
+        else:
+            note = f"'same' cuts {before} before, {after} after from {full} = "
+            note += f"{(size - 1) * stride + kernel}"
+        return f"{size}·{stride} = {out} ({note})"
+    if kernel >= stride:
+        return f"{full} = {out}"
+    return (
+        f"({size} − 1)·{stride} + max({kernel}, {stride}) = {out} (the kernel is smaller than "
+        "the stride: Keras keeps the gap after the last patch)"
+    )
+
+
 def _check_axis(size: int, kernel: int, stride: int) -> None:
     for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
         if not _is_int(value) or value < 1:
@@ -116,15 +196,23 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def size_formula(size: int, kernel: int, stride: int = 1, padding: str | int = "valid") -> str:
+def size_formula(
+    size: int, kernel: int, stride: int = 1, padding: str | int = "valid", dilation: int = 1
+) -> str:
     """The output-size formula written out with these numbers: the one text the explorer's
     table and the concept slides both show.
+
+    A dilated kernel is first written as the span it covers, "3 dilated by 2 spans
+    3 + (3 − 1)·(2 − 1) = 5; (28 − 5 + 2·0) / 1 + 1 = 24", and the span is the kernel after it.
 
     'valid' and explicit padding: "(28 − 3 + 2·0) / 1 + 1 = 26"; when the division is not
     whole, the floor Keras takes is written out: "⌊(8 − 3 + 2·0) / 2⌋ + 1 = ⌊2.5⌋ + 1 = 3";
     a window larger than the padded input: "(2 − 3 + 2·0) / 1 + 1 < 1: the 3-wide window does
     not fit in 2". 'same': "⌈28 / 2⌉ = 14 ('same' pads 0 before, 1 after)".
     """
+    if dilation != 1:
+        span = effective_kernel(kernel, dilation)
+        return f"{dilation_text(kernel, dilation)}; {size_formula(size, span, stride, padding)}"
     _check_axis(size, kernel, stride)
     if padding == "same":
         out = conv_output_size(size, kernel, stride, padding)
@@ -252,6 +340,8 @@ def _row(
     size_formula: str = "",
     children: list[LayerRow] | None = None,
     activation_bytes: int | None = None,
+    mac_formula: str = "",
+    comparison: str = "",
 ) -> LayerRow:
     if activation_bytes is None:
         activation_bytes = math.prod(output_shape) * BYTES_PER_VALUE
@@ -270,12 +360,100 @@ def _row(
         param_formula=param_formula,
         size_formula=size_formula,
         children=children or [],
+        mac_formula=mac_formula,
+        comparison=comparison,
     )
 
 
 def _conv2d(layer: L.Conv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
     name = where.named("Conv2D")
-    height, width, channels = _need_volume(shape, name, "Conv2D")
+    conv = _conv_settings(layer, shape, name, "Conv2D")
+    if max(conv.strides) > 1 and max(conv.dilation) > 1:
+        raise ValueError(
+            f"{name}: Keras's Conv2D cannot take a stride above 1 and a dilation above 1 at "
+            "once. Use stride 1 with the dilation, or dilation 1 with the stride "
+            "(DepthwiseConv2D and SeparableConv2D allow both)."
+        )
+    filters = _positive(layer.filters, "filters", name)
+    (kh, kw), channels = conv.kernel, shape[2]
+    weights = filters * kh * kw * channels
+    bias = filters if layer.use_bias else 0
+    formula = f"{filters} × ({kh} × {kw} × {channels})"
+    formula += f" + {filters}" if bias else ""
+    formula += f" = {weights + bias:,}"
+    out_h, out_w = conv.output
+    macs = out_h * out_w * weights
+    return _row(
+        where,
+        "Conv2D",
+        f"{filters} filters {conv.text(layer)}",
+        shape,
+        (out_h, out_w, filters),
+        trainable=weights + bias,
+        macs=macs,
+        param_formula=formula,
+        size_formula=conv.size_formula,
+        mac_formula=f"{out_h} × {out_w} × {filters} × ({kh} × {kw} × {channels}) = {macs:,}",
+    )
+
+
+@dataclass(frozen=True)
+class _ConvSettings:
+    """A convolution's checked settings and output size (height, width)."""
+
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: str
+    output: tuple[int, int]
+    size_formula: str
+
+    def text(self, layer: Any) -> str:
+        """ "3×3, stride 1, valid, relu", with the dilation and a missing bias where they apply."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilation
+        text = f"{kh}×{kw}, stride {_pair_text(sh, sw)}"
+        text += f", dilation {_pair_text(dh, dw)}" if (dh, dw) != (1, 1) else ""
+        text += f", {self.padding}, {layer.activation or 'no activation'}"
+        return text + ("" if layer.use_bias else ", no bias")
+
+
+def _conv_settings(layer: Any, shape: tuple[int, ...], name: str, kind: str) -> _ConvSettings:
+    """Check what every sliding convolution shares (kernel, stride, dilation, padding,
+    activation, bias) and work out its output size."""
+    height, width, _ = _need_volume(shape, name, kind)
+    kh, kw = _positive_pair(layer.kernel_size, "kernel_size", name)
+    sh, sw = _positive_pair(layer.strides, "strides", name)
+    dh, dw = _positive_pair(getattr(layer, "dilation_rate", (1, 1)), "dilation_rate", name)
+    padding = _padding(layer.padding, name)
+    _activation(layer.activation, name)
+    if not isinstance(layer.use_bias, bool):
+        raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
+    span = (kh + (kh - 1) * (dh - 1), kw + (kw - 1) * (dw - 1))
+    if (dh, dw) != (1, 1) and padding == "valid" and (span[0] > height or span[1] > width):
+        raise ValueError(
+            f"{name}: a {kh}×{kw} kernel dilated by {_pair_text(dh, dw)} spans "
+            f"{span[0]}×{span[1]}, which does not fit the {_shape_text(shape)} input with "
+            "'valid' padding. Use a smaller kernel or dilation, or padding='same'."
+        )
+    _window_fits(shape, (kh, kw), padding, name, "kernel")
+    rows = size_formula(height, kh, sh, padding, dh)
+    cols = size_formula(width, kw, sw, padding, dw)
+    return _ConvSettings(
+        kernel=(kh, kw),
+        strides=(sh, sw),
+        dilation=(dh, dw),
+        padding=padding,
+        output=(
+            conv_output_size(height, span[0], sh, padding),
+            conv_output_size(width, span[1], sw, padding),
+        ),
+        size_formula=rows if rows == cols else f"height {rows}; width {cols}",
+    )
+
+
+def _conv_transpose(layer: L.Conv2DTranspose, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("Conv2DTranspose")
+    height, width, channels = _need_volume(shape, name, "Conv2DTranspose")
     filters = _positive(layer.filters, "filters", name)
     kh, kw = _positive_pair(layer.kernel_size, "kernel_size", name)
     sh, sw = _positive_pair(layer.strides, "strides", name)
@@ -283,28 +461,143 @@ def _conv2d(layer: L.Conv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
     _activation(layer.activation, name)
     if not isinstance(layer.use_bias, bool):
         raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
-    _window_fits(shape, (kh, kw), padding, name, "kernel")
-    out_h = conv_output_size(height, kh, sh, padding)
-    out_w = conv_output_size(width, kw, sw, padding)
+    out = (
+        transposed_output_size(height, kh, sh, padding),
+        transposed_output_size(width, kw, sw, padding),
+        filters,
+    )
     weights = filters * kh * kw * channels
     bias = filters if layer.use_bias else 0
-    formula = f"{filters} × ({kh} × {kw} × {channels})"
-    formula += f" + {filters}" if bias else ""
+    formula = f"{filters} × ({kh} × {kw} × {channels})" + (f" + {filters}" if bias else "")
     formula += f" = {weights + bias:,}"
+    rows = transposed_size_formula(height, kh, sh, padding)
+    cols = transposed_size_formula(width, kw, sw, padding)
+    macs = height * width * weights
     settings = f"{filters} filters {kh}×{kw}, stride {_pair_text(sh, sw)}, {padding}"
     settings += f", {layer.activation or 'no activation'}"
     settings += "" if layer.use_bias else ", no bias"
-    out = (out_h, out_w, filters)
     return _row(
         where,
-        "Conv2D",
+        "Conv2DTranspose",
         settings,
         shape,
         out,
         trainable=weights + bias,
-        macs=out_h * out_w * weights,
+        macs=macs,
         param_formula=formula,
-        size_formula=_size_formula_2d(shape, (kh, kw), (sh, sw), padding),
+        size_formula=rows if rows == cols else f"height {rows}; width {cols}",
+        mac_formula=(
+            f"{height} × {width} input positions × {filters} × ({kh} × {kw} × {channels}) "
+            f"= {macs:,}"
+        ),
+    )
+
+
+def _depthwise(layer: L.DepthwiseConv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("DepthwiseConv2D")
+    conv = _conv_settings(layer, shape, name, "DepthwiseConv2D")
+    multiplier = _positive(layer.depth_multiplier, "depth_multiplier", name)
+    (kh, kw), channels = conv.kernel, shape[2]
+    maps = channels * multiplier
+    weights = maps * kh * kw
+    bias = maps if layer.use_bias else 0
+    formula = f"{maps} × ({kh} × {kw} × 1)" + (f" + {maps}" if bias else "")
+    formula += f" = {weights + bias:,}"
+    out_h, out_w = conv.output
+    macs = out_h * out_w * weights
+    settings = f"{multiplier} per channel, {conv.text(layer)}"
+    return _row(
+        where,
+        "DepthwiseConv2D",
+        settings,
+        shape,
+        (out_h, out_w, maps),
+        trainable=weights + bias,
+        macs=macs,
+        param_formula=formula,
+        size_formula=conv.size_formula,
+        mac_formula=f"{out_h} × {out_w} × {maps} × ({kh} × {kw} × 1) = {macs:,}",
+        comparison=_plain_conv_text(conv, channels, maps, layer.use_bias, weights + bias, macs),
+    )
+
+
+def _separable(layer: L.SeparableConv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("SeparableConv2D")
+    conv = _conv_settings(layer, shape, name, "SeparableConv2D")
+    filters = _positive(layer.filters, "filters", name)
+    (kh, kw), channels = conv.kernel, shape[2]
+    depthwise = kh * kw * channels
+    pointwise = channels * filters
+    bias = filters if layer.use_bias else 0
+    formula = f"depthwise {kh} × {kw} × {channels} + pointwise {channels} × {filters}"
+    formula += f" + {filters}" if bias else ""
+    formula += f" = {depthwise + pointwise + bias:,}"
+    out_h, out_w = conv.output
+    macs = out_h * out_w * (depthwise + pointwise)
+    return _row(
+        where,
+        "SeparableConv2D",
+        f"{filters} filters {conv.text(layer)}",
+        shape,
+        (out_h, out_w, filters),
+        trainable=depthwise + pointwise + bias,
+        macs=macs,
+        param_formula=formula,
+        size_formula=conv.size_formula,
+        mac_formula=(
+            f"{out_h} × {out_w} × ({kh} × {kw} × {channels} + {channels} × {filters}) = {macs:,}"
+        ),
+        comparison=_plain_conv_text(
+            conv, channels, filters, layer.use_bias, depthwise + pointwise + bias, macs
+        ),
+    )
+
+
+def plain_conv_cost(
+    kernel: tuple[int, int], channels: int, maps: int, positions: int, use_bias: bool = True
+) -> tuple[int, int]:
+    """Parameters and MACs of a plain Conv2D with this kernel making `maps` maps from
+    `channels` channels at `positions` output positions: what depthwise and separable
+    convolutions are measured against."""
+    weights = maps * kernel[0] * kernel[1] * channels
+    return weights + (maps if use_bias else 0), positions * weights
+
+
+def _plain_conv_text(
+    conv: _ConvSettings, channels: int, maps: int, use_bias: bool, params: int, macs: int
+) -> str:
+    positions = conv.output[0] * conv.output[1]
+    plain_params, plain_macs = plain_conv_cost(conv.kernel, channels, maps, positions, use_bias)
+    kh, kw = conv.kernel
+    return (
+        f"a plain {kh}×{kw} Conv2D making the same {maps} maps: {plain_params:,} parameters "
+        f"({_times(plain_params, params)} as many) and {plain_macs:,} MACs "
+        f"({_times(plain_macs, macs)} as many)"
+    )
+
+
+def _times(big: int, small: int) -> str:
+    return f"{big / small:.1f}×" if small else "∞×"
+
+
+def _upsampling(layer: L.UpSampling2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
+    name = where.named("UpSampling2D")
+    height, width, channels = _need_volume(shape, name, "UpSampling2D")
+    sh, sw = _positive_pair(layer.size, "size", name)
+    if layer.interpolation not in L.INTERPOLATIONS:
+        raise ValueError(
+            f"{name}: interpolation must be 'nearest' or 'bilinear', not {layer.interpolation!r}."
+        )
+    out = (height * sh, width * sw, channels)
+    rows = f"{height} × {sh} = {out[0]}"
+    cols = f"{width} × {sw} = {out[1]}"
+    return _row(
+        where,
+        "UpSampling2D",
+        f"{_pair_text(sh, sw)}, {layer.interpolation}",
+        shape,
+        out,
+        size_formula=rows if rows == cols else f"height {rows}; width {cols}",
     )
 
 
@@ -406,6 +699,7 @@ def _dense(layer: L.Dense, shape: tuple[int, ...], where: _Where) -> LayerRow:
         trainable=units * inputs + bias,
         macs=units * inputs,
         param_formula=formula,
+        mac_formula=f"{units:,} × {inputs:,} = {units * inputs:,}",
     )
 
 
@@ -547,6 +841,10 @@ def _merge(
 
 _HANDLERS = {
     L.Conv2D: _conv2d,
+    L.Conv2DTranspose: _conv_transpose,
+    L.DepthwiseConv2D: _depthwise,
+    L.SeparableConv2D: _separable,
+    L.UpSampling2D: _upsampling,
     L.MaxPooling2D: _pooling,
     L.AveragePooling2D: _pooling,
     L.GlobalAveragePooling2D: _global_pooling,

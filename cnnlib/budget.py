@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
-from cnnlib.arithmetic import BYTES_PER_VALUE, LayerRow, analyse
+from cnnlib.arithmetic import BYTES_PER_VALUE, CONVOLUTIONS, LayerRow, analyse
 from cnnlib.layers import Network
 
 # Building allocates every weight: VGG-16 (138 M parameters) needs about 0.6 GB, and training
@@ -205,15 +205,23 @@ def _smaller_weights(row: LayerRow) -> str:
             "(pooling or a strided convolution before Flatten, or GlobalAveragePooling2D "
             "instead of Flatten)."
         )
-    if row.kind == "Conv2D":
+    if row.kind == "DepthwiseConv2D":
+        return "give it a smaller kernel or depth multiplier."
+    if row.kind in CONVOLUTIONS:
         return "give it fewer filters or a smaller kernel."
     return "make it, or the layer before it, smaller."
 
 
 def _smaller_activations(row: LayerRow) -> str:
-    if row.kind == "Conv2D":
+    if row.kind in ("UpSampling2D", "Conv2DTranspose"):
         return (
-            "Give it fewer filters, a stride of 2, or put a pooling layer (MaxPooling2D) "
+            f"It enlarges its {_shape_text(row.input_shape)} input: upsample by a smaller "
+            "factor, later in the network, or after a layer with fewer channels."
+        )
+    if row.kind in CONVOLUTIONS:
+        fewer = "a smaller depth multiplier" if row.kind == "DepthwiseConv2D" else "fewer filters"
+        return (
+            f"Give it {fewer}, a stride of 2, or put a pooling layer (MaxPooling2D) "
             f"before it to shrink its {_shape_text(row.input_shape)} input."
         )
     if row.kind == "Dense":

@@ -1,14 +1,19 @@
 """Convolution and pooling worked out by hand, in plain NumPy, so every number can be shown.
 
 `convolve2d` slides one or several kernels over an image as a CNN layer does (cross-correlation,
-not the flipped convolution of signal processing), with Keras's 'valid' and 'same' padding, and
-keeps enough to explain any output value: its receptive field, the element-wise products and
-their sum written out ("1·0 + 2·1 + … = 7"). `pool2d` does the same for max and average
-pooling. `check_tiling` says whether a kernel and stride tile an input exactly and, when they do
-not, why and which sizes would; Keras itself never refuses and floors instead, so both functions
-take `strict=False` to do what Keras does. `KERNELS` holds the classic hand-made kernels (edges,
-blur, sharpen, emboss) and `activation_maps` applies them with ReLU. Small sample inputs (a
-digit drawn in code, integer grids) live here too, for pages that have no dataset on disk.
+not the flipped convolution of signal processing), with Keras's 'valid' and 'same' padding and
+an optional dilation, and keeps enough to explain any output value: its receptive field, the
+element-wise products and their sum written out ("1·0 + 2·1 + … = 7"). `pool2d` does the same
+for max and average pooling. The rest of the convolution family follows Keras's layers of the
+same names: `conv_transpose2d` (Conv2DTranspose: each input value spreads the kernel over the
+output, and overlapping patches add up, which with stride 2 and kernel 3 makes a checkerboard),
+`depthwise_conv2d` and `separable_conv2d` (DepthwiseConv2D, SeparableConv2D) and `upsample2d`
+(UpSampling2D, nearest or bilinear). `check_tiling` says whether a kernel and stride tile an
+input exactly and, when they do not, why and which sizes would; Keras itself never refuses and
+floors instead, so `convolve2d` and `pool2d` take `strict=False` to do what Keras does.
+`KERNELS` holds the classic hand-made kernels (edges, blur, sharpen, emboss) and
+`activation_maps` applies them with ReLU. Small sample inputs (a digit drawn in code, integer
+grids) live here too, for pages that have no dataset on disk.
 
 Only NumPy is used: no TensorFlow, no Streamlit, no plotting.
 """
@@ -19,7 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnlib.arithmetic import same_padding, size_formula
+from cnnlib.arithmetic import (
+    effective_kernel,
+    same_padding,
+    size_formula,
+    transposed_crop,
+    transposed_output_size,
+    transposed_size_formula,
+)
+from cnnlib.layers import INTERPOLATIONS
 
 PADDINGS = ("valid", "same")
 POOL_MODES = ("max", "avg")
@@ -98,13 +111,14 @@ class Tiling:
     """How a window of `kernel` at `stride` covers an input, per axis (height, width)."""
 
     input_size: tuple[int, int]
-    kernel: tuple[int, int]
+    kernel: tuple[int, int]  # the window's extent: a dilated kernel's span
     stride: tuple[int, int]
     padding: str
     pads: tuple[tuple[int, int], tuple[int, int]]  # (top, bottom), (left, right)
     output_size: tuple[int, int]  # what Keras produces (it floors)
     unused: tuple[int, int]  # trailing rows, columns that no window ever reaches
     problem: str | None  # why the combination does not tile, with sizes that would; None if it does
+    dilation: tuple[int, int] = (1, 1)  # step between the kernel's taps
 
     @property
     def tiles(self) -> bool:
@@ -115,8 +129,10 @@ class Tiling:
         """The output-size formula of each axis, written by `cnnlib.arithmetic.size_formula`
         as the explorer's layer table writes it."""
         return tuple(
-            size_formula(n, k, s, self.padding)
-            for n, k, s in zip(self.input_size, self.kernel, self.stride, strict=True)
+            size_formula(n, (k - 1) // d + 1, s, self.padding, d)
+            for n, k, s, d in zip(
+                self.input_size, self.kernel, self.stride, self.dilation, strict=True
+            )
         )
 
 
@@ -168,6 +184,7 @@ def check_tiling(
     kernel: int | tuple[int, int],
     stride: int | tuple[int, int] = 1,
     padding: str = "valid",
+    dilation: int | tuple[int, int] = 1,
 ) -> Tiling:
     """Whether `kernel` at `stride` visits every row and column of the input exactly.
 
@@ -175,11 +192,15 @@ def check_tiling(
     column ((size − kernel) / stride whole); otherwise `problem` says why, what Keras does
     instead (floor the division and never look at the leftover rows) and which input sizes,
     kernel sizes or strides would tile. 'same' padding always tiles: Keras adds the zeros that
-    make it so, unevenly when it must. Raises ValueError only for sizes that are not positive.
+    make it so, unevenly when it must. A dilated kernel tiles as the span it covers,
+    K + (K − 1)(D − 1). Raises ValueError only for sizes that are not positive.
     """
     _check_padding(padding)
     size = _pair(input_size, "input size")
-    kern = _pair(kernel, "kernel size")
+    rate = _pair(dilation, "dilation")
+    kern = tuple(
+        effective_kernel(k, d) for k, d in zip(_pair(kernel, "kernel size"), rate, strict=True)
+    )
     step = _pair(stride, "stride")
     pads = tuple(axis_padding(n, k, s, padding) for n, k, s in zip(size, kern, step, strict=True))
     outs = tuple(output_size(n, k, s, padding) for n, k, s in zip(size, kern, step, strict=True))
@@ -214,6 +235,7 @@ def check_tiling(
         output_size=outs,
         unused=unused,
         problem=problem,
+        dilation=rate,
     )
 
 
@@ -228,13 +250,23 @@ class ConvolutionStep:
     row: int
     col: int
     filter: int
-    rows: tuple[int, int]  # [start, stop) in the padded input
+    rows: tuple[int, int]  # [start, stop) in the padded input (a dilated kernel's whole span)
     cols: tuple[int, int]
-    field: np.ndarray  # (kh, kw, channels): the receptive field, padding zeros included
+    field: np.ndarray  # (kh, kw, channels): the inputs under the taps, padding zeros included
     weights: np.ndarray  # (kh, kw, channels): this filter's kernel
     products: np.ndarray  # field * weights, element by element
     bias: float
     value: float  # products.sum() + bias
+    dilation: tuple[int, int] = (1, 1)  # taps are this far apart inside rows × cols
+
+    @property
+    def taps(self) -> list[tuple[int, int]]:
+        """(row, column) in the padded input of every input the kernel multiplies."""
+        return [
+            (r, c)
+            for r in range(self.rows[0], self.rows[1], self.dilation[0])
+            for c in range(self.cols[0], self.cols[1], self.dilation[1])
+        ]
 
     @property
     def channel_sums(self) -> np.ndarray:
@@ -288,8 +320,9 @@ class Convolution:
                 f"is {out_h}×{out_w} with {filters} filter(s), counted from 0."
             )
         (kh, kw), (sh, sw) = self.tiling.kernel, self.tiling.stride
+        (dh, dw) = self.tiling.dilation
         r0, c0 = row * sh, col * sw
-        field = self.padded[r0 : r0 + kh, c0 : c0 + kw, :]
+        field = self.padded[r0 : r0 + kh : dh, c0 : c0 + kw : dw, :]
         weights = self.kernels[:, :, :, filter_index]
         products = field * weights
         bias = float(self.bias[filter_index])
@@ -304,6 +337,7 @@ class Convolution:
             products=products,
             bias=bias,
             value=float(products.sum() + bias),
+            dilation=(dh, dw),
         )
 
 
@@ -347,18 +381,20 @@ def convolve2d(
     padding: str = "valid",
     bias: float | np.ndarray = 0.0,
     strict: bool = True,
+    dilation: int | tuple[int, int] = 1,
 ) -> Convolution:
     """Slide the kernel(s) over the image as Keras's Conv2D does, before the activation.
 
     `image` is (H, W) or (H, W, C). `kernel` is (kh, kw), (kh, kw, C) for one filter, or
     (kh, kw, C, F) for F filters in Keras's layout: each filter spans all C input channels and
-    yields one feature map, output[i, j, f] = Σ image_padded[i·s + a, j·s + b, c] ·
-    kernel[a, b, c, f] + bias[f]. With `strict` (the default) a combination that does not tile
-    raises ValueError saying why and what would tile; `strict=False` floors as Keras does.
+    yields one feature map, output[i, j, f] = Σ image_padded[i·s + a·d, j·s + b·d, c] ·
+    kernel[a, b, c, f] + bias[f], with dilation d (1: neighbouring inputs). With `strict` (the
+    default) a combination that does not tile raises ValueError saying why and what would
+    tile; `strict=False` floors as Keras does.
     """
     array = _as_image(image)
     kernels = _as_kernels(kernel, array.shape[2])
-    tiling = check_tiling(array.shape[:2], kernels.shape[:2], stride, padding)
+    tiling = check_tiling(array.shape[:2], kernels.shape[:2], stride, padding, dilation)
     if 0 in tiling.output_size:
         raise ValueError(tiling.problem)
     if strict and not tiling.tiles:
@@ -367,16 +403,286 @@ def convolve2d(
     biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (filters,)).copy()
     (top, bottom), (left, right) = tiling.pads
     padded = np.pad(array, ((top, bottom), (left, right), (0, 0)))
-    (kh, kw), (sh, sw) = tiling.kernel, tiling.stride
+    (kh, kw), (sh, sw), (dh, dw) = tiling.kernel, tiling.stride, tiling.dilation
     out_h, out_w = tiling.output_size
     output = np.empty((out_h, out_w, filters))
     for i in range(out_h):
         for j in range(out_w):
-            field = padded[i * sh : i * sh + kh, j * sw : j * sw + kw, :]
+            field = padded[i * sh : i * sh + kh : dh, j * sw : j * sw + kw : dw, :]
             output[i, j, :] = np.tensordot(field, kernels, axes=3) + biases
     return Convolution(
         image=array, padded=padded, kernels=kernels, bias=biases, tiling=tiling, output=output
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Transposed convolution
+
+
+@dataclass(frozen=True)
+class TransposedStep:
+    """What one input value adds to a transposed convolution's output."""
+
+    row: int
+    col: int
+    value: np.ndarray  # (C,): the input's channels at (row, col)
+    rows: tuple[int, int]  # [start, stop) of its patch in the full, uncropped output
+    cols: tuple[int, int]
+    patch: np.ndarray  # (kh, kw, F): Σ_c value[c] · kernel[:, :, c, f], added into the output
+
+
+@dataclass(frozen=True)
+class TransposedConvolution:
+    """The result of `conv_transpose2d` and what is needed to animate it."""
+
+    image: np.ndarray  # (H, W, C)
+    kernels: np.ndarray  # (kh, kw, C, F): kernel[a, b, c, f], as for `convolve2d`
+    bias: np.ndarray  # (F,)
+    stride: tuple[int, int]
+    padding: str
+    crop: tuple[tuple[int, int], tuple[int, int]]  # cut from the full output (top, bottom), …
+    full: np.ndarray  # ((H − 1)·sh + kh, (W − 1)·sw + kw, F): every patch added, no bias
+    output: np.ndarray  # what Keras's Conv2DTranspose returns, bias included
+
+    @property
+    def formulas(self) -> tuple[str, str]:
+        """The output-size formula of each axis, as the explorer's layer table writes it."""
+        return tuple(
+            transposed_size_formula(n, k, s, self.padding)
+            for n, k, s in zip(
+                self.image.shape[:2], self.kernels.shape[:2], self.stride, strict=True
+            )
+        )
+
+    def step(self, row: int, col: int) -> TransposedStep:
+        """The patch input cell (row, col) spreads over the output."""
+        height, width = self.image.shape[:2]
+        if not (0 <= row < height and 0 <= col < width):
+            raise ValueError(
+                f"Input cell ({row}, {col}) does not exist; the input is {height}×{width}, "
+                "counted from 0."
+            )
+        kh, kw = self.kernels.shape[:2]
+        r0, c0 = row * self.stride[0], col * self.stride[1]
+        value = self.image[row, col, :]
+        return TransposedStep(
+            row=row,
+            col=col,
+            value=value,
+            rows=(r0, r0 + kh),
+            cols=(c0, c0 + kw),
+            patch=np.tensordot(value, self.kernels, axes=([0], [2])),
+        )
+
+    def partial(self, count: int) -> np.ndarray:
+        """The full output after the first `count` input cells (reading order) have added
+        their patches: the picture of the animation's step `count`."""
+        height, width = self.image.shape[:2]
+        out = np.zeros_like(self.full)
+        for index in range(min(max(count, 0), height * width)):
+            step = self.step(*divmod(index, width))
+            out[step.rows[0] : step.rows[1], step.cols[0] : step.cols[1], :] += step.patch
+        return out
+
+    def interior_counts(self) -> list[int]:
+        """The different numbers of patches on output cells away from the border (where
+        fewer patches reach by construction): one number means even coverage, several a
+        checkerboard."""
+        counts = self.coverage()
+        kh, kw = self.kernels.shape[:2]
+        inner = counts[kh - 1 : counts.shape[0] - kh + 1, kw - 1 : counts.shape[1] - kw + 1]
+        return sorted({int(n) for n in (inner if inner.size else counts).ravel()})
+
+    def coverage(self) -> np.ndarray:
+        """How many patches land on each cell of the full output: uneven counts are the
+        checkerboard a kernel that is not a multiple of the stride leaves."""
+        height, width = self.image.shape[:2]
+        kh, kw = self.kernels.shape[:2]
+        counts = np.zeros(self.full.shape[:2], dtype=int)
+        for row in range(height):
+            for col in range(width):
+                r0, c0 = row * self.stride[0], col * self.stride[1]
+                counts[r0 : r0 + kh, c0 : c0 + kw] += 1
+        return counts
+
+
+def conv_transpose2d(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    stride: int | tuple[int, int] = 2,
+    padding: str = "valid",
+    bias: float | np.ndarray = 0.0,
+) -> TransposedConvolution:
+    """Keras's Conv2DTranspose, before the activation, by scattering patches.
+
+    Each input value x[i, j, c] adds x[i, j, c] · kernel[a, b, c, f] to the full output at
+    (i·s + a, j·s + b, f), and overlapping patches add up. Keras then keeps
+    `transposed_output_size` rows and columns of it: 'valid' keeps all (and pads zeros after
+    when the kernel is smaller than the stride), 'same' cuts (K − S) / 2 before and the rest
+    after so that the output is W·S. `kernel` is (kh, kw), (kh, kw, C) or (kh, kw, C, F) in the
+    layout of `convolve2d`; Keras stores the same numbers as (kh, kw, F, C).
+    """
+    _check_padding(padding)
+    array = _as_image(image)
+    kernels = _as_kernels(kernel, array.shape[2])
+    step = _pair(stride, "stride")
+    height, width = array.shape[:2]
+    (kh, kw), filters = kernels.shape[:2], kernels.shape[3]
+    biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (filters,)).copy()
+    full = np.zeros(((height - 1) * step[0] + kh, (width - 1) * step[1] + kw, filters))
+    for i in range(height):
+        for j in range(width):
+            patch = np.tensordot(array[i, j, :], kernels, axes=([0], [2]))
+            full[i * step[0] : i * step[0] + kh, j * step[1] : j * step[1] + kw, :] += patch
+    crop = tuple(
+        transposed_crop(n, k, s, padding)
+        for n, k, s in zip((height, width), (kh, kw), step, strict=True)
+    )
+    sizes = [
+        transposed_output_size(n, k, s, padding)
+        for n, k, s in zip((height, width), (kh, kw), step, strict=True)
+    ]
+    # A negative crop after is zeros Keras adds: pad the full output, then cut.
+    extended = np.pad(full, ((0, max(-crop[0][1], 0)), (0, max(-crop[1][1], 0)), (0, 0)))
+    top, left = crop[0][0], crop[1][0]
+    output = extended[top : top + sizes[0], left : left + sizes[1], :] + biases
+    return TransposedConvolution(
+        image=array,
+        kernels=kernels,
+        bias=biases,
+        stride=step,
+        padding=padding,
+        crop=crop,
+        full=full,
+        output=output,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Depthwise and separable convolution
+
+
+@dataclass(frozen=True)
+class DepthwiseConvolution:
+    """The result of `depthwise_conv2d`: each input channel convolved with its own kernels."""
+
+    image: np.ndarray  # (H, W, C)
+    channels: tuple[Convolution, ...]  # channel c alone, with its M kernels
+    output: np.ndarray  # (H', W', C·M): map c·M + m is channel c's m-th, as Keras orders them
+
+    @property
+    def tiling(self) -> Tiling:
+        return self.channels[0].tiling
+
+
+def depthwise_conv2d(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    stride: int | tuple[int, int] = 1,
+    padding: str = "valid",
+    bias: float | np.ndarray = 0.0,
+    dilation: int | tuple[int, int] = 1,
+    strict: bool = False,
+) -> DepthwiseConvolution:
+    """Keras's DepthwiseConv2D before the activation: no channel sees another.
+
+    `kernel` is (kh, kw, C) for one map per channel or (kh, kw, C, M) for M (the depth
+    multiplier), Keras's layout; `bias` has C·M entries. Map c·M + m is channel c convolved
+    with kernel[:, :, c, m].
+    """
+    array = _as_image(image)
+    kernels = np.asarray(kernel, dtype=np.float64)
+    if kernels.ndim == 3:
+        kernels = kernels[:, :, :, None]
+    if kernels.ndim != 4 or kernels.shape[2] != array.shape[2]:
+        raise ValueError(
+            f"A depthwise kernel has one slice per input channel: give it shape (kh, kw, "
+            f"{array.shape[2]}) or (kh, kw, {array.shape[2]}, multiplier), not "
+            f"{np.shape(kernel)}."
+        )
+    channels, multiplier = kernels.shape[2], kernels.shape[3]
+    biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (channels * multiplier,))
+    per_channel = tuple(
+        convolve2d(
+            array[:, :, c],
+            kernels[:, :, c : c + 1, :],
+            stride,
+            padding,
+            biases[c * multiplier : (c + 1) * multiplier],
+            strict=strict,
+            dilation=dilation,
+        )
+        for c in range(channels)
+    )
+    output = np.concatenate([conv.output for conv in per_channel], axis=2)
+    return DepthwiseConvolution(image=array, channels=per_channel, output=output)
+
+
+@dataclass(frozen=True)
+class SeparableConvolution:
+    """The result of `separable_conv2d`: a depthwise step, then a 1×1 step mixing channels."""
+
+    depthwise: DepthwiseConvolution
+    pointwise: Convolution  # 1×1 kernels over the depthwise maps, with the bias
+    output: np.ndarray  # (H', W', F)
+
+
+def separable_conv2d(
+    image: np.ndarray,
+    depthwise_kernel: np.ndarray,
+    pointwise_kernel: np.ndarray,
+    stride: int | tuple[int, int] = 1,
+    padding: str = "valid",
+    bias: float | np.ndarray = 0.0,
+    dilation: int | tuple[int, int] = 1,
+    strict: bool = False,
+) -> SeparableConvolution:
+    """Keras's SeparableConv2D before the activation: `depthwise_conv2d` without a bias, then
+    a 1×1 convolution. `pointwise_kernel` is (1, 1, C·M, F) as Keras stores it, or (C·M, F)."""
+    depthwise = depthwise_conv2d(
+        image, depthwise_kernel, stride, padding, dilation=dilation, strict=strict
+    )
+    mixing = np.asarray(pointwise_kernel, dtype=np.float64)
+    if mixing.ndim == 2:
+        mixing = mixing[None, None, :, :]
+    pointwise = convolve2d(depthwise.output, mixing, bias=bias)
+    return SeparableConvolution(depthwise=depthwise, pointwise=pointwise, output=pointwise.output)
+
+
+# ---------------------------------------------------------------------------------------------
+# Upsampling
+
+
+def upsample2d(
+    image: np.ndarray, size: int | tuple[int, int] = 2, interpolation: str = "nearest"
+) -> np.ndarray:
+    """Keras's UpSampling2D: (H, W, C) -> (H·sh, W·sw, C) with no weights.
+
+    'nearest' repeats every pixel sh × sw times. 'bilinear' places output pixel centres at
+    (i + 0.5) / s − 0.5 in the input, as TensorFlow's resize does, and blends the two
+    nearest inputs of each axis by distance (edges repeat the border pixel).
+    """
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', not {interpolation!r}.")
+    array = _as_image(image)
+    sh, sw = _pair(size, "size")
+    if interpolation == "nearest":
+        return np.repeat(np.repeat(array, sh, axis=0), sw, axis=1)
+    rows = _blend_matrix(array.shape[0], sh)
+    cols = _blend_matrix(array.shape[1], sw)
+    return np.einsum("ih,hwc,jw->ijc", rows, array, cols)
+
+
+def _blend_matrix(size: int, factor: int) -> np.ndarray:
+    """(size·factor, size) weights of bilinear upsampling along one axis."""
+    centres = np.clip((np.arange(size * factor) + 0.5) / factor - 0.5, 0, size - 1)
+    low = np.floor(centres).astype(int)
+    high = np.minimum(low + 1, size - 1)
+    share = centres - low
+    weights = np.zeros((size * factor, size))
+    np.add.at(weights, (np.arange(size * factor), low), 1 - share)
+    np.add.at(weights, (np.arange(size * factor), high), share)
+    return weights
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Plotly figures for the architecture explorer: the network's volumes, where its parameters
-and operations are, and the concept pictures (a kernel sliding over a grid, filters spanning
-channels, pooling windows, activation maps of classic kernels).
+and operations are, and the concept pictures (a kernel sliding over a grid, dilated or not,
+filters spanning channels, pooling windows, activation maps of classic kernels, and the rest of
+the convolution family: a transposed convolution spreading patches and the checkerboard their
+overlaps make, depthwise separable and 1×1 convolutions, upsampling).
 
 Each function takes what `cnnlib.arithmetic` or `cnnlib.convolution` computed and returns a
 `plotly.graph_objects.Figure`; nothing here computes a shape or a convolution itself, and
@@ -16,7 +18,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnlib.convolution import Convolution, Pooling, format_number
+from cnnlib.convolution import (
+    Convolution,
+    Pooling,
+    SeparableConvolution,
+    TransposedConvolution,
+    format_number,
+)
 
 HIGHLIGHT = "#d1242f"  # the window and the output cell being explained
 PADDING_FILL = "#eaeef2"  # zeros added by padding
@@ -24,6 +32,10 @@ UNUSED_FILL = "rgba(209, 36, 47, 0.12)"  # rows or columns no window reaches (Ke
 KIND_COLOURS = {
     "Input": "#8c959f",
     "Conv2D": "#1f6feb",
+    "Conv2DTranspose": "#0969da",
+    "DepthwiseConv2D": "#54aeff",
+    "SeparableConv2D": "#218bff",
+    "UpSampling2D": "#a475f9",
     "MaxPooling2D": "#bf8700",
     "AveragePooling2D": "#d4a72c",
     "GlobalAveragePooling2D": "#d4a72c",
@@ -61,6 +73,10 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 _SHORT = {
     "Input": "input",
     "Conv2D": "conv",
+    "Conv2DTranspose": "conv T",
+    "DepthwiseConv2D": "depthwise",
+    "SeparableConv2D": "separable",
+    "UpSampling2D": "upsample",
     "MaxPooling2D": "max pool",
     "AveragePooling2D": "avg pool",
     "GlobalAveragePooling2D": "global avg",
@@ -318,6 +334,13 @@ def convolution_slide(conv: Convolution, out_row: int, out_col: int, height: int
     padded = conv.padded[:, :, 0]
     kernel = conv.kernels[:, :, 0, 0]
     output = conv.feature_map(0)
+    dilated = conv.tiling.dilation != (1, 1)
+    kernel_title = f"kernel {_shape_text(kernel.shape)}"
+    if dilated:
+        kernel_title += (
+            f" dilated by {_shape_text(conv.tiling.dilation)}, "
+            f"spans {_shape_text(conv.tiling.kernel)}"
+        )
     figure = make_subplots(
         rows=1,
         cols=3,
@@ -325,7 +348,7 @@ def convolution_slide(conv: Convolution, out_row: int, out_col: int, height: int
         subplot_titles=(
             f"input {_shape_text(conv.image.shape[:2])}"
             + (" padded" if any(sum(p) for p in conv.tiling.pads) else ""),
-            f"kernel {_shape_text(kernel.shape)}",
+            kernel_title,
             f"feature map {_shape_text(output.shape)}",
         ),
         horizontal_spacing=0.04,
@@ -333,7 +356,14 @@ def convolution_slide(conv: Convolution, out_row: int, out_col: int, height: int
     figure.add_trace(_heatmap(padded, "Greys", zmin=min(padded.min(), 0)), row=1, col=1)
     _shade_padding(figure, conv, 1, 1)
     _shade_unused(figure, conv.tiling, padded.shape, 1, 1)
-    _box(figure, step.rows, step.cols, 1, 1)
+    if dilated:
+        # The span dotted, and each input the kernel multiplies outlined: the gaps between
+        # them are the inputs a dilated kernel skips.
+        _box(figure, step.rows, step.cols, 1, 1, dash="dot")
+        for r, c in step.taps:
+            _box(figure, (r, r + 1), (c, c + 1), 1, 1)
+    else:
+        _box(figure, step.rows, step.cols, 1, 1)
     figure.add_trace(_heatmap(kernel, "RdBu", zmid=0), row=1, col=2)
     figure.add_trace(_heatmap(output, "Viridis"), row=1, col=3)
     _box(figure, (out_row, out_row + 1), (out_col, out_col + 1), 1, 3)
@@ -432,4 +462,154 @@ def activation_maps_figure(image: np.ndarray, maps: list[Any], height: int = 520
         )
     _square_axes(figure, 2 * (count + 1))
     figure.update_annotations(font={"size": 11})
+    return _layout(figure, height)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rest of the convolution family
+
+
+def transposed_slide(tconv: TransposedConvolution, index: int, height: int = 380) -> go.Figure:
+    """Input, kernel, the full output after input cells 0 … `index` (reading order) have
+    added their patches, and how many patches land on each output cell. The current input
+    cell and its patch are outlined; the rows and columns Keras cuts ('same') are dotted."""
+    width = tconv.image.shape[1]
+    row, col = divmod(index, width)
+    step = tconv.step(row, col)
+    image = tconv.image[:, :, 0]
+    kernel = tconv.kernels[:, :, 0, 0]
+    so_far = tconv.partial(index + 1)[:, :, 0]
+    coverage = tconv.coverage()
+    figure = make_subplots(
+        rows=1,
+        cols=4,
+        column_widths=[image.shape[1], max(kernel.shape[1], 3), so_far.shape[1], so_far.shape[1]],
+        subplot_titles=(
+            f"input {_shape_text(image.shape)}",
+            f"kernel {_shape_text(kernel.shape)}",
+            f"output so far {_shape_text(so_far.shape)}",
+            "patches per output cell",
+        ),
+        horizontal_spacing=0.04,
+    )
+    figure.add_trace(_heatmap(image, "Greys"), row=1, col=1)
+    _box(figure, (row, row + 1), (col, col + 1), 1, 1)
+    figure.add_trace(_heatmap(kernel, "RdBu", zmid=0), row=1, col=2)
+    figure.add_trace(_heatmap(so_far, "Viridis"), row=1, col=3)
+    _box(figure, step.rows, step.cols, 1, 3)
+    figure.add_trace(_heatmap(coverage.astype(float), "Oranges", zmin=0), row=1, col=4)
+    (top, bottom), (left, right) = tconv.crop
+    full_h, full_w = so_far.shape
+    for panel in (3, 4):
+        for rows, cols in (
+            ((0, top), (0, full_w)),
+            ((full_h - max(bottom, 0), full_h), (0, full_w)),
+            ((0, full_h), (0, left)),
+            ((0, full_h), (full_w - max(right, 0), full_w)),
+        ):
+            if rows[1] > rows[0] and cols[1] > cols[0]:
+                _box(figure, rows, cols, 1, panel, "#d1242f", UNUSED_FILL, "dot")
+    _square_axes(figure, 4)
+    return _layout(figure, height)
+
+
+def separable_slide(sep: SeparableConvolution, out_row: int, out_col: int, height: int = 520):
+    """A depthwise separable convolution at one output position: each input channel (left)
+    with its own kernel and depthwise map, then the maps the 1×1 step mixes them into
+    (right). Windows and cells of the position are outlined."""
+    channels = sep.depthwise.image.shape[2]
+    filters = sep.output.shape[2]
+    rows = max(channels, filters)
+    titles: list[str] = []
+    for r in range(rows):
+        if r < channels:
+            titles += [f"channel {r + 1}", "its kernel", f"depthwise map {r + 1}"]
+        else:
+            titles += ["", "", ""]
+        titles.append(f"output map {r + 1}" if r < filters else "")
+    figure = make_subplots(
+        rows=rows,
+        cols=4,
+        subplot_titles=titles,
+        horizontal_spacing=0.04,
+        vertical_spacing=0.08,
+    )
+    for c, conv in enumerate(sep.depthwise.channels):
+        step = conv.step(out_row, out_col)
+        figure.add_trace(_heatmap(conv.padded[:, :, 0], "Greys"), row=c + 1, col=1)
+        _box(figure, step.rows, step.cols, c + 1, 1)
+        figure.add_trace(_heatmap(conv.kernels[:, :, 0, 0], "RdBu", zmid=0), row=c + 1, col=2)
+        figure.add_trace(_heatmap(conv.feature_map(0), "Viridis"), row=c + 1, col=3)
+        _box(figure, (out_row, out_row + 1), (out_col, out_col + 1), c + 1, 3)
+    for f in range(filters):
+        figure.add_trace(_heatmap(sep.output[:, :, f], "Viridis"), row=f + 1, col=4)
+        _box(figure, (out_row, out_row + 1), (out_col, out_col + 1), f + 1, 4)
+    _square_axes(figure, rows * 4)
+    figure.update_annotations(font={"size": 11})
+    return _layout(figure, height)
+
+
+def pointwise_slide(conv: Convolution, out_row: int, out_col: int, height: int = 420):
+    """A 1×1 convolution as channel mixing: the input's channels with one pixel outlined,
+    the weight matrix (one row per input channel, one column per output map), and the output
+    maps with the same pixel outlined. Each output value is that pixel's channels times one
+    column of the matrix, plus a bias."""
+    channels = conv.image.shape[2]
+    filters = conv.output.shape[2]
+    rows = max(channels, filters)
+    specs: list[list[Any]] = [[{}, {"rowspan": rows}, {}]]
+    specs += [[{}, None, {}] for _ in range(rows - 1)]
+    titles = []
+    for r in range(rows):
+        titles.append(f"input channel {r + 1}" if r < channels else "")
+        if r == 0:
+            titles.append("weights (channel × map)")
+        titles.append(f"output map {r + 1}" if r < filters else "")
+    figure = make_subplots(
+        rows=rows,
+        cols=3,
+        specs=specs,
+        subplot_titles=titles,
+        column_widths=[conv.image.shape[1], max(filters, 2) * 2, conv.output.shape[1]],
+        horizontal_spacing=0.06,
+        vertical_spacing=0.08,
+    )
+    for c in range(channels):
+        figure.add_trace(_heatmap(conv.image[:, :, c], "Greys"), row=c + 1, col=1)
+        _box(figure, (out_row, out_row + 1), (out_col, out_col + 1), c + 1, 1)
+    figure.add_trace(_heatmap(conv.kernels[0, 0, :, :], "RdBu", zmid=0), row=1, col=2)
+    for f in range(filters):
+        figure.add_trace(_heatmap(conv.output[:, :, f], "Viridis"), row=f + 1, col=3)
+        _box(figure, (out_row, out_row + 1), (out_col, out_col + 1), f + 1, 3)
+    # Row 1 has three subplots, every further row two (the matrix spans them all).
+    _square_axes(figure, 2 * rows + 1)
+    figure.update_annotations(font={"size": 11})
+    return _layout(figure, height)
+
+
+def upsampling_slide(
+    image: np.ndarray,
+    output: np.ndarray,
+    size: tuple[int, int],
+    row: int,
+    col: int,
+    height: int = 360,
+) -> go.Figure:
+    """Input and upsampled output of channel 0: input cell (row, col) and the sh × sw block
+    of the output it becomes (nearest copies it there; bilinear blends it with neighbours)."""
+    image = np.asarray(image)[:, :, 0] if np.ndim(image) == 3 else np.asarray(image)
+    output = np.asarray(output)[:, :, 0] if np.ndim(output) == 3 else np.asarray(output)
+    sh, sw = size
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[image.shape[1], output.shape[1]],
+        subplot_titles=(f"input {_shape_text(image.shape)}", f"output {_shape_text(output.shape)}"),
+        horizontal_spacing=0.05,
+    )
+    figure.add_trace(_heatmap(image, "Greys"), row=1, col=1)
+    _box(figure, (row, row + 1), (col, col + 1), 1, 1)
+    figure.add_trace(_heatmap(output, "Greys", numbers=output.size <= 400), row=1, col=2)
+    _box(figure, (row * sh, (row + 1) * sh), (col * sw, (col + 1) * sw), 1, 2)
+    _square_axes(figure, 2)
     return _layout(figure, height)

@@ -3,9 +3,10 @@
 `keras_layer_args` translates each spec into a Keras layer class name and its constructor
 arguments; `cnnlib.build` builds models from the same translation, so exported code cannot
 drift from what is built. `KerasNames` is the one rule for the names of the layers
-`cnnlib.build` makes (`conv2d_1`, `block3_branch1_conv2d_2`, `block3_concat`): the builder
-walks the network with it, and `keras_layer_names` and `keras_comparison` use it without
-building, so a page can pair Keras's own summary with `cnnlib.arithmetic`'s rows.
+`cnnlib.build` makes (`conv2d_1`, `separable_conv2d_2`, `block3_branch1_conv2d_2`,
+`block3_concat`): the builder walks the network with it, and `keras_layer_names` and
+`keras_comparison` use it without building, so a page can pair Keras's own summary with
+`cnnlib.arithmetic`'s rows.
 `keras_code` writes Python that, run as is, defines `model`. Because nothing here imports
 TensorFlow, a page can offer the code and the names at once.
 """
@@ -21,14 +22,27 @@ from cnnlib import layers as specs
 
 # Arguments equal to Keras's own defaults are left out of exported code, so that it reads like
 # the lecture's listings rather than like a configuration dump.
+_CONV_DEFAULTS = {"strides": (1, 1), "padding": "valid", "activation": None, "use_bias": True}
 _KERAS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "Conv2D": {"strides": (1, 1), "padding": "valid", "activation": None, "use_bias": True},
+    "Conv2D": {**_CONV_DEFAULTS, "dilation_rate": (1, 1)},
+    "Conv2DTranspose": dict(_CONV_DEFAULTS),
+    "DepthwiseConv2D": {**_CONV_DEFAULTS, "depth_multiplier": 1, "dilation_rate": (1, 1)},
+    "SeparableConv2D": {**_CONV_DEFAULTS, "dilation_rate": (1, 1)},
     "MaxPooling2D": {"strides": None, "padding": "valid"},
     "AveragePooling2D": {"strides": None, "padding": "valid"},
+    "UpSampling2D": {"size": (2, 2), "interpolation": "nearest"},
     "Dense": {"activation": None, "use_bias": True},
 }
 # The first argument of these classes is written positionally, as Keras's guides do.
-_POSITIONAL = {"Conv2D": "filters", "Dense": "units", "Dropout": "rate", "Activation": "activation"}
+_POSITIONAL = {
+    "Conv2D": "filters",
+    "Conv2DTranspose": "filters",
+    "SeparableConv2D": "filters",
+    "DepthwiseConv2D": "kernel_size",
+    "Dense": "units",
+    "Dropout": "rate",
+    "Activation": "activation",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -37,8 +51,18 @@ _POSITIONAL = {"Conv2D": "filters", "Dense": "units", "Dropout": "rate", "Activa
 
 def keras_layer_args(spec: Any) -> tuple[str, dict[str, Any]]:
     """The Keras layer class name and constructor arguments for one (non-Parallel) spec."""
-    if isinstance(spec, specs.Conv2D):
-        return "Conv2D", {
+    if isinstance(spec, (specs.Conv2D, specs.SeparableConv2D)):
+        return type(spec).__name__, {
+            "filters": spec.filters,
+            "kernel_size": spec.kernel_size,
+            "strides": spec.strides,
+            "padding": spec.padding,
+            "dilation_rate": spec.dilation_rate,
+            "activation": spec.activation,
+            "use_bias": spec.use_bias,
+        }
+    if isinstance(spec, specs.Conv2DTranspose):
+        return "Conv2DTranspose", {
             "filters": spec.filters,
             "kernel_size": spec.kernel_size,
             "strides": spec.strides,
@@ -46,6 +70,18 @@ def keras_layer_args(spec: Any) -> tuple[str, dict[str, Any]]:
             "activation": spec.activation,
             "use_bias": spec.use_bias,
         }
+    if isinstance(spec, specs.DepthwiseConv2D):
+        return "DepthwiseConv2D", {
+            "kernel_size": spec.kernel_size,
+            "strides": spec.strides,
+            "padding": spec.padding,
+            "depth_multiplier": spec.depth_multiplier,
+            "dilation_rate": spec.dilation_rate,
+            "activation": spec.activation,
+            "use_bias": spec.use_bias,
+        }
+    if isinstance(spec, specs.UpSampling2D):
+        return "UpSampling2D", {"size": spec.size, "interpolation": spec.interpolation}
     if isinstance(spec, (specs.MaxPooling2D, specs.AveragePooling2D)):
         return type(spec).__name__, {
             "pool_size": spec.pool_size,

@@ -13,8 +13,13 @@ the channel axis or by addition. An empty branch is the identity (a residual sho
 `to_dict`/`from_dict` and `Network.to_json`/`Network.from_json` give a JSON form that pages
 can offer for download and load back; `from_dict` refuses anything that is not a spec, with a
 message that says what to change. It also refuses sizes no network of a class can train
-(`MAX_FILTERS`, `MAX_UNITS`, `MAX_WINDOW`, `MAX_INPUT_SIDE`) and blocks nested deeper than
-`MAX_NESTING`, so that a hand-edited file fails here, with a message, rather than in Keras.
+(`MAX_FILTERS`, `MAX_UNITS`, `MAX_WINDOW`, `MAX_DEPTH_MULTIPLIER`, `MAX_INPUT_SIDE`) and
+blocks nested deeper than `MAX_NESTING`, so that a hand-edited file fails here, with a
+message, rather than in Keras.
+
+Besides Conv2D, the convolution family of Dumoulin and Visin's guide to convolution arithmetic
+is here as Keras names it: dilated convolution (`Conv2D.dilation_rate`), `Conv2DTranspose`,
+`DepthwiseConv2D`, `SeparableConv2D` and `UpSampling2D`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 PADDINGS = ("valid", "same")
+INTERPOLATIONS = ("nearest", "bilinear")  # how UpSampling2D fills the new pixels
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "softmax", "elu", "gelu", "linear")
 MERGES = ("concat", "add")
 # A network definition larger than this is refused before it is parsed: real networks,
@@ -32,9 +38,10 @@ MAX_SPEC_BYTES = 512 * 1024
 # Upper bounds on what a file may ask for. They are far above any real network (ResNet-50's
 # widest layer has 2,048 filters, VGG-16's 4,096 units, GoogLeNet's input is 224×224) and far
 # below sizes that would overflow memory before the training budget could refuse them.
-MAX_FILTERS = 65_536  # Conv2D filters; also the channels of an Input
+MAX_FILTERS = 65_536  # filters of every convolution; also the channels of an Input
 MAX_UNITS = 65_536  # Dense units
-MAX_WINDOW = 4_096  # kernel, pool and stride sides, and zeros of padding per side
+MAX_WINDOW = 4_096  # kernel, pool, stride, dilation and upsampling sides; zeros of padding
+MAX_DEPTH_MULTIPLIER = 1_024  # DepthwiseConv2D's maps per input channel (MobileNet uses 1)
 MAX_INPUT_SIDE = 8_192  # height and width of an Input image
 MAX_VECTOR_LENGTH = 1_048_576  # an Input of shape (length,)
 # Parallel blocks inside Parallel blocks: real networks use one level (inception modules,
@@ -71,10 +78,67 @@ class Conv2D:
     padding: str = "valid"  # "valid": no padding; "same": pad so output = ceil(input / stride)
     activation: str | None = "relu"  # applied to each output value
     use_bias: bool = True  # one bias per filter
+    dilation_rate: tuple[int, int] = (1, 1)  # step between kernel taps: 2 spreads 3×3 over 5×5
 
     def __post_init__(self) -> None:
         _set(self, "kernel_size", _pair(self.kernel_size))
         _set(self, "strides", _pair(self.strides))
+        _set(self, "dilation_rate", _pair(self.dilation_rate))
+
+
+@dataclass(frozen=True)
+class Conv2DTranspose:
+    """Spreads each input value over a kernel-sized patch of a larger output ("deconvolution"):
+    stride 2 doubles the height and width."""
+
+    filters: int = 32  # number of output feature maps
+    kernel_size: tuple[int, int] = (3, 3)  # height, width of each kernel
+    strides: tuple[int, int] = (2, 2)  # step between the patches in the output
+    padding: str = "same"  # "same": output = input × stride; "valid": (input − 1) × stride + kernel
+    activation: str | None = "relu"
+    use_bias: bool = True  # one bias per filter
+
+    def __post_init__(self) -> None:
+        _set(self, "kernel_size", _pair(self.kernel_size))
+        _set(self, "strides", _pair(self.strides))
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2D:
+    """One kernel per input channel, each seeing only its own channel: channels are not mixed."""
+
+    kernel_size: tuple[int, int] = (3, 3)  # height, width of each kernel
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "valid"
+    depth_multiplier: int = 1  # output maps per input channel
+    activation: str | None = "relu"  # MobileNet has none here: batch normalisation, then ReLU
+    use_bias: bool = True  # one bias per output map
+    dilation_rate: tuple[int, int] = (1, 1)  # step between kernel taps
+
+    def __post_init__(self) -> None:
+        _set(self, "kernel_size", _pair(self.kernel_size))
+        _set(self, "strides", _pair(self.strides))
+        _set(self, "dilation_rate", _pair(self.dilation_rate))
+
+
+@dataclass(frozen=True)
+class SeparableConv2D:
+    """A depthwise convolution (one kernel per channel) followed by a 1×1 convolution that
+    mixes the channels into `filters` maps. The depth multiplier is 1, as in MobileNet and
+    Xception; DepthwiseConv2D with a multiplier and a 1×1 Conv2D build any other."""
+
+    filters: int = 32  # maps made by the 1×1 (pointwise) step
+    kernel_size: tuple[int, int] = (3, 3)  # the depthwise kernel's height, width
+    strides: tuple[int, int] = (1, 1)
+    padding: str = "valid"
+    activation: str | None = "relu"
+    use_bias: bool = True  # one bias per filter, after the pointwise step
+    dilation_rate: tuple[int, int] = (1, 1)  # step between the depthwise kernel's taps
+
+    def __post_init__(self) -> None:
+        _set(self, "kernel_size", _pair(self.kernel_size))
+        _set(self, "strides", _pair(self.strides))
+        _set(self, "dilation_rate", _pair(self.dilation_rate))
 
 
 @dataclass(frozen=True)
@@ -132,6 +196,17 @@ class ZeroPadding2D:
 
 
 @dataclass(frozen=True)
+class UpSampling2D:
+    """Repeats (or interpolates) every pixel: (H, W, C) -> (H·sh, W·sw, C), no weights."""
+
+    size: tuple[int, int] = (2, 2)  # factors for height, width
+    interpolation: str = "nearest"  # "nearest" copies pixels; "bilinear" blends neighbours
+
+    def __post_init__(self) -> None:
+        _set(self, "size", _pair(self.size))
+
+
+@dataclass(frozen=True)
 class Flatten:
     """Lays a volume out as one vector: (H, W, C) -> (H*W*C,)."""
 
@@ -175,11 +250,15 @@ LAYER_TYPES: dict[str, type] = {
     for cls in (
         Input,
         Conv2D,
+        Conv2DTranspose,
+        DepthwiseConv2D,
+        SeparableConv2D,
         MaxPooling2D,
         AveragePooling2D,
         GlobalAveragePooling2D,
         GlobalMaxPooling2D,
         ZeroPadding2D,
+        UpSampling2D,
         Flatten,
         Dense,
         Dropout,
@@ -192,11 +271,15 @@ LAYER_TYPES: dict[str, type] = {
 Layer = (
     Input
     | Conv2D
+    | Conv2DTranspose
+    | DepthwiseConv2D
+    | SeparableConv2D
     | MaxPooling2D
     | AveragePooling2D
     | GlobalAveragePooling2D
     | GlobalMaxPooling2D
     | ZeroPadding2D
+    | UpSampling2D
     | Flatten
     | Dense
     | Dropout
@@ -331,7 +414,10 @@ def _check_bounds(where: str, kind: str, key: str, value: Any) -> None:
         bounds, advice = [("filters", value, MAX_FILTERS)], "use fewer filters"
     elif key == "units":
         bounds, advice = [("units", value, MAX_UNITS)], "use fewer units"
-    elif key in ("kernel_size", "pool_size", "strides") or (
+    elif key == "depth_multiplier":
+        bounds = [("depth_multiplier", value, MAX_DEPTH_MULTIPLIER)]
+        advice = "use a smaller multiplier"
+    elif key in ("kernel_size", "pool_size", "strides", "dilation_rate", "size") or (
         key == "padding" and kind == "ZeroPadding2D"
     ):
         bounds, advice = [(key, n, MAX_WINDOW) for n in _leaves(value)], "use a smaller value"
@@ -363,6 +449,16 @@ def _check_value(where: str, kind: str, key: str, value: Any) -> None:
     if key in ("padding",) and kind != "ZeroPadding2D":
         if value not in PADDINGS:
             raise ValueError(f"{where} ({kind}): padding must be 'valid' or 'same', not {value!r}.")
+        return
+    if key == "interpolation":
+        if value not in INTERPOLATIONS:
+            raise ValueError(
+                f"{where} ({kind}): interpolation must be 'nearest' or 'bilinear', not {value!r}."
+            )
+        return
+    if key == "depth_multiplier":
+        if not _is_int_tree(value) or isinstance(value, list):
+            raise ValueError(f"{where} ({kind}): depth_multiplier must be a whole number.")
         return
     if key in ("name", "merge"):
         if not isinstance(value, str):

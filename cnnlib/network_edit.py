@@ -1,8 +1,11 @@
 """Editing a network as a table: layer specs to plain rows and back, and whole-layer edits.
 
 A row is a dict with the keys in `COLUMNS`, one per setting a student edits in a table
-(filters or units, kernel or pool window, stride, padding, activation, dropout rate, bias),
+(filters, units or a depthwise convolution's maps per channel; kernel, pool window, zero
+padding or upsampling factor; stride, padding, activation, dropout rate, bias),
 plus `block`, the JSON of a Parallel block, which a table shows as one row and keeps whole.
+Settings without a column of their own are written into the window cell: a dilated kernel as
+"3×3 dilation 2", bilinear upsampling as "2×2 bilinear".
 `rows_to_layers` reads rows back into specs and refuses bad cells with a ValueError naming the
 row and saying what to write instead; blank cells take the layer's default. `insert_layer`,
 `remove_layer`, `move_layer`, `replace_layer` and `with_input_shape` return new networks (specs
@@ -34,12 +37,23 @@ ACTIVATION_CHOICES = tuple(NO_ACTIVATION if a is None else a for a in specs.ACTI
 MAX_FILTERS = 65_536
 MAX_WINDOW = 4_096
 MAX_INPUT_SIDE = 8_192
+# What the size column holds for each kind: filters, units, or DepthwiseConv2D's maps per
+# input channel.
+_SIZE_SETTING = {"Dense": "units", "DepthwiseConv2D": "depth_multiplier"}
+_DILATED = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")  # kinds whose kernels dilate
+_DILATION_WORDS = re.compile(r"^(.*?)\s*(?:dilation|dilated)\s*(?:by\s+)?(.*)$", re.IGNORECASE)
+_INTERPOLATION_WORDS = re.compile(r"^(.*?)\s*\b(nearest|bilinear)\s*$", re.IGNORECASE)
 
+_CONV = ("size", "window", "stride", "padding", "activation", "bias")
 _USES = {
-    "Conv2D": ("size", "window", "stride", "padding", "activation", "bias"),
+    "Conv2D": _CONV,
+    "Conv2DTranspose": _CONV,
+    "DepthwiseConv2D": _CONV,
+    "SeparableConv2D": _CONV,
     "MaxPooling2D": ("window", "stride", "padding"),
     "AveragePooling2D": ("window", "stride", "padding"),
     "ZeroPadding2D": ("window",),
+    "UpSampling2D": ("window",),
     "Dense": ("size", "activation", "bias"),
     "Dropout": ("rate",),
     "Activation": ("activation",),
@@ -126,6 +140,44 @@ def parse_pair(text: Any, what: str, where: str, low: int = 1, high: int = MAX_W
     return pair
 
 
+def format_kernel(kernel: tuple[int, int], dilation: tuple[int, int] = (1, 1)) -> str:
+    """A kernel cell: "3×3", or "3×3 dilation 2" for a dilated one."""
+    if dilation == (1, 1):
+        return format_pair(kernel)
+    rate = str(dilation[0]) if dilation[0] == dilation[1] else format_pair(dilation)
+    return f"{format_pair(kernel)} dilation {rate}"
+
+
+def parse_kernel(text: Any, where: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """ "3", "3×5", "3×3 dilation 2" or "3 dilated by 2×1" -> (kernel, dilation)."""
+    match = _DILATION_WORDS.match(text) if isinstance(text, str) else None
+    if match is None:
+        return parse_pair(text, "kernel size", where), (1, 1)
+    kernel, rate = match.groups()
+    if not rate.strip():
+        raise ValueError(
+            f"{where}: {text!r} names no dilation rate; write e.g. 3×3 dilation 2 "
+            "(taps 2 apart, so the kernel spans 5×5)."
+        )
+    return parse_pair(kernel, "kernel size", where), parse_pair(rate, "dilation", where)
+
+
+def format_upsampling(size: tuple[int, int], interpolation: str) -> str:
+    """An upsampling cell: "2×2", or "2×2 bilinear"."""
+    text = format_pair(size)
+    return text if interpolation == "nearest" else f"{text} {interpolation}"
+
+
+def parse_upsampling(text: Any, where: str) -> tuple[tuple[int, int], str]:
+    """ "2", "2×3", "2×2 bilinear" or "bilinear" (2×2) -> (size, interpolation)."""
+    match = _INTERPOLATION_WORDS.match(text) if isinstance(text, str) else None
+    if match is None:
+        return parse_pair(text, "upsampling size", where), "nearest"
+    size, interpolation = match.groups()
+    pair = parse_pair(size, "upsampling size", where) if size.strip() else (2, 2)
+    return pair, interpolation.lower()
+
+
 def parse_padding_amounts(text: Any, where: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """ZeroPadding2D amounts: "1" (all sides), "1×2" (rows, columns) or "t,b,l,r"."""
     numbers = _numbers(text)
@@ -171,7 +223,10 @@ def describe(layer: Any) -> str:
         return f"Input {format_shape(layer.shape)}"
     row = layer_to_row(layer)
     parts = [row["layer"]]
-    if row["size"] is not None:
+    if isinstance(layer, specs.DepthwiseConv2D):
+        if layer.depth_multiplier != 1:
+            parts.append(f"{layer.depth_multiplier} per channel")
+    elif row["size"] is not None:
         parts.append(str(row["size"]))
     if row["window"] is not None:
         parts.append(row["window"])
@@ -199,14 +254,18 @@ def layer_to_row(layer: Any) -> dict[str, Any]:
         raise ValueError("The Input is the network's input shape, not a table row.")
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row["layer"] = kind
-    if isinstance(layer, specs.Conv2D):
+    if isinstance(
+        layer, (specs.Conv2D, specs.Conv2DTranspose, specs.DepthwiseConv2D, specs.SeparableConv2D)
+    ):
         row.update(
-            size=layer.filters,
-            window=format_pair(layer.kernel_size),
+            size=getattr(layer, _SIZE_SETTING.get(kind, "filters")),
+            window=format_kernel(layer.kernel_size, getattr(layer, "dilation_rate", (1, 1))),
             stride=format_pair(layer.strides),
             padding=layer.padding,
             bias=layer.use_bias,
         )
+    elif isinstance(layer, specs.UpSampling2D):
+        row["window"] = format_upsampling(layer.size, layer.interpolation)
     elif isinstance(layer, (specs.MaxPooling2D, specs.AveragePooling2D)):
         row.update(
             window=format_pair(layer.pool_size),
@@ -284,14 +343,28 @@ def row_to_layer(row: dict[str, Any], where: str = "Row") -> Any:
             block = replace(block, activation=_activation(get["activation"], where))
         return block
     if "size" in uses(kind) and get["size"] is not None:
-        name = "filters" if kind == "Conv2D" else "units"
-        kwargs[name] = _whole(get["size"], name, where, 1, MAX_FILTERS)
+        name = _SIZE_SETTING.get(kind, "filters")
+        high = specs.MAX_DEPTH_MULTIPLIER if kind == "DepthwiseConv2D" else MAX_FILTERS
+        kwargs[name] = _whole(get["size"], name, where, 1, high)
     if "window" in uses(kind) and get["window"] is not None:
+        window = get["window"]
         if kind == "ZeroPadding2D":
-            kwargs["padding"] = parse_padding_amounts(get["window"], where)
+            kwargs["padding"] = parse_padding_amounts(window, where)
+        elif kind == "UpSampling2D":
+            kwargs["size"], kwargs["interpolation"] = parse_upsampling(window, where)
+        elif kind in _DILATED:
+            kwargs["kernel_size"], dilation = parse_kernel(window, where)
+            if dilation != (1, 1):
+                kwargs["dilation_rate"] = dilation
+        elif kind == "Conv2DTranspose":
+            if _DILATION_WORDS.match(str(window)):
+                raise ValueError(
+                    f"{where}: CNN Lab's transposed convolution takes no dilation; write the "
+                    "kernel alone, e.g. 3×3."
+                )
+            kwargs["kernel_size"] = parse_pair(window, "kernel size", where)
         else:
-            name = "kernel_size" if kind == "Conv2D" else "pool_size"
-            kwargs[name] = parse_pair(get["window"], name.replace("_", " "), where)
+            kwargs["pool_size"] = parse_pair(window, "pool size", where)
     if "stride" in uses(kind) and get["stride"] is not None:
         kwargs["strides"] = parse_pair(get["stride"], "stride", where)
     if "padding" in uses(kind) and get["padding"] is not None:

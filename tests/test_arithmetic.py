@@ -2,8 +2,9 @@
 
 The reference for shapes and parameter counts is the Keras model `cnnlib.build.build_model`
 makes: every row's output shape and weights, the totals, the multiply-accumulates implied by
-each Conv2D/Dense kernel and output, and the memory of every layer's output. It is checked
-for every registry entry and for 200 seeded random stacks.
+each convolution's and Dense layer's kernel and positions, and the memory of every layer's
+output. It is checked for every registry entry and for 200 seeded random stacks, which draw
+the whole convolution family (dilated, transposed, depthwise, separable) and upsampling too.
 """
 
 import math
@@ -40,12 +41,22 @@ def _block_prefix(path: str) -> str:
 
 
 def _keras_macs(model) -> int:
-    """Multiply-accumulates read off Keras: kernel size times output positions."""
+    """Multiply-accumulates read off Keras: kernel size times output positions (input
+    positions for a transposed convolution, which multiplies each input by its whole kernel;
+    both kernels for a separable one)."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, layers.Conv2D | layers.DepthwiseConv2D):
             _, height, width, _ = layer.output.shape
             total += math.prod(layer.kernel.shape) * height * width
+        elif isinstance(layer, layers.Conv2DTranspose):
+            _, height, width, _ = layer.input.shape
+            total += math.prod(layer.kernel.shape) * height * width
+        elif isinstance(layer, layers.SeparableConv2D):
+            _, height, width, _ = layer.output.shape
+            kernels = math.prod(layer.depthwise_kernel.shape)
+            kernels += math.prod(layer.pointwise_kernel.shape)
+            total += kernels * height * width
         elif isinstance(layer, layers.Dense):
             total += math.prod(layer.kernel.shape)
     return total
@@ -105,13 +116,47 @@ def test_every_registry_entry_matches_keras(key, fresh_keras):
 
 
 def _conv(rng: random.Random, strides=None, padding=None, filters=None) -> L.Conv2D:
+    strides = strides or (rng.randint(1, 3), rng.randint(1, 3))
+    # Keras's Conv2D dilates only with stride 1.
+    dilated = strides == (1, 1) and rng.random() < 0.3
     return L.Conv2D(
         filters=filters or rng.randint(1, 6),
         kernel_size=(rng.randint(1, 5), rng.randint(1, 5)),
-        strides=strides or (rng.randint(1, 3), rng.randint(1, 3)),
+        strides=strides,
         padding=padding or rng.choice(L.PADDINGS),
         activation=rng.choice(L.ACTIVATIONS),
         use_bias=rng.random() < 0.8,
+        dilation_rate=(rng.randint(1, 3), rng.randint(1, 3)) if dilated else (1, 1),
+    )
+
+
+def _family(rng: random.Random, shape: tuple[int, ...]):
+    """A transposed, depthwise or separable convolution, or an upsampling layer; the layers
+    that enlarge a volume only while it is small."""
+    small = max(shape[:2]) <= 24
+    kinds = ["depthwise", "separable"] + (["transposed", "upsampling"] if small else [])
+    kind = rng.choice(kinds)
+    kernel = (rng.randint(1, 4), rng.randint(1, 4))
+    strides = (rng.randint(1, 3), rng.randint(1, 3))
+    common = {
+        "kernel_size": kernel,
+        "strides": strides,
+        "padding": rng.choice(L.PADDINGS),
+        "activation": rng.choice(L.ACTIVATIONS),
+        "use_bias": rng.random() < 0.8,
+    }
+    dilation = (rng.randint(1, 2), rng.randint(1, 2))
+    if kind == "transposed":
+        return L.Conv2DTranspose(filters=rng.randint(1, 6), **common)
+    if kind == "depthwise":
+        # Unlike Conv2D, these two take a stride and a dilation together.
+        return L.DepthwiseConv2D(
+            depth_multiplier=rng.randint(1, 3), dilation_rate=dilation, **common
+        )
+    if kind == "separable":
+        return L.SeparableConv2D(filters=rng.randint(1, 6), dilation_rate=dilation, **common)
+    return L.UpSampling2D(
+        size=(rng.randint(1, 3), rng.randint(1, 3)), interpolation=rng.choice(L.INTERPOLATIONS)
     )
 
 
@@ -186,10 +231,12 @@ def _vector_block(rng: random.Random, length: int) -> L.Parallel:
 def _propose(rng: random.Random, shape: tuple[int, ...]):
     if len(shape) == 3:
         kinds = ["conv"] * 5 + ["pool"] * 3 + ["pad", "bn", "act", "drop", "flat", "global"]
-        kinds += ["block"] * 3
+        kinds += ["block"] * 3 + ["family"] * 4
         kind = rng.choice(kinds)
         if kind == "conv":
             return _conv(rng)
+        if kind == "family":
+            return _family(rng, shape)
         if kind == "pool":
             return _pool(rng)
         if kind == "pad":
@@ -249,6 +296,16 @@ def test_random_stacks_match_keras(fresh_keras):
                     seen.add("same with stride")
             if isinstance(layer, L.Conv2D) and layer.kernel_size[0] != layer.kernel_size[1]:
                 seen.add("rectangular kernel")
+            if isinstance(layer, L.Conv2D) and layer.dilation_rate != (1, 1):
+                seen.add("dilated Conv2D")
+            if isinstance(layer, L.DepthwiseConv2D | L.SeparableConv2D):
+                if layer.dilation_rate != (1, 1) and layer.strides != (1, 1):
+                    seen.add("dilation with stride")
+            if isinstance(layer, L.DepthwiseConv2D) and layer.depth_multiplier > 1:
+                seen.add("depth multiplier")
+            if isinstance(layer, L.Conv2DTranspose) and layer.padding == "valid":
+                if min(layer.kernel_size) < min(layer.strides):
+                    seen.add("transposed kernel below stride")
             if isinstance(layer, L.MaxPooling2D | L.AveragePooling2D) and layer.strides:
                 seen.add("pool strides")
     # The generator really exercises what the cross-check is meant to cover.
@@ -260,6 +317,10 @@ def test_random_stacks_match_keras(fresh_keras):
             "same with stride",
             "rectangular kernel",
             "pool strides",
+            "dilated Conv2D",
+            "dilation with stride",
+            "depth multiplier",
+            "transposed kernel below stride",
         }
         <= seen
     )
@@ -278,6 +339,7 @@ def test_layers_the_arithmetic_refuses_keras_refuses_too(fresh_keras):
         assert "does not fit" in message
         kwargs = {"padding": layer.padding, "strides": layer.strides}
         if isinstance(layer, L.Conv2D):
+            kwargs["dilation_rate"] = layer.dilation_rate
             keras_layer = layers.Conv2D(layer.filters, layer.kernel_size, **kwargs)
         else:
             keras_layer = getattr(layers, type(layer).__name__)(layer.pool_size, **kwargs)

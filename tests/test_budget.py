@@ -231,3 +231,15 @@ def test_describe_gives_the_figures_in_words():
     assert text.startswith("Training needs about 259.8 MiB of the 1.0 GiB a job may use")
     assert "256.3 MiB for a batch of 2" in text
     assert "3.5 MiB for 229,386 parameters" in text
+
+
+def test_a_layer_that_enlarges_the_volume_is_named_with_advice_that_fits_it():
+    network = L.Network(
+        "decoder",
+        (L.Input((64, 64, 8)), L.UpSampling2D(8), L.Conv2D(1, 1), L.Flatten(), L.Dense(2)),
+    )
+    with pytest.raises(ValueError) as err:
+        B.check_budget(network, 64, limit_bytes=2**30)
+    message = str(err.value)
+    assert "layer 1 (UpSampling2D: 8, nearest)" in message
+    assert "It enlarges its 64×64×8 input: upsample by a smaller factor" in message

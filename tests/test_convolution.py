@@ -1,5 +1,8 @@
 """The hand-worked convolution and pooling against SciPy's correlate2d and against Keras's own
-Conv2D, MaxPooling2D and AveragePooling2D layers with the same weights."""
+Conv2D, MaxPooling2D and AveragePooling2D layers with the same weights; the rest of the
+convolution family (dilated, transposed, depthwise, separable, upsampling) against Keras's
+layers of the same names and, for the transposed convolution, against its definition as the
+adjoint of a convolution."""
 
 import numpy as np
 import pytest
@@ -163,3 +166,113 @@ def test_matches_keras_layers_with_the_same_weights():
             expected = keras.ops.convert_to_numpy(pool(image))[0]
             ours = cv.pool2d(image[0], size, stride, mode, padding, strict=False).output
             np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+# --- the rest of the convolution family --------------------------------------------------------
+
+
+def _keras_output(layer, image):
+    keras = pytest.importorskip("keras")
+    return keras.ops.convert_to_numpy(layer(image[None].astype("float32")))[0]
+
+
+@pytest.mark.parametrize("dilation, padding", [(2, "valid"), ((2, 3), "same"), (3, "valid")])
+def test_dilated_convolution_matches_keras_and_takes_inputs_dilation_apart(dilation, padding):
+    layers = pytest.importorskip("keras").layers
+    image, kernels = rng_image((11, 12, 2), 20), rng_image((3, 2, 2, 3), 21)
+    conv = layers.Conv2D(3, (3, 2), padding=padding, dilation_rate=dilation, use_bias=False)
+    conv.build((1, 11, 12, 2))
+    conv.set_weights([kernels.astype("float32")])
+    ours = cv.convolve2d(image, kernels, padding=padding, dilation=dilation, strict=False)
+    np.testing.assert_allclose(ours.output, _keras_output(conv, image), rtol=1e-4, atol=1e-4)
+    step = cv.convolve2d(np.arange(49).reshape(7, 7), np.ones((3, 3)), dilation=2).step(1, 2)
+    assert step.taps[:3] == [(1, 2), (1, 4), (1, 6)] and len(step.taps) == 9
+    assert step.value == sum(r * 7 + c for r, c in step.taps)
+    assert cv.check_tiling(9, 3, 1, "valid", 2).formulas[0].startswith("3 dilated by 2 spans")
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding",
+    [
+        (3, 2, "valid"),
+        (3, 2, "same"),
+        (4, 2, "same"),
+        (2, 3, "valid"),
+        (1, 2, "same"),
+        (5, 1, "same"),
+    ],
+)
+def test_transposed_convolution_matches_keras(kernel, stride, padding):
+    layers = pytest.importorskip("keras").layers
+    image = rng_image((4, 5, 2), 22)
+    kernels = rng_image((kernel, kernel, 2, 3), 23)  # (kh, kw, in, out), as convolve2d's
+    bias = rng_image((3,), 24)
+    layer = layers.Conv2DTranspose(3, kernel, strides=stride, padding=padding)
+    layer.build((1, 4, 5, 2))
+    # Keras keeps the same numbers as (kh, kw, out, in).
+    layer.set_weights([kernels.transpose(0, 1, 3, 2).astype("float32"), bias.astype("float32")])
+    ours = cv.conv_transpose2d(image, kernels, stride, padding, bias)
+    expected = _keras_output(layer, image)
+    assert ours.output.shape == expected.shape
+    assert ours.output.shape[:2] == tuple(
+        ar.transposed_output_size(n, kernel, stride, padding) for n in (4, 5)
+    )
+    np.testing.assert_allclose(ours.output, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.partial(4 * 5), ours.full)
+
+
+def test_transposed_convolution_is_the_adjoint_of_convolution():
+    # <conv(x), y> = <x, conv_transpose(y)>: the transpose of the convolution's matrix.
+    x, w = rng_image((9, 7, 2), 25), rng_image((3, 3, 2, 4), 26)
+    y = rng_image((4, 3, 4), 27)
+    forward = cv.convolve2d(x, w, stride=2).output
+    back = cv.conv_transpose2d(y, w.transpose(0, 1, 3, 2), stride=2).output
+    assert forward.shape == y.shape and back.shape == x.shape
+    assert np.sum(forward * y) == pytest.approx(np.sum(x * back))
+
+
+def test_stride_two_kernel_three_makes_a_checkerboard_and_kernel_four_does_not():
+    uneven = cv.conv_transpose2d(np.ones((4, 4)), np.ones((3, 3)), 2, "same")
+    assert uneven.interior_counts() == [1, 2, 4]
+    np.testing.assert_array_equal(uneven.coverage()[2:5, 2:5], [[4, 2, 4], [2, 1, 2], [4, 2, 4]])
+    np.testing.assert_array_equal(uneven.full[:, :, 0], uneven.coverage())  # ones count patches
+    assert cv.conv_transpose2d(np.ones((4, 4)), np.ones((4, 4)), 2).interior_counts() == [4]
+    step = uneven.step(1, 2)
+    assert (step.rows, step.cols) == ((2, 5), (4, 7))
+
+
+def test_depthwise_and_separable_match_keras():
+    layers = pytest.importorskip("keras").layers
+    image = rng_image((9, 8, 3), 28)
+    kernels, bias = rng_image((3, 2, 3, 2), 29), rng_image((6,), 30)
+    layer = layers.DepthwiseConv2D((3, 2), strides=2, depth_multiplier=2, padding="same")
+    layer.build((1, 9, 8, 3))
+    layer.set_weights([kernels.astype("float32"), bias.astype("float32")])
+    ours = cv.depthwise_conv2d(image, kernels, 2, "same", bias)
+    np.testing.assert_allclose(ours.output, _keras_output(layer, image), rtol=1e-4, atol=1e-4)
+    # Map c·M + m sees channel c only.
+    alone = cv.convolve2d(image[:, :, 1], kernels[:, :, 1, 0], 2, "same", bias[2], strict=False)
+    np.testing.assert_allclose(ours.output[:, :, 2], alone.feature_map())
+    depthwise, pointwise = rng_image((3, 3, 3, 1), 31), rng_image((1, 1, 3, 4), 32)
+    point_bias = rng_image((4,), 33)
+    separable = layers.SeparableConv2D(4, 3, dilation_rate=2)
+    separable.build((1, 9, 8, 3))
+    separable.set_weights([w.astype("float32") for w in (depthwise, pointwise, point_bias)])
+    ours = cv.separable_conv2d(image, depthwise, pointwise, bias=point_bias, dilation=2)
+    expected = _keras_output(separable, image)
+    np.testing.assert_allclose(ours.output, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "size, interpolation", [(2, "nearest"), ((2, 3), "nearest"), (2, "bilinear"), (3, "bilinear")]
+)
+def test_upsampling_matches_keras(size, interpolation):
+    layers = pytest.importorskip("keras").layers
+    image = rng_image((4, 5, 2), 34)
+    expected = _keras_output(layers.UpSampling2D(size, interpolation=interpolation), image)
+    np.testing.assert_allclose(
+        cv.upsample2d(image, size, interpolation), expected, rtol=1e-5, atol=1e-5
+    )
+    if interpolation == "nearest":
+        sh, sw = (size, size) if isinstance(size, int) else size
+        assert cv.upsample2d(image, size)[3, 5, 1] == image[3 // sh, 5 // sw, 1]

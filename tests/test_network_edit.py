@@ -187,3 +187,84 @@ def test_rows_read_back_are_compared_as_written():
     rows = ne.network_to_rows(L.Network("n", (L.Input((8, 8, 1)), L.Conv2D(4, 3))))
     typed = [dict(rows[0], stride=" ", rate=float("nan")), dict.fromkeys(ne.COLUMNS)]
     assert ne.normalised_rows(typed) == [dict(rows[0], stride=None)]
+
+
+FAMILY = L.Network(
+    "family",
+    (
+        L.Input((32, 32, 3)),
+        L.Conv2D(8, 3, padding="same", dilation_rate=2),
+        L.Conv2D(8, (3, 5), dilation_rate=(2, 1)),
+        L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, activation=None, use_bias=False),
+        L.SeparableConv2D(16, 3, padding="same", dilation_rate=2),
+        L.UpSampling2D(2, interpolation="bilinear"),
+        L.UpSampling2D((2, 3)),
+        L.Conv2DTranspose(4, 3, strides=2, padding="valid", activation="tanh"),
+    ),
+)
+
+
+def test_the_table_accepts_the_convolution_family_and_reads_it_back():
+    for kind in ("Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "UpSampling2D"):
+        assert kind in ne.ROW_KINDS
+        assert ne.default_layer(kind) == L.LAYER_TYPES[kind]()
+    rows = ne.network_to_rows(FAMILY)
+    assert [row["window"] for row in rows] == [
+        "3×3 dilation 2",
+        "3×5 dilation 2×1",
+        "3×3",
+        "3×3 dilation 2",
+        "2×2 bilinear",
+        "2×3",
+        "3×3",
+    ]
+    assert rows[2]["size"] == 2  # the depthwise row's size is its depth multiplier
+    assert ne.rows_to_network("family", (32, 32, 3), rows) == FAMILY
+    rows = json.loads(json.dumps(rows))
+    assert ne.rows_to_network("family", (32, 32, 3), rows).to_dict() == FAMILY.to_dict()
+
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        ({"layer": "Conv2D", "window": "3 dilated by 2"}, L.Conv2D(dilation_rate=2)),
+        ({"layer": "Conv2D", "window": "3x3 Dilation 2x1"}, L.Conv2D(dilation_rate=(2, 1))),
+        ({"layer": "SeparableConv2D", "size": 64}, L.SeparableConv2D(64)),
+        (
+            {"layer": "DepthwiseConv2D", "size": 3, "stride": "2"},
+            L.DepthwiseConv2D(3, 2, "valid", 3),
+        ),
+        (
+            {"layer": "Conv2DTranspose", "window": "4", "padding": "valid"},
+            L.Conv2DTranspose(32, 4, 2, "valid"),
+        ),
+        ({"layer": "UpSampling2D", "window": "bilinear"}, L.UpSampling2D(2, "bilinear")),
+        ({"layer": "UpSampling2D", "window": "3"}, L.UpSampling2D(3)),
+        ({"layer": "UpSampling2D"}, L.UpSampling2D()),
+    ],
+)
+def test_family_cells_in_the_spellings_a_student_writes(row, expected):
+    assert ne.row_to_layer(row) == expected
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"layer": "Conv2D", "window": "3×3 dilation"}, "names no dilation rate"),
+        ({"layer": "Conv2D", "window": "3×3 dilation 0"}, "dilation must be between 1"),
+        ({"layer": "Conv2DTranspose", "window": "3 dilation 2"}, "takes no dilation"),
+        ({"layer": "DepthwiseConv2D", "size": 5000}, "depth_multiplier must be a whole number"),
+        ({"layer": "UpSampling2D", "window": "2 bicubic"}, "upsampling size"),
+    ],
+)
+def test_bad_family_cells_say_what_to_write(row, message):
+    with pytest.raises(ValueError, match=message):
+        ne.rows_to_layers([row])
+
+
+def test_family_rows_are_described_as_a_student_reads_them():
+    assert ne.describe(FAMILY.layers[1]) == "Conv2D 8 3×3 dilation 2 same relu"
+    assert ne.describe(FAMILY.layers[3]) == "DepthwiseConv2D 2 per channel 3×3 stride 2 valid"
+    assert ne.describe(L.DepthwiseConv2D()) == "DepthwiseConv2D 3×3 valid relu"
+    assert ne.describe(FAMILY.layers[5]) == "UpSampling2D 2×2 bilinear"
+    assert ne.describe(FAMILY.layers[7]) == "Conv2DTranspose 4 3×3 stride 2 valid tanh"

@@ -466,3 +466,55 @@ def test_escaped_text_reads_as_written():
     # Web addresses are links by themselves: a backslash in one would be shown.
     text = "after https://example.org/a_b*c) and x_y"
     assert escape_markdown(text) == "after https://example.org/a_b*c) and x\\_y"
+
+
+def test_the_table_takes_the_convolution_family_and_explains_the_savings(small_home):
+    at = open_page()
+    start = at.session_state[NETWORK]
+    edit_cells(at, edited={0: {"layer": "DepthwiseConv2D", "size": 1, "window": "3×3 dilation 2"}})
+    assert not at.exception and not at.error
+    depthwise = L.DepthwiseConv2D(3, padding="valid", dilation_rate=2)
+    assert at.session_state[NETWORK].layers[1] == depthwise
+    expected = dataclasses.replace(start, layers=(start.layers[0], depthwise, *start.layers[2:]))
+    assert params(at) == analyse(expected).total_params
+    detail = next(c.value for c in at.code if c.value.startswith("output size"))
+    assert "3 dilated by 2 spans 3 + (3 − 1)·(2 − 1) = 5; (28 − 5 + 2·0) / 1 + 1 = 24" in detail
+    assert "against       a plain 3×3 Conv2D making the same 1 maps" in detail
+    edit_cells(at, added=[{"layer": "UpSampling2D"}])  # after the last Dense: not a volume
+    assert any("UpSampling2D needs a height × width × channels volume" in e.value for e in at.error)
+    assert at.session_state[NETWORK].layers[1] == depthwise
+
+
+def test_convolution_family_slides_animate_and_show_the_checkerboard(small_home):
+    at = show_tab(open_page(), "Concepts", "Transposed")
+    assert not at.exception and not at.error
+    assert any("get 1, 2 or 4 patches" in w.value for w in at.warning)  # kernel 3, stride 2
+    assert any(c.value == "rows and columns  (4 − 1)·2 + 3 = 9" for c in at.code)
+    at.toggle(key="explorer_w_tr_play").set_value(True).run()
+    first = at.slider(key="explorer_w_tr_position").value
+    at.run()
+    assert at.slider(key="explorer_w_tr_position").value == (first + 1) % 16
+    at.toggle(key="explorer_w_tr_play").set_value(False)
+    at.number_input(key="explorer_w_tr_k").set_value(4).run()
+    assert not at.warning and any("Even" in i.value for i in at.info)
+    show_tab(at, "Concepts", "Dilated")
+    assert not at.exception and not at.error
+    assert any("3 dilated by 2 spans" in c.value for c in at.code)
+    assert at.slider(key="explorer_w_dil_position").max == 5 * 5 - 1  # 9 − 5 + 1 = 5
+    show_tab(at, "Concepts", "Depthwise separable")
+    assert not at.exception
+    savings = at.dataframe[-1].value
+    mobilenet = savings[savings["layer"].str.startswith("a MobileNet layer")].iloc[0]
+    assert mobilenet["Conv2D parameters"] == 2_359_808
+    assert mobilenet["SeparableConv2D parameters"] == 267_264
+    assert mobilenet["MACs saved"] == "8.8×"
+    assert any(c.value.startswith("depthwise 1 at (0, 0) = ") for c in at.code)
+    show_tab(at, "Concepts", "1×1 convolution")
+    assert not at.exception
+    assert any("parameters   2 × (1 × 1 × 3) + 2 = 8" in c.value for c in at.code)
+    assert any(c.value.startswith("pixel (0, 0) has channels") for c in at.code)
+    show_tab(at, "Concepts", "Upsampling")
+    assert not at.exception
+    at.selectbox(key="explorer_w_up_interpolation").set_value("bilinear").run()
+    assert any(c.value == "rows and columns  4 × 2 = 8" for c in at.code)
+    assert any(c.value.startswith("input (0, 0) = ") for c in at.code)

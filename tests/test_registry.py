@@ -1,5 +1,6 @@
 """The architecture registry: its entries against their sources, the lecture's stated shapes
-against the true ones, ResNet-50 against keras.applications, and the no-TensorFlow import."""
+against the true ones, ResNet-50 and MobileNet against keras.applications, and the
+no-TensorFlow import."""
 
 import json
 import math
@@ -38,6 +39,7 @@ def test_lecture_models_come_first_and_every_case_study_is_there():
         "resnet50",
         "kim_cnn",
         "alphago_policy",
+        "mobilenet",
     ):
         assert key in keys
 
@@ -130,6 +132,8 @@ def test_published_counts():
     assert lenet == 61_706 and abs(lenet - 60e3) / 60e3 < 0.05
     assert "62,378,344" in registry.get("alexnet").count_note
     assert "61,706" in registry.get("lenet5").count_note
+    mobilenet = _analysis("mobilenet").total_params
+    assert mobilenet == 4_253_864 and abs(mobilenet - 4.2e6) / 4.2e6 < 0.02
 
 
 def test_case_study_shapes_follow_the_papers():
@@ -292,3 +296,59 @@ def _all_layers(stack):
                 yield from _all_layers(branch)
         else:
             yield layer
+
+
+def test_mobilenet_matches_keras_applications_layer_by_layer():
+    import keras
+
+    try:
+        reference = keras.applications.MobileNet(weights=None)
+        analysis = _analysis("mobilenet")
+        assert reference.count_params() == analysis.total_params == 4_253_864
+        # Every layer with weights, in order: Keras's conv1, conv1_bn, conv_dw_1, ... and
+        # its 1×1 classifier convolution against the Dense layer here.
+        theirs = [
+            (
+                sum(math.prod(w.shape) for w in layer.trainable_weights),
+                sum(math.prod(w.shape) for w in layer.non_trainable_weights),
+            )
+            for layer in reference.layers
+            if layer.weights
+        ]
+        ours = [(row.trainable, row.non_trainable) for row in analysis.rows if row.params]
+        assert ours == theirs
+        # The volume after each block: Keras's conv_pw_{n}_relu against the block's last row.
+        relus = [row for row in analysis.rows if row.kind == "Activation"]
+        for number in range(1, 14):
+            out = reference.get_layer(f"conv_pw_{number}_relu").output.shape[1:]
+            assert tuple(out) == relus[2 * number].output_shape, number
+        assert relus[-1].output_shape == (7, 7, 1024)
+    finally:
+        keras.backend.clear_session()
+
+
+def test_mobilenet_against_the_paper():
+    entry = registry.get("mobilenet")
+    analysis = _analysis("mobilenet")
+    # Table 8 of Howard et al.: 569 million mult-adds and 4.2 million parameters at 224×224.
+    assert analysis.total_macs == 568_740_352 and round(analysis.total_macs / 1e6) == 569
+    batch_norm = sum(row.params for row in analysis.all_rows() if row.kind == "BatchNormalization")
+    weights = analysis.total_params - batch_norm
+    assert weights == 4_210_088 and round(weights / 1e6, 1) == 4.2
+    assert analysis.non_trainable_params == batch_norm // 2 == 21_888
+    for number in (analysis.total_params, weights, batch_norm // 2, analysis.total_macs):
+        assert f"{number:,}" in entry.count_note
+    kinds = [type(layer).__name__ for layer in entry.network.layers]
+    assert kinds.count("DepthwiseConv2D") == 13 and kinds.count("ZeroPadding2D") == 4
+    # The depthwise separable blocks cost 1/N + 1/9 of plain 3×3 convolutions.
+    rows = analysis.rows
+    depthwise = [i for i, row in enumerate(rows) if row.kind == "DepthwiseConv2D"]
+    for i in depthwise:
+        pointwise = rows[i + 3]
+        assert pointwise.kind == "Conv2D" and pointwise.settings.startswith(
+            f"{pointwise.output_shape[2]} filters 1×1"
+        )
+        plain = rows[i].output_shape[0] * rows[i].output_shape[1] * 9
+        plain *= rows[i].input_shape[2] * pointwise.output_shape[2]
+        ratio = (rows[i].macs + pointwise.macs) / plain
+        assert ratio == pytest.approx(1 / pointwise.output_shape[2] + 1 / 9)

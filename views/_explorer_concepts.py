@@ -132,18 +132,25 @@ def _floored(tiling: cv.Tiling, what: str) -> None:
 
 
 def _slide(conv: cv.Convolution) -> None:
-    out_h, out_w = conv.tiling.output_size
-    cells = out_h * out_w
-
-    @st.fragment(run_every=1.0 if st.session_state.get(PLAY) else None)
-    def slide() -> None:
-        if st.session_state.get(PLAY) and cells > 1:
-            st.session_state[POSITION] = (st.session_state.get(POSITION, -1) + 1) % cells
-        row, col = _position_slider(POSITION, cells, out_w, "Kernel position")
-        step = conv.step(row, col)
+    def draw(row: int, col: int) -> None:
         st.plotly_chart(convolution_slide(conv, row, col), key="explorer_fig_conv")
         st.markdown(f"Output cell ({row}, {col}):")
-        st.code(step.formula(max_terms=None), language=None)
+        st.code(conv.step(row, col).formula(max_terms=None), language=None)
+
+    out_h, out_w = conv.tiling.output_size
+    animate(PLAY, POSITION, out_h * out_w, out_w, "Kernel position", draw)
+
+
+def animate(play: str, position: str, cells: int, width: int, label: str, draw) -> None:
+    """A slider over `cells` positions (in reading order, `width` per row) that moves one
+    step a second while the toggle keyed `play` is on; `draw(row, column)` shows the step."""
+
+    @st.fragment(run_every=1.0 if st.session_state.get(play) else None)
+    def slide() -> None:
+        if st.session_state.get(play) and cells > 1:
+            st.session_state[position] = (st.session_state.get(position, -1) + 1) % cells
+        row, col = _position_slider(position, cells, width, label)
+        draw(row, col)
 
     slide()
 

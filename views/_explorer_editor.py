@@ -30,11 +30,17 @@ _COLUMN_CONFIG = {
         width=170,  # "GlobalAveragePooling2D" in full
     ),
     "size": st.column_config.NumberColumn(
-        "filters / units", min_value=1, max_value=ne.MAX_FILTERS, step=1
+        "filters / units",
+        min_value=1,
+        max_value=ne.MAX_FILTERS,
+        step=1,
+        help="Filters of a convolution, units of a Dense layer; for DepthwiseConv2D the maps "
+        "per input channel (its depth multiplier, usually 1).",
     ),
     "window": st.column_config.TextColumn(
         "kernel / pool / pad",
-        help="3 or 3×5 (height × width). Zero padding: 1, 1×2 or top,bottom,left,right.",
+        help="3 or 3×5 (height × width); a dilated kernel: 3×3 dilation 2. Zero padding: 1, "
+        "1×2 or top,bottom,left,right. Upsampling: 2, 2×3 or 2×2 bilinear.",
     ),
     "stride": st.column_config.TextColumn(
         "stride", help="1 or 2×1. A blank pooling stride equals the pool window."

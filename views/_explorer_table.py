@@ -111,12 +111,12 @@ def layer_detail(analysis: Analysis, position: int | None) -> None:
         lines.append(f"output size   {row.size_formula}")
     if row.param_formula:
         lines.append(f"parameters    {row.param_formula}")
-    if row.kind == "Conv2D":
-        h, w, f = row.output_shape
-        per = row.macs // max(h * w * f, 1)
-        lines.append(f"MACs          {h} × {w} × {f} × {per:,} = {row.macs:,}")
+    if row.mac_formula:
+        lines.append(f"MACs          {row.mac_formula}")
     elif row.macs:
         lines.append(f"MACs          {row.macs:,}")
+    if row.comparison:
+        lines.append(f"against       {row.comparison}")
     lines.append(
         f"memory        {' × '.join(map(str, row.output_shape))} × 4 bytes = "
         f"{ne.format_bytes(row.activation_bytes)}"

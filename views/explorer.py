@@ -1,7 +1,8 @@
 """Architecture explorer: build any CNN layer by layer and see every shape, parameter and
 operation, with the formulas that give them; check the lecture's stated shapes; try
-convolution, channels, pooling and activation maps by hand; read the case studies; build the
-network in Keras to compare; export it as Keras code or JSON and load it back.
+convolution (plain, dilated, transposed, depthwise separable, 1×1), channels, pooling,
+upsampling and activation maps by hand; read the case studies; build the network in Keras to
+compare; export it as Keras code or JSON and load it back.
 
 Nothing here trains, and TensorFlow is loaded only when the user asks for Keras.
 """
@@ -11,6 +12,7 @@ import streamlit as st
 from cnnlib.arithmetic import analyse
 from views import _explorer_concepts as concepts
 from views import _explorer_editor as editor
+from views import _explorer_family as family
 from views import _explorer_keras as export
 from views import _explorer_lecture as lecture
 from views import _explorer_network as network_state
@@ -53,17 +55,19 @@ if check_tab.open:
 
 if concept_tab.open:
     with concept_tab:
-        conv_tab, channel_tab, pool_tab, maps_tab = st.tabs(
-            ["Convolution", "Channels and filters", "Pooling", "Activation maps"],
-            key="explorer_w_concept",
-            on_change="rerun",
-        )
-        for tab, show in (
-            (conv_tab, concepts.convolution_concept),
-            (channel_tab, concepts.channels_concept),
-            (pool_tab, concepts.pooling_concept),
-            (maps_tab, concepts.activation_concept),
-        ):
+        slides = {
+            "Convolution": concepts.convolution_concept,
+            "Channels and filters": concepts.channels_concept,
+            "1×1 convolution": family.pointwise_concept,
+            "Dilated": family.dilation_concept,
+            "Depthwise separable": family.separable_concept,
+            "Pooling": concepts.pooling_concept,
+            "Upsampling": family.upsampling_concept,
+            "Transposed": family.transposed_concept,
+            "Activation maps": concepts.activation_concept,
+        }
+        tabs = st.tabs(list(slides), key="explorer_w_concept", on_change="rerun")
+        for tab, show in zip(tabs, slides.values(), strict=True):
             if tab.open:
                 with tab:
                     show()

@@ -1,0 +1,276 @@
+"""The explorer's concept tabs for the rest of the convolution family: dilated, transposed,
+depthwise separable and 1×1 convolutions, and upsampling, each animated like the convolution
+slide (a position slider that Play advances every second).
+
+The numbers come from `cnnlib.convolution` and `cnnlib.arithmetic`, the pictures from
+`cnnlib.figures_architecture`; this module only lays out widgets. Sizes follow Dumoulin and
+Visin, "A guide to convolution arithmetic for deep learning" (2016), as Keras computes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnnlib import convolution as cv
+from cnnlib import layers as L
+from cnnlib.arithmetic import LayerRow, analyse
+from cnnlib.figures_architecture import (
+    convolution_slide,
+    pointwise_slide,
+    separable_slide,
+    transposed_slide,
+    upsampling_slide,
+)
+from views._explorer_concepts import _input, _picture, animate
+
+
+def _one_layer(shape: tuple[int, ...], layer: object) -> LayerRow:
+    """The arithmetic's row for `layer` on an input of `shape`: the table's own numbers."""
+    return analyse(L.Network("slide", (L.Input(shape), layer))).rows[1]
+
+
+def dilation_concept() -> None:
+    st.markdown(
+        "A dilated (atrous) convolution spreads the kernel's taps D apart. A K×K kernel then "
+        "covers K + (K − 1)(D − 1) inputs per side with the same K×K weights: it sees further "
+        "at no extra cost, which is how segmentation networks widen their view without "
+        "pooling. In Keras: `Conv2D(filters, 3, dilation_rate=2)`; Keras's Conv2D takes a "
+        "dilation only with stride 1."
+    )
+    picture, _ = _picture("explorer_w_dil_input")
+    cols = st.columns(4)
+    size = cols[0].number_input("Input size", 3, 16, 9, key="explorer_w_dil_size")
+    kernel_size = cols[1].number_input("Kernel size", 1, 5, 3, key="explorer_w_dil_k")
+    dilation = cols[2].number_input("Dilation", 1, 4, 2, key="explorer_w_dil_rate")
+    padding = cols[3].selectbox("Padding", cv.PADDINGS, key="explorer_w_dil_pad")
+    image = _input(picture, int(size), int(size), seed=4)
+    k, d = int(kernel_size), int(dilation)
+    kernel = cv.KERNELS["laplacian"].weights if k == 3 else cv.small_filters(k, 1, 1)[:, :, 0, 0]
+    tiling = cv.check_tiling(image.shape, k, 1, padding, d)
+    st.code(f"rows and columns  {tiling.formulas[0]}", language=None)
+    if 0 in tiling.output_size:
+        st.error(tiling.problem)
+        return
+    conv = cv.convolve2d(image, kernel, 1, padding, strict=False, dilation=d)
+    span = tiling.kernel[0]
+    st.caption(
+        f"Weights: {k} × {k} = {k * k} whatever the dilation; a plain kernel covering the "
+        f"same {span}×{span} would need {span * span}."
+    )
+    st.toggle("Play", key="explorer_w_dil_play", help="Move the kernel one step every second.")
+
+    def draw(row: int, col: int) -> None:
+        st.plotly_chart(convolution_slide(conv, row, col), key="explorer_fig_dilation")
+        st.markdown(f"Output cell ({row}, {col}), from the outlined inputs only:")
+        st.code(conv.step(row, col).formula(max_terms=None), language=None)
+
+    out_h, out_w = tiling.output_size
+    animate(
+        "explorer_w_dil_play",
+        "explorer_w_dil_position",
+        out_h * out_w,
+        out_w,
+        "Kernel position",
+        draw,
+    )
+
+
+def transposed_concept() -> None:
+    st.markdown(
+        "A transposed convolution runs the other way: each input value multiplies the whole "
+        "kernel and adds the result into a patch of the output, the patches S apart. With "
+        "stride 2 it doubles the height and width, a learned upsampling (decoders, "
+        "generators). In Keras: `Conv2DTranspose(filters, 3, strides=2, padding='same')`. "
+        "Where patches overlap they add up, and a kernel that is not a multiple of the stride "
+        "overlaps unevenly: with kernel 3 and stride 2 some output cells get one patch, some "
+        "two and some four, a checkerboard that shows in generated images (Odena, Dumoulin "
+        "and Olah, 2016). With ones as input and kernel, the output counts the patches."
+    )
+    cols = st.columns(5)
+    size = cols[0].number_input("Input size", 2, 6, 4, key="explorer_w_tr_size")
+    kernel_size = cols[1].number_input("Kernel size", 1, 5, 3, key="explorer_w_tr_k")
+    stride = cols[2].number_input("Stride", 1, 3, 2, key="explorer_w_tr_s")
+    padding = cols[3].selectbox("Padding", cv.PADDINGS, key="explorer_w_tr_pad")
+    values = cols[4].selectbox(
+        "Numbers", ["ones", "small grid of numbers"], key="explorer_w_tr_values"
+    )
+    n, k = int(size), int(kernel_size)
+    if values == "ones":
+        image, kernel = np.ones((n, n)), np.ones((k, k))
+    else:
+        image, kernel = cv.small_grid(n, n, seed=5), cv.small_filters(k, 1, 1, seed=6)[:, :, 0, 0]
+    tconv = cv.conv_transpose2d(image, kernel, int(stride), padding)
+    st.code(f"rows and columns  {tconv.formulas[0]}", language=None)
+    counts = tconv.interior_counts()
+    if len(counts) > 1:
+        st.warning(
+            f"Uneven: output cells away from the border get {_listed(counts)} patches, the "
+            f"checkerboard. A kernel that is a multiple of the stride (e.g. {2 * int(stride)} "
+            f"with stride {int(stride)}), or UpSampling2D followed by a convolution, spreads "
+            "evenly."
+        )
+    else:
+        st.info(f"Even: every output cell away from the border gets {counts[0]} patch(es).")
+    st.toggle("Play", key="explorer_w_tr_play", help="Add one input cell's patch every second.")
+
+    def draw(row: int, col: int) -> None:
+        step = tconv.step(row, col)
+        st.plotly_chart(transposed_slide(tconv, row * n + col), key="explorer_fig_transposed")
+        st.code(
+            f"input ({row}, {col}) = {cv.format_number(step.value[0])}: adds "
+            f"{cv.format_number(step.value[0])} × kernel to rows {step.rows[0]}–"
+            f"{step.rows[1] - 1}, columns {step.cols[0]}–{step.cols[1] - 1}",
+            language=None,
+        )
+        st.caption(
+            "The output so far is the full spread; dotted rows and columns are those Keras's "
+            "'same' padding cuts to make the output input × stride."
+        )
+
+    animate("explorer_w_tr_play", "explorer_w_tr_position", n * n, n, "Input cell", draw)
+
+
+def _listed(numbers: list[int]) -> str:
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def separable_concept() -> None:
+    st.markdown(
+        "A depthwise convolution gives each input channel its own kernel and keeps the "
+        "channels apart; a 1×1 convolution then mixes them into the output maps. The two "
+        "together are a depthwise separable convolution: Keras's `SeparableConv2D`, or "
+        "`DepthwiseConv2D` then `Conv2D(filters, 1)` as MobileNet writes it, with batch "
+        "normalisation between. It does much of what a plain convolution does for a fraction "
+        "of the weights and multiply-adds: 1/N + 1/K² of them for N maps and a K×K kernel."
+    )
+    cols = st.columns(4)
+    size = cols[0].number_input("Input size", 3, 8, 6, key="explorer_w_sep_size")
+    channels = cols[1].number_input("Input channels", 1, 3, 3, key="explorer_w_sep_channels")
+    filters = cols[2].number_input("Output maps", 1, 3, 2, key="explorer_w_sep_filters")
+    kernel = cols[3].number_input(
+        "Kernel size", 1, int(size), min(3, int(size)), key="explorer_w_sep_k"
+    )
+    n, c, f, k = int(size), int(channels), int(filters), int(kernel)
+    image = cv.small_grid(n, n, c, seed=7).reshape(n, n, c)
+    depthwise = cv.small_filters(k, c, 1, seed=8)[:, :, :, 0]
+    pointwise = cv.small_filters(1, c, f, seed=9)
+    sep = cv.separable_conv2d(image, depthwise, pointwise)
+    st.toggle("Play", key="explorer_w_sep_play", help="Move to the next position every second.")
+
+    def draw(row: int, col: int) -> None:
+        height = 180 * max(c, f) + 60
+        st.plotly_chart(separable_slide(sep, row, col, height=height), key="explorer_fig_separable")
+        lines = [
+            f"depthwise {m + 1} at ({row}, {col}) = {conv.step(row, col).formula(max_terms=None)}"
+            for m, conv in enumerate(sep.depthwise.channels)
+        ]
+        lines += [
+            f"output {m + 1} at ({row}, {col}) = "
+            f"{sep.pointwise.step(row, col, m).formula(max_terms=None)}"
+            for m in range(f)
+        ]
+        st.code("\n".join(lines), language=None)
+
+    out_h, out_w = sep.output.shape[:2]
+    animate(
+        "explorer_w_sep_play", "explorer_w_sep_position", out_h * out_w, out_w, "Position", draw
+    )
+    st.markdown("**What it saves**, worked out by the layer arithmetic:")
+    cases = {
+        f"this slide ({n}×{n}×{c} → {f} maps, {k}×{k})": ((n, n, c), f, k),
+        "a MobileNet layer (14×14×512 → 512, 3×3)": ((14, 14, 512), 512, 3),
+    }
+    rows = []
+    for label, (shape, maps, kern) in cases.items():
+        plain = _one_layer(shape, L.Conv2D(maps, kern, padding="same", activation=None))
+        separable = _one_layer(
+            shape, L.SeparableConv2D(maps, kern, padding="same", activation=None)
+        )
+        rows.append(
+            {
+                "layer": label,
+                "Conv2D parameters": plain.params,
+                "SeparableConv2D parameters": separable.params,
+                "Conv2D MACs": plain.macs,
+                "SeparableConv2D MACs": separable.macs,
+                "MACs saved": f"{plain.macs / separable.macs:.1f}×",
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def pointwise_concept() -> None:
+    st.markdown(
+        "A 1×1 convolution looks at one pixel at a time, across all its channels: each output "
+        "map is a weighted sum of the input channels at that pixel, plus a bias. It is a small "
+        "dense layer applied at every pixel with the same weights, and it changes the number "
+        "of channels without touching height and width. GoogLeNet uses it to shrink the "
+        "channels before its 3×3 and 5×5 convolutions, MobileNet to mix the channels its "
+        "depthwise step keeps apart. In Keras it is an ordinary `Conv2D(filters, 1)`."
+    )
+    cols = st.columns(3)
+    size = cols[0].number_input("Input size", 2, 6, 4, key="explorer_w_pw_size")
+    channels = cols[1].number_input("Input channels", 1, 4, 3, key="explorer_w_pw_channels")
+    filters = cols[2].number_input("Output maps", 1, 3, 2, key="explorer_w_pw_filters")
+    n, c, f = int(size), int(channels), int(filters)
+    image = cv.small_grid(n, n, c, seed=10).reshape(n, n, c)
+    conv = cv.convolve2d(image, cv.small_filters(1, c, f, seed=11))
+    row_of_table = _one_layer((n, n, c), L.Conv2D(f, 1, activation=None))
+    st.code(
+        f"output size  {row_of_table.size_formula}\nparameters   {row_of_table.param_formula}",
+        language=None,
+    )
+    st.toggle("Play", key="explorer_w_pw_play", help="Move to the next pixel every second.")
+
+    def draw(row: int, col: int) -> None:
+        height = 150 * max(c, f) + 80
+        st.plotly_chart(pointwise_slide(conv, row, col, height=height), key="explorer_fig_1x1")
+        pixel = ", ".join(cv.format_number(v) for v in image[row, col, :])
+        lines = [f"pixel ({row}, {col}) has channels ({pixel})"]
+        lines += [
+            f"map {m + 1} = {conv.step(row, col, m).formula(max_terms=None)}" for m in range(f)
+        ]
+        st.code("\n".join(lines), language=None)
+
+    animate("explorer_w_pw_play", "explorer_w_pw_position", n * n, n, "Pixel", draw)
+
+
+def upsampling_concept() -> None:
+    st.markdown(
+        "`UpSampling2D` enlarges each feature map by whole factors and has no weights: "
+        "'nearest' copies every value into a block, 'bilinear' blends neighbouring values. "
+        "Followed by an ordinary convolution, it is the alternative to a transposed "
+        "convolution that leaves no checkerboard (Odena, Dumoulin and Olah, 2016)."
+    )
+    picture, _ = _picture("explorer_w_up_input")
+    cols = st.columns(3)
+    size = cols[0].number_input("Input size", 2, 10, 4, key="explorer_w_up_size")
+    factor = cols[1].number_input("Factor", 2, 4, 2, key="explorer_w_up_factor")
+    interpolation = cols[2].selectbox(
+        "Interpolation", cv.INTERPOLATIONS, key="explorer_w_up_interpolation"
+    )
+    n, s = int(size), int(factor)
+    image = _input(picture, n, n, seed=12)
+    output = cv.upsample2d(image, s, interpolation)
+    row_of_table = _one_layer((n, n, 1), L.UpSampling2D(s, interpolation))
+    st.code(f"rows and columns  {row_of_table.size_formula}", language=None)
+    st.toggle("Play", key="explorer_w_up_play", help="Move to the next input cell every second.")
+
+    def draw(row: int, col: int) -> None:
+        st.plotly_chart(
+            upsampling_slide(image, output, (s, s), row, col), key="explorer_fig_upsampling"
+        )
+        block = output[row * s : (row + 1) * s, col * s : (col + 1) * s, 0]
+        numbers = " ".join(
+            "[" + " ".join(cv.format_number(v, 2) for v in line) + "]" for line in block
+        )
+        st.code(
+            f"input ({row}, {col}) = {cv.format_number(image[row, col])} → output rows "
+            f"{row * s}–{(row + 1) * s - 1}, columns {col * s}–{(col + 1) * s - 1}: {numbers}",
+            language=None,
+        )
+
+    animate("explorer_w_up_play", "explorer_w_up_position", n * n, n, "Input cell", draw)
