@@ -337,10 +337,9 @@ def convolution_slide(conv: Convolution, out_row: int, out_col: int, height: int
     dilated = conv.tiling.dilation != (1, 1)
     kernel_title = f"kernel {_shape_text(kernel.shape)}"
     if dilated:
-        kernel_title += (
-            f" dilated by {_shape_text(conv.tiling.dilation)}, "
-            f"spans {_shape_text(conv.tiling.kernel)}"
-        )
+        rate = conv.tiling.dilation
+        rate_text = str(rate[0]) if rate[0] == rate[1] else _shape_text(rate)
+        kernel_title += f" dilated by {rate_text}, spans {_shape_text(conv.tiling.kernel)}"
     figure = make_subplots(
         rows=1,
         cols=3,
