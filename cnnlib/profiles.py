@@ -4,7 +4,8 @@ A profile is a page's configuration, as each of ConvNetJS's demos is a short con
 block over one shared script: the dataset's images and classes, the networks offered for it
 (registry keys, the first is the default), the training settings a run starts from, which
 augmentations make sense, the training-set sizes offered and whether the live layer view
-runs. MNIST and CIFAR-10 are built in; an imported dataset becomes a profile of its own.
+runs. MNIST and CIFAR-10 are built in; an imported dataset becomes a profile of its own
+(`from_stored`), with a network chosen for its image size.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnlib.datasets import CIFAR10_CLASS_NAMES, MNIST_CLASS_NAMES
+from cnnlib.layers import Network
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class DatasetProfile:
     train_sizes: tuple[int, ...] = (500, 1_000, 2_000, 5_000, 10_000, 20_000)  # plus "all"
     default_train_size: int | None = None  # training images a first run uses; None = all
     live_view: bool = False  # probe layers and stream test images while training
+    network: Network | None = None  # a network of its own, offered before `networks`; or None
 
     @property
     def num_classes(self) -> int:
@@ -90,3 +93,43 @@ def with_live_view(profile: DatasetProfile) -> DatasetProfile:
 
     first = sorted(profile.networks, key=lambda key: not key.startswith("convnetjs"))
     return replace(profile, live_view=True, networks=tuple(first))
+
+
+# Training images offered for an imported set, which is often small; plus "all".
+STORED_TRAIN_SIZES = (100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000)
+
+
+def from_stored(info: Any) -> DatasetProfile:
+    """The profile of a stored set (a `cnnlib.own_data.StoredInfo`): its own images and
+    classes, `own_data.default_network` for them first, then every registry network that
+    reads the same images into as many classes, and the live layer view on."""
+    from cnnlib.own_data import default_network
+    from cnnlib.registry import REGISTRY
+
+    shape = tuple(int(side) for side in info.input_shape)
+    classes = tuple(info.class_names)
+    fitting = tuple(
+        key
+        for key, entry in REGISTRY.items()
+        if tuple(entry.network.input_shape) == shape and entry.num_classes == len(classes)
+    )
+    return DatasetProfile(
+        name=info.dataset_name,
+        label=info.title,
+        input_shape=shape,
+        class_names=classes,
+        networks=fitting,
+        network=default_network(shape, len(classes)),
+        # Adam as the lecture trains, in smaller batches: an imported set is often a few
+        # hundred images, and each epoch should still take several steps.
+        settings={
+            "epochs": 10,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+            "test_each_epoch": True,
+        },
+        flip=True,  # offered, off by default: only the student knows if mirrored images fit
+        train_sizes=STORED_TRAIN_SIZES,
+        live_view=True,
+    )

@@ -72,6 +72,13 @@ def test_short_run_shows_statistics_layers_stream_and_test_results(small_home):
     captions = " ".join(c.value for c in at.caption)
     assert "16 × (5 × 5 × 3) + 16 = 1,216" in captions
     assert "activations: min" in captions
+    # ConvNetJS's view of backpropagation beside them: the loss on the probe image, per layer
+    # the ranges of the activation and weight gradients, and gradient maps.
+    assert "Loss on this image:" in captions
+    assert "activation gradients: min" in captions and "weight gradients: min" in captions
+    shown = [text for element in at.get("image") for text in element.captions]
+    assert "Gradient maps (grey 0, light +, dark −)" in shown
+    assert shown.count("Gradient maps (grey 0, light +, dark −)") == shown.count("Activation maps")
     assert "accuracy on the last" in texts
     assert any(m.value.startswith("**Test accuracy") for m in at.markdown)
     # The finished model joins the session's models for the ensemble page.

@@ -52,4 +52,13 @@ PAGES = (
         "members, and why it must be measured on the test set.",
         "Section 5.5: ensembles",
     ),
+    PageEntry(
+        "views/own_data.py",
+        "Your own data",
+        ":material/upload_file:",
+        "Bring your own pictures: a zip of one folder per class, or a .npz. See what the upload "
+        "holds before anything trains, import it at the size you choose, train any network on "
+        "it with the same live trainer, then ask the model why it read an image as it did.",
+        "Sections 5.2 to 5.4 applied to your own images",
+    ),
 )

@@ -1,7 +1,7 @@
 """What an evaluated ensemble measured: the accuracy table and charts, the k-member curve,
 the images averaging fixes and breaks, disagreement, per-class accuracy and the lecture's
-train-versus-test pitfall. The numbers are `cnnlib.ensemble`'s, the charts
-`cnnlib.figures_ensemble`'s."""
+train-versus-test pitfall, with any fixed or broken image explained by a member on request.
+The numbers are `cnnlib.ensemble`'s, the charts `cnnlib.figures_ensemble`'s."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from cnnlib import ensemble, figures_ensemble
-from views._data import get_dataset
+from views import _state
+from views._datasets import page_dataset
+from views._explain_pick import explain_picked
 from views._explorer_text import escape_markdown
 
 MAX_IMAGES_SHOWN = 16
@@ -113,7 +115,7 @@ def show_result(bundle: dict) -> None:
 
 def _rescued_and_lost(bundle: dict, best_name: str) -> None:
     result = bundle["result"]
-    dataset = get_dataset(bundle["dataset"])
+    dataset = page_dataset(bundle["dataset"])
     names = result.class_names
     best = result.predictions[best_name]
     average = result.predictions[ensemble.AVERAGE]
@@ -143,3 +145,29 @@ def _rescued_and_lost(bundle: dict, best_name: str) -> None:
         column.image(grid)
         if len(indices) > len(shown):
             column.caption(f"The first {len(shown)} of {len(indices)}.")
+    choices = {}
+    for indices, what in ((result.rescued, "fixed"), (result.lost, "broken")):
+        for i in indices[:MAX_IMAGES_SHOWN]:
+            choices[int(i)] = (
+                f"Test image {i} ({what}): a {names[dataset.y_test[i]]}; best member "
+                f"{names[best[i]]}, ensemble {names[average[i]]}"
+            )
+    explain_picked(
+        "Ask a member why it read one of these images as it did",
+        # The best member first: it is the one the pictures compare the ensemble with.
+        _member_models([best_name, *(n for n in result.member_names if n != best_name)]),
+        dataset.x_test,
+        choices,
+        names,
+        key="ensemble_explain",
+    )
+
+
+def _member_models(names: list[str]) -> dict:
+    """The members' Keras models that are still in memory, by member name."""
+    records = {**_state.ensemble().loaded, **st.session_state[_state.MODELS]}
+    return {
+        name: records[name].model
+        for name in names
+        if name in records and records[name].model is not None
+    }

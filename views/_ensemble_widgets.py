@@ -161,9 +161,7 @@ def build(records: list) -> dict | None:
                 test=_probabilities(record, "test", dataset.x_test, None),
                 validation=None
                 if sets.validation is None
-                else _probabilities(
-                    record, "validation", pool_x[sets.validation], sets.validation
-                ),
+                else _probabilities(record, "validation", pool_x[sets.validation], sets.validation),
                 train=None
                 if sets.train_sample is None
                 else _probabilities(record, "train", pool_x[sets.train_sample], sets.train_sample),

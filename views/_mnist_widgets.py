@@ -1,6 +1,8 @@
 """The MNIST page's own panels: the lecture's settings in one click, a run's test accuracy
-beside the lecture's, and the drawing canvas that a trained model reads. Training itself is
-the one trainer's (`_trainer`); preprocessing a drawing, predicting and figures are `cnnlib`'s.
+beside the lecture's, and the drawing canvas that a trained model reads, with why it read the
+drawing so and its layers opened large on request. Training itself is the one trainer's
+(`_trainer`); preprocessing a drawing, predicting and figures are `cnnlib`'s, explanations
+`_explain_widgets`'.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import streamlit as st
 
 from cnnlib import registry
 from cnnlib.drawing import preprocess_drawing
+from views._explain_widgets import explain_panel, layer_maps_panel
 from views._models import models_for
 
 INPUT_SHAPE = (28, 28, 1)
@@ -125,7 +128,27 @@ def _drawing_fragment(name: str) -> None:
             st.info("Draw a digit on the black square: the model's reading appears here.")
             return
         _reading(record, image)
+    # The reading comes first and stays fast: the explanations and the large maps are
+    # computed only while their expander is open.
+    why = st.expander(
+        "Why did it say that?",
+        icon=":material/psychology:",
+        key="mnist_w_draw_why",
+        on_change="rerun",
+    )
+    with why:
+        if why.open:
+            explain_panel(record.model, image, record.class_names, key="mnist_draw_explain")
     _feature_maps(record, image)
+    large = st.expander(
+        "Open a layer large: all its maps and filters",
+        icon=":material/zoom_in:",
+        key="mnist_w_draw_large",
+        on_change="rerun",
+    )
+    with large:
+        if large.open:
+            layer_maps_panel(record.model, image, key="mnist_draw_maps")
 
 
 def _reading(record: Any, image: np.ndarray) -> None:

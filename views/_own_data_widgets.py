@@ -5,7 +5,8 @@ ratio, import after a confirmation, and see or delete the stored sets.
 `own_data_panel(key)` draws it all; every session-state key it uses starts with `key`
 (`<key>_w_*` for value widgets, `<key>_report`, `<key>_confirm`, `<key>_deleting`,
 `<key>_imported`, `<key>_flash`). `stored_dataset(name)` gives a stored set to a page, read
-once and shared. The work is `cnnlib.own_data`'s; this module only lays it out.
+once and shared; `stored_set_picker` and `stored_caption` let a page choose one and name it.
+The work is `cnnlib.own_data`'s; this module only lays it out.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from cnnlib import own_data
-from cnnlib.own_data import ImportSettings, OwnDataError, UploadReport
+from cnnlib.own_data import ImportSettings, OwnDataError, StoredInfo, UploadReport
 
 UPLOAD = "Upload a .zip or .npz"
 EXAMPLE = "Example: scikit-learn's handwritten digits"
@@ -45,6 +46,41 @@ def stored_dataset(name: str) -> own_data.OwnDataset:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _cached_dataset(name: str, folder: str, created: str) -> own_data.OwnDataset:
     return own_data.load_stored(name)
+
+
+def stored_set_picker(key: str, imported: str | None, followed: str) -> StoredInfo | None:
+    """A picker over the stored sets, newest first, keyed `key`; it moves to the set
+    `imported` once, the first time it sees it (`followed` is the session key that remembers
+    which import it moved to). None when nothing is stored."""
+    stored = {info.name: info for info in own_data.list_stored()}
+    if not stored:
+        return None
+    if imported in stored and st.session_state.get(followed) != imported:
+        st.session_state[followed] = imported
+        st.session_state[key] = imported
+    if st.session_state.get(key) not in stored:
+        st.session_state[key] = next(iter(stored))
+    name = st.selectbox(
+        "Dataset",
+        list(stored),
+        format_func=lambda name: stored[name].title,
+        key=key,
+        persist_state="session",
+        help="Your stored sets, newest first. Import another in the Import tab.",
+    )
+    return stored[name]
+
+
+def stored_caption(info: StoredInfo) -> str:
+    """One line on a stored set: its parts, image size, classes and where it came from."""
+    height, width, channels = info.input_shape
+    counts = info.counts
+    return (
+        f"{info.title}: {counts['train']:,} training, {counts['val']:,} validation and "
+        f"{counts['test']:,} test images of {height}×{width}×{channels} in "
+        f"{len(info.class_names)} classes ({', '.join(info.class_names[:8])}"
+        f"{', …' if len(info.class_names) > 8 else ''}), from {info.source}."
+    )
 
 
 def own_data_panel(key: str = "own") -> str | None:

@@ -265,11 +265,12 @@ def _results(run: Run, snap: dict) -> None:
     )
     items = [figures_live.stream_item(data, probabilities, m["index"], names) for m in mistakes]
     st.image(figures_live.prediction_strip(items, columns=4))
-    if run.state.ended and run.job.model is not None:
+    model = run.job.model if run.job.model is not None else run.kept_model
+    if run.state.ended and model is not None:
         # Asked once the weights stop changing, so the answer explains the figures above.
         explain_picked(
             "Why did it read one of them wrongly?",
-            {run.name: run.job.model},
+            {run.name: model},
             data.x_test,
             mistake_choices(mistakes, names),
             names,

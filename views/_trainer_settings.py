@@ -25,6 +25,7 @@ from cnnlib.training import OPTIMIZERS, TrainSettings
 from views import _state
 
 EXPLORER = "explorer"
+PROFILE = "profile"  # the choice of the profile's own network
 BATCH_SIZES = [1, 4, 8, 16, 32, 64, 128, 256, 512]
 PRECISION_WORDS = {
     "auto": "auto (bfloat16 where the CPU computes it natively)",
@@ -58,6 +59,9 @@ def _default(key: str, value: Any) -> str:
 
 def _networks(profile: DatasetProfile) -> dict[str, tuple[str, Network, float | None]]:
     choices = {}
+    if profile.network is not None:
+        # An imported set's own network, chosen for its image size, comes first.
+        choices[PROFILE] = (f"{profile.label}: {profile.network.name}", profile.network, None)
     for key in profile.networks:
         entry = registry.get(key)
         choices[key] = (entry.title, entry.network, entry.lecture_accuracy)
@@ -252,7 +256,7 @@ def _network_panel(page: str, profile: DatasetProfile):
         help="Registry networks for this dataset, or the one you built in the explorer.",
     )
     title, network, lecture = choices[picked]
-    if picked != EXPLORER:
+    if picked in registry.REGISTRY:
         st.caption(registry.get(picked).summary)
     network = _dropout_sliders(page, picked, network)
     text_key = f"{page}_w_network_json_{profile.name}"
@@ -267,7 +271,7 @@ def _network_panel(page: str, profile: DatasetProfile):
             height=240,
             persist_state="session",
         )
-    architecture = picked if picked != EXPLORER else None
+    architecture = picked if picked in registry.REGISTRY else None
     try:
         edited = Network.from_json(text)
     except ValueError as error:

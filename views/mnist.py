@@ -1,5 +1,6 @@
 """MNIST digits: train the lecture's Keras models live, compare the test accuracy with the
-lecture's, then draw digits for a trained model to read, feature map by feature map.
+lecture's, then draw digits for a trained model to read, feature map by feature map, and ask
+why it read them so; or look inside a model with an image of your own and its filters.
 
 The run lives in the session, so it keeps training (and its charts keep updating) while the
 student uses other widgets or other pages.
@@ -10,6 +11,7 @@ import streamlit as st
 from cnnlib import profiles
 from views import _mnist_widgets as mw
 from views._data import dataset_caption, get_dataset
+from views._insight import look_inside
 from views._models import model_panel
 from views._trainer import trainer
 
@@ -20,7 +22,9 @@ st.caption(
     "Lecture sections 5.2 and 5.3: train a CNN on 28×28 handwritten digits, aim for the "
     "exercise's 99.3% test accuracy, then draw a digit and watch the network read it."
 )
-train_tab, draw_tab, models_tab = st.tabs(["Train", "Draw a digit", "Models"])
+train_tab, draw_tab, inside_tab, models_tab = st.tabs(
+    ["Train", "Draw a digit", "Look inside a model", "Models"]
+)
 
 # The drawing and model tabs are drawn first: they work without the dataset, which the
 # training tab may still be fetching (or fail to find).
@@ -35,3 +39,7 @@ with train_tab:
     st.caption(dataset_caption(dataset))
     mw.lecture_settings_button(dataset)
     trainer("mnist", PROFILE, dataset, after_results=mw.test_accuracy)
+
+# After the training tab: its filter pictures need the test images, loaded there.
+with inside_tab:
+    look_inside("mnist", PROFILE.input_shape, PROFILE.num_classes, PROFILE.name, "MNIST")
