@@ -151,12 +151,13 @@ def transposed_concept() -> None:
             ),
             language=None,
         )
-        st.caption(
-            _(
-                "The output so far is the full spread; dotted rows and columns are those "
-                "Keras's 'same' padding cuts to make the output input × stride."
+        if any(cut > 0 for pair in tconv.crop for cut in pair):
+            st.caption(
+                _(
+                    "The output so far is the full spread; dotted rows and columns are those "
+                    "Keras's 'same' padding cuts to make the output input × stride."
+                )
             )
-        )
 
     animate("explorer_w_tr_play", "explorer_w_tr_position", n * n, n, _("Input cell"), draw)
 
@@ -218,20 +219,21 @@ def separable_concept() -> None:
     cells = out_h * out_w
     animate("explorer_w_sep_play", "explorer_w_sep_position", cells, out_w, _("Position"), draw)
     st.markdown(_("**What it saves**, worked out by the layer arithmetic:"))
-    cases = {
-        _("this slide ({n}×{n}×{c} → {f} maps, {k}×{k})").format(n=n, c=c, f=f, k=k): (
+    # The slide's own layer ('valid', as drawn) and one of MobileNet's ('same').
+    cases = [
+        (
+            _("this slide ({n}×{n}×{c} → {f} maps, {k}×{k})").format(n=n, c=c, f=f, k=k),
             (n, n, c),
             f,
             k,
+            "valid",
         ),
-        _("a MobileNet layer (14×14×512 → 512, 3×3)"): ((14, 14, 512), 512, 3),
-    }
+        (_("a MobileNet layer (14×14×512 → 512, 3×3)"), (14, 14, 512), 512, 3, "same"),
+    ]
     rows = []
-    for label, (shape, maps, kern) in cases.items():
-        plain = _one_layer(shape, L.Conv2D(maps, kern, padding="same", activation=None))
-        separable = _one_layer(
-            shape, L.SeparableConv2D(maps, kern, padding="same", activation=None)
-        )
+    for label, shape, maps, kern, pad in cases:
+        plain = _one_layer(shape, L.Conv2D(maps, kern, padding=pad, activation=None))
+        separable = _one_layer(shape, L.SeparableConv2D(maps, kern, padding=pad, activation=None))
         rows.append(
             {
                 _("layer"): label,
@@ -242,7 +244,13 @@ def separable_concept() -> None:
                 _("MACs saved"): f"{plain.macs / separable.macs:.1f}×",
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    frame = pd.DataFrame(rows)
+    counts = {
+        column: st.column_config.NumberColumn(format="localized")
+        for column in frame.columns
+        if frame[column].dtype.kind == "i"
+    }
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=counts)
 
 
 def pointwise_concept() -> None:
