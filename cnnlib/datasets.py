@@ -44,24 +44,36 @@ from urllib.parse import urlparse
 import numpy as np
 from numpy._core.multiarray import _reconstruct
 
+from cnnlib.i18n import N_, _
 from cnnlib.paths import data_dir, offline
 
 Progress = Callable[[float, str], None]  # progress(fraction done in [0, 1], message)
 
 DATASET_NAMES = ("mnist", "cifar10")
 MNIST_CLASS_NAMES = tuple(str(digit) for digit in range(10))
+# Stored and compared in English; `display_names` translates them where they are shown.
 CIFAR10_CLASS_NAMES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
+    N_("airplane"),
+    N_("automobile"),
+    N_("bird"),
+    N_("cat"),
+    N_("deer"),
+    N_("dog"),
+    N_("frog"),
+    N_("horse"),
+    N_("ship"),
+    N_("truck"),
 )
+
+
+def display_names(class_names) -> tuple[str, ...]:
+    """Class names as the current language shows them: CIFAR-10's translated ("airplane" →
+    "비행기"), digits and a student's own names as they are."""
+    names = tuple(str(name) for name in class_names)
+    if names == CIFAR10_CLASS_NAMES:
+        return tuple(_(name) for name in names)
+    return names
+
 
 MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte",

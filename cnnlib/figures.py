@@ -7,6 +7,9 @@ Every function takes plain data (lists, dicts, NumPy arrays, class names) and re
 (H, W) / (H, W, 1) or colour (H, W, 3), uint8 0..255 or float 0..1. Galleries and feature-map
 grids are drawn as one mosaic image rather than dozens of subplots, which keeps them fast to
 redraw while a user draws or a model trains.
+
+Titles, axis labels and legends speak the current language (`cnnlib.i18n`), and every figure
+names a font family in which the browser finds Hangul (`FONT_FAMILY`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnlib.figures_live import to_rgb_uint8
+from cnnlib.i18n import _
+from cnnlib.runs import setting_name
 
 BATCH_COLOUR = "rgba(31, 111, 235, 0.35)"  # raw per-batch values: faint, they are noisy
 SMOOTH_COLOUR = "#1f6feb"
@@ -28,6 +33,12 @@ CORRECT_COLOUR = "#2ea043"
 WRONG_COLOUR = "#cf222e"
 BAR_COLOUR = "#8c959f"
 ROW_PIXELS = 26  # per class in the per-class accuracy chart: room for a 12 px label
+# Latin letters in Streamlit's own face; the browser takes Hangul from the first Korean font
+# it has (Debian's fonts-nanum or fonts-noto-cjk, macOS's or Windows's own).
+FONT_FAMILY = (
+    '"Source Sans", "Source Sans Pro", "Noto Sans KR", "Noto Sans CJK KR", "NanumGothic", '
+    '"Apple SD Gothic Neo", "Malgun Gothic", sans-serif'
+)
 
 
 def _layout(
@@ -40,6 +51,7 @@ def _layout(
         # Above the plotting area and its subplot titles, so that it covers no data.
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "x": 0},
         template="plotly_white",
+        font={"family": FONT_FAMILY},
     )
     return figure
 
@@ -63,44 +75,48 @@ def training_curves(
     """
     batch_history = batch_history or {}
     epoch_history = epoch_history or {}
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(_("Loss"), _("Accuracy")))
     steps = np.asarray(batch_history.get("step", []), dtype=float)
     epochs = np.asarray(epoch_history.get("epoch", []), dtype=float)
     if steps_per_epoch:
-        batch_x, epoch_x, x_title = steps / steps_per_epoch, epochs, "epoch"
+        batch_x, epoch_x, x_title = steps / steps_per_epoch, epochs, _("epoch")
     else:
         per_epoch = steps[-1] / epochs[-1] if len(steps) and len(epochs) else 1.0
-        batch_x, epoch_x, x_title = steps, epochs * per_epoch, "batch"
+        batch_x, epoch_x, x_title = steps, epochs * per_epoch, _("batch")
     for column, metric in ((1, "loss"), (2, "accuracy")):
         first = column == 1
+        # (x, y, legend name, colour, mode, dash, line width): per-batch lines are thin.
         series = [
-            (batch_x, batch_history.get(metric), "per batch", BATCH_COLOUR, "lines", None),
+            (batch_x, batch_history.get(metric), _("per batch"), BATCH_COLOUR, "lines", None, 1),
             (
                 batch_x,
                 batch_history.get(f"{metric}_smooth"),
-                "smoothed",
+                _("smoothed"),
                 SMOOTH_COLOUR,
                 "lines",
                 None,
+                2,
             ),
             (
                 epoch_x,
                 epoch_history.get(metric),
-                "train (epoch)",
+                _("train (epoch)"),
                 TRAIN_COLOUR,
                 "lines+markers",
                 None,
+                2,
             ),
             (
                 epoch_x,
                 epoch_history.get(f"val_{metric}"),
-                "validation (epoch)",
+                _("validation (epoch)"),
                 VALIDATION_COLOUR,
                 "lines+markers",
                 "dash",
+                2,
             ),
         ]
-        for x, y, name, colour, mode, dash in series:
+        for x, y, name, colour, mode, dash, width in series:
             if y is None or len(y) == 0:
                 continue
             y = np.asarray(y, dtype=float)
@@ -112,7 +128,7 @@ def training_curves(
                     mode=mode,
                     legendgroup=name,
                     showlegend=first,
-                    line={"color": colour, "dash": dash, "width": 1 if "batch" in name else 2},
+                    line={"color": colour, "dash": dash, "width": width},
                 ),
                 row=1,
                 col=column,
@@ -120,7 +136,7 @@ def training_curves(
         figure.update_xaxes(title_text=x_title, row=1, col=column)
     for change in changes:
         x = change["step"] / steps_per_epoch if steps_per_epoch else change["step"]
-        label = f"{change['setting'].replace('_', ' ')} {change['value']:g}"
+        label = f"{setting_name(change['setting'])} {change['value']:g}"
         for column in (1, 2):
             figure.add_vline(
                 x=x,
@@ -154,9 +170,9 @@ def runs_overlay(runs: Sequence[dict]) -> tuple[go.Figure, go.Figure]:
                 name=run["label"],
             )
         )
-    _layout(loss, 300, "Smoothed training loss").update_xaxes(title_text="examples seen")
-    _layout(accuracy, 300, "Test (or validation) accuracy per epoch")
-    accuracy.update_xaxes(title_text="epoch").update_yaxes(range=[0, 1])
+    _layout(loss, 300, _("Smoothed training loss")).update_xaxes(title_text=_("examples seen"))
+    _layout(accuracy, 300, _("Test (or validation) accuracy per epoch"))
+    accuracy.update_xaxes(title_text=_("epoch")).update_yaxes(range=[0, 1])
     return loss, accuracy
 
 
@@ -188,13 +204,14 @@ def confusion_matrix_figure(
             customdata=shares,
             colorscale="Blues",
             showscale=False,
-            hovertemplate=(
-                "true %{y}, predicted %{x}: %{text} images (%{customdata:.1%})<extra></extra>"
-            ),
+            hovertemplate=_("true {true}, predicted {predicted}: {count} images ({share})").format(
+                true="%{y}", predicted="%{x}", count="%{text}", share="%{customdata:.1%}"
+            )
+            + "<extra></extra>",
         )
     )
-    figure.update_xaxes(title_text="predicted", type="category", side="bottom")
-    figure.update_yaxes(title_text="true", type="category", autorange="reversed")
+    figure.update_xaxes(title_text=_("predicted"), type="category", side="bottom")
+    figure.update_yaxes(title_text=_("true"), type="category", autorange="reversed")
     return _layout(figure, height)
 
 
@@ -239,7 +256,7 @@ def per_class_accuracy_figure(
             x=overall,
             line_dash="dash",
             line_color="black",
-            annotation_text=f"overall {overall:.2%}",
+            annotation_text=_("overall {accuracy}").format(accuracy=f"{overall:.2%}"),
             annotation_position="top",
             annotation_yanchor="bottom",
             layer="below",  # bars and their values cover it; it shows between them
@@ -283,7 +300,7 @@ def probability_bars(
             hovertemplate="%{x}: %{y:.2%}<extra></extra>",
         )
     )
-    figure.update_yaxes(range=[0, 1.1], tickformat=".0%", title_text="probability")
+    figure.update_yaxes(range=[0, 1.1], tickformat=".0%", title_text=_("probability"))
     figure.update_xaxes(type="category")
     return _layout(figure, height)
 
@@ -341,6 +358,7 @@ def image_gallery(
         height=int(mosaic.shape[0] * 1.0) + 20,
         margin={"l": 0, "r": 0, "t": 10, "b": 0},
         template="plotly_white",
+        font={"family": FONT_FAMILY},
     )
     return figure
 
@@ -394,14 +412,14 @@ def feature_map_grid(
             showscale=False,
             zmin=0,
             zmax=1,
-            hovertemplate="filter %{customdata}<extra></extra>",
+            hovertemplate=_("filter {number}").format(number="%{customdata}") + "<extra></extra>",
         )
     )
     figure.update_xaxes(visible=False, constrain="domain")
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    label = title or "feature maps"
+    label = title or _("feature maps")
     if shown < channels:
-        label += f" (first {shown} of {channels})"
+        label += " " + _("(first {shown} of {channels})").format(shown=shown, channels=channels)
     if height is None:
         # Tall enough for the grid to fill a page-wide chart (about 800 pixels) when wide.
         height = int(min(700, 60 + 800 * mosaic.shape[0] / max(mosaic.shape[1], 1)))

@@ -3,14 +3,24 @@ test images with the network's top three guesses, drawn as images rather than ch
 
 A live page redraws these every second or so; one composed image is far cheaper for the browser
 than dozens of small charts. Everything here takes and returns NumPy arrays (8-bit images).
+
+Text is drawn in a font with Hangul when the system has one (`hangul_font`), so Korean labels
+read as letters; where none is found, `can_draw` says so and the page draws English labels and
+shows `NO_HANGUL_FONT` instead of letting Pillow draw boxes.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from functools import cache
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from cnnlib.i18n import N_
 
 GREEN = (46, 160, 67)
 RED = (207, 34, 46)
@@ -64,7 +74,68 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     return array
 
 
+# Fonts with Hangul where their packages put them: Debian's fonts-nanum and fonts-noto-cjk
+# (installed by scripts/test.sh), then macOS's and Windows's own.
+HANGUL_FONTS = (
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/System/Library/Fonts/AppleSDGothicNeo.ttc",
+    "C:/Windows/Fonts/malgun.ttf",
+)
+FONT_VARIABLE = "CNNLAB_FONT"  # names a font file with Hangul to draw with instead
+NO_HANGUL_FONT = N_(
+    "No Korean font was found on this server, so pictures show their labels in English. "
+    "Install one (on Debian: `apt-get install fonts-nanum`) or set CNNLAB_FONT to a font file "
+    "with Hangul, then restart the dashboard."
+)
+HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7FF))
+
+
+@cache
+def hangul_font() -> str | None:
+    """The file of a font that draws Hangul: $CNNLAB_FONT, a known place, or fontconfig's
+    choice for Korean; None when the system has none."""
+    candidates = [os.environ.get(FONT_VARIABLE, ""), *HANGUL_FONTS]
+    if shutil.which("fc-match"):
+        found = subprocess.run(
+            ["fc-match", "--format=%{file}", ":lang=ko"], capture_output=True, text=True
+        )
+        candidates.append(found.stdout.strip() if found.returncode == 0 else "")
+    for path in candidates:
+        if path and os.path.isfile(path) and _draws_hangul(path):
+            return path
+    return None
+
+
+def _draws_hangul(path: str) -> bool:
+    """Whether the font at `path` has a glyph for "한" unlike its glyph for a missing letter."""
+    try:
+        font = ImageFont.truetype(path, 24)
+    except OSError:
+        return False
+    return _glyph(font, "한") != _glyph(font, "\uffff")
+
+
+def _glyph(font, letter: str) -> bytes:
+    mask = font.getmask(letter)
+    return bytes(mask) + bytes(str(mask.size), "ascii")
+
+
+def has_hangul(text: str) -> bool:
+    return any(low <= ord(letter) <= high for letter in text for low, high in HANGUL)
+
+
+def can_draw(*texts: str) -> bool:
+    """Whether these labels can be drawn as letters: they have no Hangul, or a font has it."""
+    return hangul_font() is not None or not any(has_hangul(text) for text in texts)
+
+
+@cache
 def default_font(size: int):
+    """The font of every label drawn in a picture: one with Hangul where the system has one."""
+    path = hangul_font()
+    if path is not None:
+        return ImageFont.truetype(path, size)
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font still reads.

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnnlib.i18n import N_, _
 from cnnlib.layers import Activation, Dense, Network
 from cnnlib.profiles import DatasetProfile
 from cnnlib.training.state import JobState
@@ -23,10 +24,25 @@ from cnnlib.training.state import JobState
 # 1.3e10-2.4e10 for the four MNIST models with the machine quiet, and 1e9-7e9 while other
 # work shared it. A page prefers the speed of the session's own last run.
 REFERENCE_MACS_PER_S = 1.0e10
-# The per-epoch columns a model record keeps, whichever page trained it.
-HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "test_accuracy", "seconds")
-# The settings a student can change while a run trains.
+# The per-epoch columns a model record keeps, whichever page trained it (pages translate the
+# names where they show them as column headers).
+HISTORY_KEYS = (
+    N_("epoch"),
+    N_("loss"),
+    N_("accuracy"),
+    N_("val_loss"),
+    N_("val_accuracy"),
+    N_("test_accuracy"),
+    N_("seconds"),
+)
+# The settings a student can change while a run trains, and what the pages call them.
 LIVE_SETTINGS = ("learning_rate", "momentum", "batch_size", "weight_decay")
+SETTING_NAMES = {
+    "learning_rate": N_("learning rate"),
+    "momentum": N_("momentum"),
+    "batch_size": N_("batch size"),
+    "weight_decay": N_("weight decay"),
+}
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -44,22 +60,24 @@ def network_problem(
     try:
         analysis = analyse(network)
     except ValueError as error:
-        return f"This network cannot be built: {error}"
+        return _("This network cannot be built: {error}").format(error=error)
     if tuple(network.input_shape) != tuple(profile.input_shape):
-        return (
-            f"This network takes {_shape(network.input_shape)} inputs, but {profile.label} "
-            f"images are {_shape(profile.input_shape)}. Set its Input to "
-            f"{_shape(profile.input_shape)} in the architecture explorer."
+        return _(
+            "This network takes {shape} inputs, but {dataset} images are {wanted}. Set its "
+            "Input to {wanted} in the architecture explorer."
+        ).format(
+            shape=_shape(network.input_shape),
+            dataset=profile.label,
+            wanted=_shape(profile.input_shape),
         )
     if tuple(analysis.output_shape) != (profile.num_classes,):
-        return (
-            f"This network ends with {_shape(analysis.output_shape)} outputs; it needs "
-            f"{profile.num_classes}, one per class. End it with Dense({profile.num_classes}, "
-            "softmax)."
-        )
+        return _(
+            "This network ends with {shape} outputs; it needs {classes}, one per class. End it "
+            "with Dense({classes}, softmax)."
+        ).format(shape=_shape(analysis.output_shape), classes=profile.num_classes)
     last = network.layers[-1]
     if not (isinstance(last, Dense | Activation) and last.activation == "softmax"):
-        return (
+        return _(
             "The last layer must turn scores into probabilities: give the final Dense layer "
             "activation 'softmax'."
         )
@@ -75,18 +93,17 @@ def model_problem(input_shape: tuple[int, ...], num_classes: int, profile: Datas
     """Why a saved model reading `input_shape` into `num_classes` classes cannot continue
     training on `profile`'s images, naming both shapes, or None when it can."""
     if tuple(input_shape) != tuple(profile.input_shape):
-        return (
-            f"This snapshot cannot be used here: it reads {_shape(input_shape)} images, but "
-            f"{profile.label} images are "
-            f"{_shape(profile.input_shape)}: choose the dataset it was made for, or another "
-            "snapshot."
+        return _(
+            "This snapshot cannot be used here: it reads {shape} images, but {dataset} images "
+            "are {wanted}: choose the dataset it was made for, or another snapshot."
+        ).format(
+            shape=_shape(input_shape), dataset=profile.label, wanted=_shape(profile.input_shape)
         )
     if num_classes != profile.num_classes:
-        return (
-            f"This snapshot cannot be used here: it tells {num_classes} classes apart, but "
-            f"{profile.label} has "
-            f"{profile.num_classes}: choose the dataset it was made for, or another snapshot."
-        )
+        return _(
+            "This snapshot cannot be used here: it tells {classes} classes apart, but "
+            "{dataset} has {wanted}: choose the dataset it was made for, or another snapshot."
+        ).format(classes=num_classes, dataset=profile.label, wanted=profile.num_classes)
     return None
 
 
@@ -117,17 +134,18 @@ def estimate_epoch_seconds(
     if same:
         rate = same[-1]["samples_per_s"]
         seconds = (train_images + validation_images / 3) / rate
-        return seconds, f"measured: your last run of this network trained {rate:,.0f} images/s"
+        return seconds, _("measured: your last run of this network trained {rate} images/s").format(
+            rate=f"{rate:,.0f}"
+        )
     if speeds:
         speed = 3 * speeds[-1]["macs"] * speeds[-1]["samples_per_s"]
-        return work / speed, (
-            f"from {macs / 1e6:.2f} M multiply-adds per image at {speed:.2g}/s, the speed of "
-            "your last run"
-        )
-    return work / REFERENCE_MACS_PER_S, (
-        f"from {macs / 1e6:.2f} M multiply-adds per image at {REFERENCE_MACS_PER_S:.0e}/s, "
-        "measured on a 2-core machine; your first run here measures this one"
-    )
+        return work / speed, _(
+            "from {macs} M multiply-adds per image at {speed}/s, the speed of your last run"
+        ).format(macs=f"{macs / 1e6:.2f}", speed=f"{speed:.2g}")
+    return work / REFERENCE_MACS_PER_S, _(
+        "from {macs} M multiply-adds per image at {speed}/s, measured on a 2-core machine; "
+        "your first run here measures this one"
+    ).format(macs=f"{macs / 1e6:.2f}", speed=f"{REFERENCE_MACS_PER_S:.0e}")
 
 
 def duration_text(seconds: float | None) -> str:
@@ -135,14 +153,14 @@ def duration_text(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 1:
-        return "less than a second"
+        return _("less than a second")
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return _("{seconds} s").format(seconds=f"{seconds:.0f}")
     minutes, rest = divmod(int(round(seconds)), 60)
     if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
+        return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=f"{rest:02d}")
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{minutes:02d}")
 
 
 def lean_model(model: Any) -> Any:
@@ -163,10 +181,17 @@ def epoch_columns(entries: list[dict]) -> dict[str, list]:
 
 def change_text(change: dict) -> str:
     """One live change for a table: "learning rate 0.001 from epoch 2, batch 31"."""
-    return (
-        f"{change['setting'].replace('_', ' ')} {change['value']:g} from epoch "
-        f"{change['epoch']}, batch {change['batch'] + 1}"
+    return _("{setting} {value} from epoch {epoch}, batch {batch}").format(
+        setting=setting_name(change["setting"]),
+        value=f"{change['value']:g}",
+        epoch=change["epoch"],
+        batch=change["batch"] + 1,
     )
+
+
+def setting_name(setting: str) -> str:
+    """A live setting's name as the pages show it ("learning_rate" → "learning rate")."""
+    return _(SETTING_NAMES.get(setting, setting.replace("_", " ")))
 
 
 @dataclass
@@ -211,7 +236,9 @@ class Run:
         if model is None:
             model, lean = self.kept_model, False
         if model is None:
-            raise ValueError(f"{self.label} has no model to save yet; wait until it trains.")
+            raise ValueError(
+                _("{run} has no model to save yet; wait until it trains.").format(run=self.label)
+            )
         test = snap.get("test") or {}
         settings = {
             **snap["settings"],
@@ -257,7 +284,8 @@ class Run:
 
     def summary(self) -> dict:
         """The run for the comparison of runs: its curves and one table row, with the live
-        settings as they were at the end and every change made while it trained."""
+        settings as they were at the end and every change made while it trained. The row's
+        column names are English; the page translates them where it shows the table."""
         snap = self.snapshot()
         test = snap.get("test") or {}
         return {
@@ -267,17 +295,18 @@ class Run:
             "epoch_history": snap["epoch_history"],
             "changes": snap["changes"],
             "row": {
-                "run": self.label,
-                "optimizer": snap["settings"]["optimizer"],
-                "learning rate": snap["learning_rate"],
-                "momentum": snap["momentum"],
-                "batch size": snap["batch_size"],
-                "weight decay": snap["weight_decay"],
-                "changes while training": "; ".join(map(change_text, snap["changes"])) or "none",
-                "precision": snap["precision"],
-                "training images": self.train_images,
-                "epochs done": len(snap["epoch_history"]),
-                "test accuracy": test.get("accuracy"),
+                N_("run"): self.label,
+                N_("optimizer"): snap["settings"]["optimizer"],
+                N_("learning rate"): snap["learning_rate"],
+                N_("momentum"): snap["momentum"],
+                N_("batch size"): snap["batch_size"],
+                N_("weight decay"): snap["weight_decay"],
+                N_("changes while training"): "; ".join(map(change_text, snap["changes"]))
+                or _("none"),
+                N_("precision"): snap["precision"],
+                N_("training images"): self.train_images,
+                N_("epochs done"): len(snap["epoch_history"]),
+                N_("test accuracy"): test.get("accuracy"),
             },
         }
 
@@ -325,7 +354,7 @@ def start_run(
     elif network is not None:
         problem = network_problem(network, profile, settings.batch_size)
     else:
-        problem = "Choose a network to train, or a snapshot to continue from."
+        problem = _("Choose a network to train, or a snapshot to continue from.")
     if problem:
         raise ValueError(problem)
     available = len(dataset.y_train)

@@ -13,6 +13,7 @@ import threading
 import streamlit as st
 
 from cnnlib import datasets
+from cnnlib.i18n import _
 from cnnlib.paths import data_dir
 
 LABELS = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
@@ -32,7 +33,7 @@ def get_dataset(name: str) -> datasets.Dataset:
     key = (name, str(data_dir()))
     if key in cache:
         return cache[key]
-    bar = st.progress(0.0, text=f"Looking for {LABELS.get(name, name)}…")
+    bar = st.progress(0.0, text=_("Looking for {dataset}…").format(dataset=LABELS.get(name, name)))
 
     def progress(fraction: float, message: str) -> None:
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
@@ -50,8 +51,12 @@ def get_dataset(name: str) -> datasets.Dataset:
 
 
 def dataset_caption(dataset: datasets.Dataset) -> str:
-    return (
-        f"{LABELS.get(dataset.name, dataset.name)}: {len(dataset.x_train):,} training and "
-        f"{len(dataset.x_test):,} test images of {dataset.input_shape[0]}×"
-        f"{dataset.input_shape[1]}×{dataset.input_shape[2]}, from {dataset.source}."
+    return _(
+        "{dataset}: {train} training and {test} test images of {shape}, from {source}."
+    ).format(
+        dataset=LABELS.get(dataset.name, dataset.name),
+        train=f"{len(dataset.x_train):,}",
+        test=f"{len(dataset.x_test):,}",
+        shape="×".join(str(size) for size in dataset.input_shape),
+        source=dataset.source,
     )

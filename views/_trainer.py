@@ -16,6 +16,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from cnnlib import figures, figures_live
+from cnnlib.datasets import display_names
+from cnnlib.i18n import _, ngettext
 from cnnlib.library import record_to_bytes
 from cnnlib.metrics import misclassified
 from cnnlib.profiles import DatasetProfile
@@ -48,7 +50,7 @@ def trainer(
         snapshot_upload(page, profile, state)
     _controls(page, profile, dataset, state, choice)
     if state.run is None:
-        st.info("Choose a network and settings, then press **Start training**.")
+        st.info(_("Choose a network and settings, then press **Start training**."))
     else:
         _live(page, state, live_panels or {}, after_results)
     _comparison(page, state)
@@ -60,7 +62,7 @@ def _controls(page, profile, dataset, state, choice: Choice) -> None:
     active = bool(run_state and run_state.active)
     snapshot = state.snapshot
     start, pause, stop, clear, save = st.columns(5)
-    label = "Change network (restart)" if active else "Start training"
+    label = _("Change network (restart)") if active else _("Start training")
     if start.button(
         label,
         type="primary",
@@ -73,7 +75,7 @@ def _controls(page, profile, dataset, state, choice: Choice) -> None:
             st.rerun()
     paused = run_state == JobState.PAUSED
     if pause.button(
-        "Resume" if paused else "Pause",
+        _("Resume") if paused else _("Pause"),
         key=f"{page}_pause",
         icon=":material/play_arrow:" if paused else ":material/pause:",
         disabled=run_state not in (JobState.RUNNING, JobState.PAUSED, JobState.QUEUED),
@@ -82,16 +84,20 @@ def _controls(page, profile, dataset, state, choice: Choice) -> None:
         run.job.resume() if paused else run.job.pause()
         st.rerun()
     if stop.button(
-        "Stop", key=f"{page}_stop", icon=":material/stop:", disabled=not active, width="stretch"
+        _("Stop"),
+        key=f"{page}_stop",
+        icon=":material/stop:",
+        disabled=not active,
+        width="stretch",
     ):
         run.job.stop()
         st.rerun()
-    if clear.button("Clear graph", key=f"{page}_clear", disabled=run is None, width="stretch"):
+    if clear.button(_("Clear graph"), key=f"{page}_clear", disabled=run is None, width="stretch"):
         run.job.clear_batch_history()
     has_model = run is not None and (run.job.model or run.kept_model)
     if has_model and run_state in (JobState.PAUSED, JobState.FINISHED):
         save.download_button(
-            "Save snapshot",
+            _("Save snapshot"),
             data=lambda: record_to_bytes(run.record()),
             file_name=f"{run.name}.keras".replace(" ", "_"),
             mime="application/zip",
@@ -114,7 +120,9 @@ def _start(page, profile, dataset, state, choice: Choice) -> bool:
             None if initial is not None else choice.network,
             settings,
             name=choice.name,
-            label=f"run {len(state.runs) + 1 + (state.run is not None)}: {choice.name}",
+            label=_("run {number}: {name}").format(
+                number=len(state.runs) + 1 + (state.run is not None), name=choice.name
+            ),
             train_images=choice.train_images,
             architecture=choice.architecture,
             lecture_accuracy=choice.lecture_accuracy,
@@ -122,7 +130,7 @@ def _start(page, profile, dataset, state, choice: Choice) -> bool:
             probe_interval=LIVE_REFRESH_S if profile.live_view else None,
         )
     except ValueError as error:
-        st.error(f"Cannot start: {error}")
+        st.error(_("Cannot start: {error}").format(error=error))
         return False
     if initial is not None:
         snapshot["record"].model = None  # the run trains that model from here on
@@ -159,7 +167,7 @@ def _live(page, state, live_panels, after_results) -> None:
             # Redraw the whole page once, so that app.py keeps the model and the buttons
             # and this view stop refreshing.
             st.rerun()
-        st.subheader(f"Run: {run.name}")
+        st.subheader(_("Run: {name}").format(name=run.name))
         progress(snap)
         _statistics(snap)
         st.plotly_chart(
@@ -172,12 +180,12 @@ def _live(page, state, live_panels, after_results) -> None:
             key=f"{page}_chart_live_curves",
         )
         if snap["epoch_history"]:
-            st.dataframe(epoch_columns(snap["epoch_history"]), hide_index=True)
+            st.dataframe(_translated_columns(epoch_columns(snap["epoch_history"])), hide_index=True)
         if snap["state"] == JobState.FAILED:
-            st.error(snap["error"] or "Training failed.")
+            st.error(snap["error"] or _("Training failed."))
         tabs = dict(live_panels)
         if snap.get("test"):
-            tabs["Results on the test set"] = _results
+            tabs[_("Results on the test set")] = _results
         if not tabs:
             return
         for tab, panel in zip(st.tabs(list(tabs)), tabs.values(), strict=True):
@@ -186,7 +194,11 @@ def _live(page, state, live_panels, after_results) -> None:
         if snap.get("test") and after_results is not None:
             after_results(run, snap)
         if run.kept_as:
-            st.success(f"Kept in this session as {run.kept_as!r}: save it in the Models panel.")
+            st.success(
+                _("Kept in this session as {name}: save it in the Models panel.").format(
+                    name=repr(run.kept_as)
+                )
+            )
 
     view()
 
@@ -194,18 +206,35 @@ def _live(page, state, live_panels, after_results) -> None:
 def progress(snap: dict, prefix: str = "") -> None:
     """One progress bar with what the job is doing, the time left and its speed."""
     state, epoch, epochs = snap["state"], snap["epoch"], snap["epochs"]
+    position = snap.get("queue_position")
     words = {
-        JobState.QUEUED: "Waiting for a free training slot"
-        + (f" (number {snap['queue_position']} in line)" if snap.get("queue_position") else ""),
-        JobState.RUNNING: f"Epoch {epoch} of {epochs}, batch {snap['batch']} of "
-        f"{snap['batches_per_epoch']}",
-        JobState.PAUSED: f"Paused in epoch {epoch} of {epochs}",
-        JobState.STOPPING: "Stopping: measuring the test accuracy of the weights so far",
-        JobState.FINISHED: "Finished" + (" (stopped early)" if snap["stopped_early"] else ""),
-        JobState.FAILED: "Failed",
+        JobState.QUEUED: _("Waiting for a free training slot (number {position} in line)").format(
+            position=position
+        )
+        if position
+        else _("Waiting for a free training slot"),
+        JobState.RUNNING: _("Epoch {epoch} of {epochs}, batch {batch} of {batches}").format(
+            epoch=epoch, epochs=epochs, batch=snap["batch"], batches=snap["batches_per_epoch"]
+        ),
+        JobState.PAUSED: _("Paused in epoch {epoch} of {epochs}").format(
+            epoch=epoch, epochs=epochs
+        ),
+        JobState.STOPPING: _("Stopping: measuring the test accuracy of the weights so far"),
+        JobState.FINISHED: _("Finished (stopped early)")
+        if snap["stopped_early"]
+        else _("Finished"),
+        JobState.FAILED: _("Failed"),
     }
-    eta = f" · {duration_text(snap['eta_s'])} left" if snap["eta_s"] else ""
-    speed = f" · {snap['samples_per_s']:,.0f} images/s" if snap["samples_per_s"] else ""
+    eta = (
+        " · " + _("{duration} left").format(duration=duration_text(snap["eta_s"]))
+        if snap["eta_s"]
+        else ""
+    )
+    speed = (
+        " · " + _("{rate} images/s").format(rate=f"{snap['samples_per_s']:,.0f}")
+        if snap["samples_per_s"]
+        else ""
+    )
     text = f"{prefix}{words[JobState(state)]}{eta}{speed} · {snap['precision']}"
     st.progress(float(snap["progress"]), text=text)
 
@@ -218,15 +247,20 @@ def _statistics(snap: dict) -> None:
     test = [e["test_accuracy"] for e in epochs if e.get("test_accuracy") is not None]
     speed = snap.get("samples_per_s")
     cells = st.columns(4)
-    cells[0].metric("Forward + backward / example", "—" if ms is None else f"{ms:.3f} ms")
-    cells[1].metric("Classification loss", _last(history.get("loss_smooth"), "{:.3f}"))
-    cells[2].metric("Weight-decay loss", f"{snap['weight_decay_loss']:.4f}")
-    cells[3].metric("Training accuracy", _last(history.get("accuracy_smooth"), "{:.1%}"))
+    cells[0].metric(_("Forward + backward / example"), "—" if ms is None else f"{ms:.3f} ms")
+    cells[1].metric(_("Classification loss"), _last(history.get("loss_smooth"), "{:.3f}"))
+    cells[2].metric(_("Weight-decay loss"), f"{snap['weight_decay_loss']:.4f}")
+    cells[3].metric(_("Training accuracy"), _last(history.get("accuracy_smooth"), "{:.1%}"))
     cells = st.columns(4)
-    cells[0].metric("Validation accuracy", f"{val[-1]:.1%}" if val else "after epoch 1")
-    cells[1].metric("Test accuracy (full set)", f"{test[-1]:.1%}" if test else "—")
-    cells[2].metric("Examples seen", f"{snap['examples_seen']:,}")
-    cells[3].metric("Images / s", "—" if not speed else f"{speed:,.0f}")
+    cells[0].metric(_("Validation accuracy"), f"{val[-1]:.1%}" if val else _("after epoch 1"))
+    cells[1].metric(_("Test accuracy (full set)"), f"{test[-1]:.1%}" if test else "—")
+    cells[2].metric(_("Examples seen"), f"{snap['examples_seen']:,}")
+    cells[3].metric(_("Images / s"), "—" if not speed else f"{speed:,.0f}")
+
+
+def _translated_columns(columns: dict[str, list]) -> dict[str, list]:
+    """A table's columns under their names in the current language."""
+    return {_(name): values for name, values in columns.items()}
 
 
 def _last(values, template: str) -> str:
@@ -236,15 +270,19 @@ def _last(values, template: str) -> str:
 def _results(run: Run, snap: dict) -> None:
     """Test accuracy, confusion matrix, per-class accuracy and the most confident mistakes."""
     test = snap["test"]
-    names = test["class_names"]
+    names = display_names(test["class_names"])
     data = run.data
-    st.markdown(f"**Test accuracy {test['accuracy']:.2%}** on {len(data.y_test):,} test images")
+    st.markdown(
+        _("**Test accuracy {accuracy}** on {count} test images").format(
+            accuracy=f"{test['accuracy']:.2%}", count=f"{len(data.y_test):,}"
+        )
+    )
     left, right = st.columns(2)
-    left.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
+    left.markdown(_("**Confusion matrix** (rows: true class, columns: predicted)"))
     left.plotly_chart(
         figures.confusion_matrix_figure(test["confusion"], names), key="chart_confusion"
     )
-    right.markdown("**Accuracy per class**")
+    right.markdown(_("**Accuracy per class**"))
     right.plotly_chart(
         figures.per_class_accuracy_figure(
             test["per_class_accuracy"], names, overall=test["accuracy"]
@@ -256,20 +294,29 @@ def _results(run: Run, snap: dict) -> None:
         return
     mistakes = misclassified(probabilities, data.y_test, k=MISTAKES_SHOWN)
     if not mistakes:
-        st.success("The model reads every test image correctly.")
+        st.success(_("The model reads every test image correctly."))
         return
+    wrong = int((probabilities.argmax(axis=1) != data.y_test).sum())
     st.markdown(
-        f"**Misread test images**: the {len(mistakes)} most confident of "
-        f"{int((probabilities.argmax(axis=1) != data.y_test).sum()):,} mistakes, with the "
-        "model's top three answers"
+        ngettext(
+            "**Misread test images**: the {shown} most confident of {count} mistake, with the "
+            "model's top three answers",
+            "**Misread test images**: the {shown} most confident of {count} mistakes, with the "
+            "model's top three answers",
+            wrong,
+        ).format(shown=len(mistakes), count=f"{wrong:,}")
     )
-    items = [figures_live.stream_item(data, probabilities, m["index"], names) for m in mistakes]
+    # Pictures keep English class names where the server has no font with Hangul.
+    drawn = names if figures_live.can_draw(*names) else test["class_names"]
+    if drawn is not names:
+        st.caption(_(figures_live.NO_HANGUL_FONT))
+    items = [figures_live.stream_item(data, probabilities, m["index"], drawn) for m in mistakes]
     st.image(figures_live.prediction_strip(items, columns=4))
     model = run.job.model if run.job.model is not None else run.kept_model
     if run.state.ended and model is not None:
         # Asked once the weights stop changing, so the answer explains the figures above.
         explain_picked(
-            "Why did it read one of them wrongly?",
+            _("Why did it read one of them wrongly?"),
             {run.name: model},
             data.x_test,
             mistake_choices(mistakes, names),
@@ -287,9 +334,10 @@ def _comparison(page: str, state) -> None:
         return
     import pandas as pd
 
-    st.subheader("Your runs compared")
+    st.subheader(_("Your runs compared"))
     loss, accuracy = figures.runs_overlay(runs)
     left, right = st.columns(2)
     left.plotly_chart(loss, key=f"{page}_chart_runs_loss")
     right.plotly_chart(accuracy, key=f"{page}_chart_runs_accuracy")
-    st.dataframe(pd.DataFrame([run["row"] for run in runs]), hide_index=True, width="stretch")
+    table = pd.DataFrame([run["row"] for run in runs]).rename(columns=_)
+    st.dataframe(table, hide_index=True, width="stretch")

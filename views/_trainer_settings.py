@@ -17,6 +17,7 @@ import streamlit as st
 
 from cnnlib import registry
 from cnnlib.arithmetic import analyse
+from cnnlib.i18n import N_, _, ngettext
 from cnnlib.layers import Dropout, Network
 from cnnlib.precision import PRECISIONS
 from cnnlib.profiles import DatasetProfile
@@ -28,9 +29,9 @@ EXPLORER = "explorer"
 PROFILE = "profile"  # the choice of the profile's own network
 BATCH_SIZES = [1, 4, 8, 16, 32, 64, 128, 256, 512]
 PRECISION_WORDS = {
-    "auto": "auto (bfloat16 where the CPU computes it natively)",
-    "float32": "float32 (as the lecture)",
-    "mixed_bfloat16": "mixed bfloat16",
+    "auto": N_("auto (bfloat16 where the CPU computes it natively)"),
+    "float32": N_("float32 (as the lecture)"),
+    "mixed_bfloat16": N_("mixed bfloat16"),
 }
 
 
@@ -67,7 +68,11 @@ def _networks(profile: DatasetProfile) -> dict[str, tuple[str, Network, float | 
         choices[key] = (entry.title, entry.network, entry.lecture_accuracy)
     explorer = st.session_state.get(_state.EXPLORER_NETWORK)
     if explorer is not None:
-        choices[EXPLORER] = (f"From the architecture explorer: {explorer.name}", explorer, None)
+        choices[EXPLORER] = (
+            _("From the architecture explorer: {name}").format(name=explorer.name),
+            explorer,
+            None,
+        )
     return choices
 
 
@@ -91,17 +96,17 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         epochs = widget(
             st,
             "number_input",
-            "Epochs",
+            _("Epochs"),
             "epochs",
             p.get("epochs", 3),
             min_value=1,
             step=1,
-            help="Passes over the training images; the lecture trains 12.",
+            help=_("Passes over the training images; the lecture trains 12."),
         )
         batch_size = widget(
             st,
             "select_slider",
-            "Batch size",
+            _("Batch size"),
             "batch_size",
             p.get("batch_size", 128),
             options=BATCH_SIZES,
@@ -116,26 +121,29 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         train_images = widget(
             st,
             "select_slider",
-            "Training images",
+            _("Training images"),
             size_key,
             min(first_size, sizes[-1]),
             options=sizes,
-            format_func=lambda n: f"{n:,}" + (" (all)" if n == sizes[-1] else ""),
-            help="Fewer images train faster; the lecture uses them all.",
+            format_func={
+                **{n: f"{n:,}" for n in sizes},
+                sizes[-1]: _("{count} (all)").format(count=f"{sizes[-1]:,}"),
+            }.get,
+            help=_("Fewer images train faster; the lecture uses them all."),
         )
         validation = widget(
             st,
             "checkbox",
-            "Hold out 10% for validation",
+            _("Hold out {share} for validation").format(share="10%"),
             "validation",
             p.get("validation_split", 0.1) > 0,
-            help="The last tenth of the training images, never trained on.",
+            help=_("The last tenth of the training images, never trained on."),
         )
     with middle:
         optimizer = widget(
             st,
             "selectbox",
-            "Optimizer",
+            _("Optimizer"),
             "optimizer",
             p.get("optimizer", "adam"),
             options=OPTIMIZERS,
@@ -143,19 +151,19 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         learning_rate = widget(
             st,
             "number_input",
-            "Learning rate",
+            _("Learning rate"),
             "learning_rate",
             p.get("learning_rate", 1e-3),
             min_value=1e-6,
             format="%g",
             on_change=steer,
             args=("learning_rate",),
-            help="Changes apply to a running job from its next batch.",
+            help=_("Changes apply to a running job from its next batch."),
         )
         momentum = widget(
             st,
             "slider",
-            "Momentum (SGD)",
+            _("Momentum (SGD)"),
             "momentum",
             p.get("momentum", 0.9),
             min_value=0.0,
@@ -167,7 +175,7 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         weight_decay = widget(
             st,
             "number_input",
-            "Weight decay (L2)",
+            _("Weight decay (L2)"),
             "weight_decay",
             p.get("weight_decay", 0.0),
             min_value=0.0,
@@ -179,7 +187,7 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         shift = widget(
             st,
             "slider",
-            "Random shifts (pixels)",
+            _("Random shifts (pixels)"),
             "shift",
             p.get("augment_shift", 0),
             min_value=0,
@@ -190,23 +198,24 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
             flip = widget(
                 st,
                 "toggle",
-                "Random horizontal flips",
+                _("Random horizontal flips"),
                 "flip",
                 p.get("augment_flip", False),
-                help="Right for photos; wrong for digits, where a flipped 2 is not a 2.",
+                help=_("Right for photos; wrong for digits, where a flipped 2 is not a 2."),
             )
-        seed = widget(st, "number_input", "Seed", "seed", 0, min_value=0, step=1)
+        seed = widget(st, "number_input", _("Seed"), "seed", 0, min_value=0, step=1)
         precision = widget(
             st,
             "selectbox",
-            "Precision",
+            _("Precision"),
             "precision",
             "float32" if page == "mnist" else "auto",
             options=PRECISIONS,
-            format_func=PRECISION_WORDS.get,
+            # Translated now, in this script run: a format function may be called elsewhere.
+            format_func={key: _(words) for key, words in PRECISION_WORDS.items()}.get,
         )
         name = widget(
-            st, "text_input", "Name for the trained model", "model_name", "", placeholder=title
+            st, "text_input", _("Name for the trained model"), "model_name", "", placeholder=title
         ).strip()
     values = {
         "epochs": int(epochs),
@@ -225,7 +234,7 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
     try:
         TrainSettings(**values)
     except ValueError as error:
-        problem = problem or f"Change a setting: {error}"
+        problem = problem or _("Change a setting: {error}").format(error=error)
     if network is not None and not problem:
         problem = network_problem(network, profile, values["batch_size"])
     if problem:
@@ -234,8 +243,10 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         _cost(network, values, int(train_images), state)
     if running is not None:
         st.caption(
-            "Learning rate, momentum, batch size and weight decay steer the running job; the "
-            "other settings apply to the next run."
+            _(
+                "Learning rate, momentum, batch size and weight decay steer the running job; the "
+                "other settings apply to the next run."
+            )
         )
     return Choice(network, architecture, lecture, values, int(train_images), name or title, problem)
 
@@ -248,12 +259,12 @@ def _network_panel(page: str, profile: DatasetProfile):
     if st.session_state.get(key) not in choices:
         st.session_state[key] = next(iter(choices))
     picked = st.selectbox(
-        "Network",
+        _("Network"),
         list(choices),
         format_func=lambda k: choices[k][0],
         key=key,
         persist_state="session",
-        help="Registry networks for this dataset, or the one you built in the explorer.",
+        help=_("Registry networks for this dataset, or the one you built in the explorer."),
     )
     title, network, lecture = choices[picked]
     if picked in registry.REGISTRY:
@@ -264,9 +275,9 @@ def _network_panel(page: str, profile: DatasetProfile):
     if st.session_state.get(f"{page}_w_network_source_{profile.name}") != source:
         st.session_state[text_key] = network.to_json()
         st.session_state[f"{page}_w_network_source_{profile.name}"] = source
-    with st.expander("Network definition (JSON)", expanded=profile.live_view):
+    with st.expander(_("Network definition (JSON)"), expanded=profile.live_view):
         text = st.text_area(
-            "Edit it, then press Start or Change network",
+            _("Edit it, then press Start or Change network"),
             key=text_key,
             height=240,
             persist_state="session",
@@ -275,14 +286,21 @@ def _network_panel(page: str, profile: DatasetProfile):
     try:
         edited = Network.from_json(text)
     except ValueError as error:
-        return None, None, None, title, f"This network cannot be built: {error}"
+        return (
+            None,
+            None,
+            None,
+            title,
+            _("This network cannot be built: {error}").format(error=error),
+        )
     if edited != network:
         architecture, lecture = None, None
     analysis = analyse(edited) if network_problem(edited, profile) is None else None
     if analysis is not None:
         st.caption(
-            f"{analysis.total_params:,} parameters · {analysis.total_macs / 1e6:,.2f} M "
-            "multiply-adds per image"
+            _("{params} parameters · {macs} M multiply-adds per image").format(
+                params=f"{analysis.total_params:,}", macs=f"{analysis.total_macs / 1e6:,.2f}"
+            )
         )
     return edited, architecture, lecture, title, None
 
@@ -296,7 +314,7 @@ def _dropout_sliders(page: str, key: str, network: Network) -> Network:
     columns = st.columns(len(positions))
     for number, (column, position) in enumerate(zip(columns, positions, strict=True), start=1):
         rate = column.slider(
-            f"Dropout {number} (layer {position})",
+            _("Dropout {number} (layer {position})").format(number=number, position=position),
             0.0,
             0.9,
             step=0.05,
@@ -319,13 +337,16 @@ def _cost(network: Network, values: dict, train_images: int, state) -> None:
         network.to_json(),
     )
     params, macs, epoch = st.columns(3)
-    params.metric("Parameters", f"{analysis.total_params:,}")
-    macs.metric("Multiply-adds per image", f"{analysis.total_macs / 1e6:.2f} M")
-    epoch.metric("Time per epoch (estimate)", duration_text(seconds), help=how)
+    params.metric(_("Parameters"), f"{analysis.total_params:,}")
+    macs.metric(_("Multiply-adds per image"), f"{analysis.total_macs / 1e6:.2f} M")
+    epoch.metric(_("Time per epoch (estimate)"), duration_text(seconds), help=how)
     epochs = values["epochs"]
     st.caption(
-        f"Estimate {how}. Training for {epochs} epoch{'s' * (epochs > 1)}: about "
-        f"{duration_text(seconds * epochs)}."
+        ngettext(
+            "Estimate {how}. Training for {epochs} epoch: about {duration}.",
+            "Estimate {how}. Training for {epochs} epochs: about {duration}.",
+            epochs,
+        ).format(how=how, epochs=epochs, duration=duration_text(seconds * epochs))
     )
 
 
@@ -336,7 +357,7 @@ def snapshot_upload(page: str, profile: DatasetProfile, state) -> None:
     from cnnlib.library import record_from_bytes
 
     upload = st.file_uploader(
-        "Start from a snapshot (.keras)", type=["keras"], key=f"{page}_snapshot_upload"
+        _("Start from a snapshot (.keras)"), type=["keras"], key=f"{page}_snapshot_upload"
     )
     if upload is None:
         state.snapshot = None
@@ -347,7 +368,7 @@ def snapshot_upload(page: str, profile: DatasetProfile, state) -> None:
             record = record_from_bytes(upload.getvalue(), name=upload.name.removesuffix(".keras"))
         except ValueError as error:
             state.snapshot = None
-            st.error(f"That snapshot cannot be used: {error}")
+            st.error(_("That snapshot cannot be used: {error}").format(error=error))
             return
         state.snapshot = current = {"file_id": upload.file_id, "record": record}
     record = current["record"]
@@ -356,4 +377,4 @@ def snapshot_upload(page: str, profile: DatasetProfile, state) -> None:
         st.error(problem)
         state.snapshot = None
         return
-    st.caption(f"Next run starts from the snapshot {record.name!r}.")
+    st.caption(_("Next run starts from the snapshot {name}.").format(name=repr(record.name)))

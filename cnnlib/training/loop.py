@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from cnnlib.augment import augment_batch
+from cnnlib.i18n import _
 from cnnlib.metrics import PredictionStopped, classification_report, predict_in_chunks, to_float
 from cnnlib.training.history import MovingAverage, smoothing_window
 from cnnlib.training.settings import NOT_DECAYED, TYPICAL_LEARNING_RATES, make_optimizer
@@ -378,17 +379,27 @@ def _fail_on_loss(job, loss: float, epoch: int, batch: int) -> None:
     suggestion = min(rate / 10, TYPICAL_LEARNING_RATES[optimizer])
     if math.isfinite(loss):
         chance = math.log(max(2, len(job._data.class_names)))
-        what = (
-            f"The loss diverged: {loss:,.4g} at epoch {epoch}, batch {batch}, after "
-            f"{DIVERGED_BATCHES} batches far above the {chance:.2f} of guessing at random"
+        what = _(
+            "The loss diverged: {loss} at epoch {epoch}, batch {batch}, after {batches} "
+            "batches far above the {chance} of guessing at random"
+        ).format(
+            loss=f"{loss:,.4g}",
+            epoch=epoch,
+            batch=batch,
+            batches=DIVERGED_BATCHES,
+            chance=f"{chance:.2f}",
+        )
+    elif math.isnan(loss):
+        what = _("The loss became NaN at epoch {epoch}, batch {batch}").format(
+            epoch=epoch, batch=batch
         )
     else:
-        kind = "NaN" if math.isnan(loss) else "infinite"
-        what = f"The loss became {kind} at epoch {epoch}, batch {batch}"
-    with job._lock:
-        job._error = (
-            f"{what}: the learning rate "
-            f"{rate:g} is too high for {optimizer}. Lower it (try {suggestion:g}) and "
-            "start again."
+        what = _("The loss became infinite at epoch {epoch}, batch {batch}").format(
+            epoch=epoch, batch=batch
         )
+    with job._lock:
+        job._error = _(
+            "{what}: the learning rate {rate} is too high for {optimizer}. Lower it (try "
+            "{suggestion}) and start again."
+        ).format(what=what, rate=f"{rate:g}", optimizer=optimizer, suggestion=f"{suggestion:g}")
     job._set_state("failed")

@@ -15,6 +15,7 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
+from cnnlib.i18n import _
 from cnnlib.precision import PRECISIONS
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta")
@@ -46,23 +47,30 @@ def is_number(value: Any) -> bool:
 def check_learning_rate(value: Any) -> float:
     if not is_number(value) or not 0 < value <= MAX_LEARNING_RATE:
         raise ValueError(
-            f"learning_rate must be a positive number up to {MAX_LEARNING_RATE:g}, such as "
-            f"0.001; got {value!r}."
+            _(
+                "learning_rate must be a positive number up to {limit}, such as 0.001; got {value}."
+            ).format(limit=f"{MAX_LEARNING_RATE:g}", value=repr(value))
         )
     return float(value)
 
 
 def check_momentum(value: Any) -> float:
     if not is_number(value) or not 0 <= value <= 1:
-        raise ValueError(f"momentum must be a number from 0 to 1, such as 0.9; got {value!r}.")
+        raise ValueError(
+            _("momentum must be a number from 0 to 1, such as 0.9; got {value}.").format(
+                value=repr(value)
+            )
+        )
     return float(value)
 
 
 def check_weight_decay(value: Any) -> float:
     if not is_number(value) or not 0 <= value <= MAX_WEIGHT_DECAY:
         raise ValueError(
-            f"weight_decay must be 0 (off) or a positive number up to {MAX_WEIGHT_DECAY:g}, "
-            f"such as 0.0001; got {value!r}."
+            _(
+                "weight_decay must be 0 (off) or a positive number up to {limit}, such as "
+                "0.0001; got {value}."
+            ).format(limit=f"{MAX_WEIGHT_DECAY:g}", value=repr(value))
         )
     return float(value)
 
@@ -70,10 +78,23 @@ def check_weight_decay(value: Any) -> float:
 def check_batch_size(value: Any) -> int:
     if not is_int(value) or not 1 <= value <= MAX_BATCH_SIZE:
         raise ValueError(
-            f"batch_size must be a whole number from 1 to {MAX_BATCH_SIZE:,}, such as 128; "
-            f"got {value!r}."
+            _(
+                "batch_size must be a whole number from 1 to {limit}, such as 128; got {value}."
+            ).format(limit=f"{MAX_BATCH_SIZE:,}", value=repr(value))
         )
     return int(value)
+
+
+def _optimizer_message(value: Any) -> str:
+    return _("optimizer must be one of {choices}; got {value}.").format(
+        choices=", ".join(OPTIMIZERS), value=repr(value)
+    )
+
+
+def _true_or_false(setting: str, value: Any) -> str:
+    return _("{setting} must be True or False; got {value}.").format(
+        setting=setting, value=repr(value)
+    )
 
 
 @dataclass
@@ -96,44 +117,49 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if not is_int(self.epochs) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(
-                f"epochs must be a whole number from 1 to {MAX_EPOCHS:,}; got {self.epochs!r}."
+                _("epochs must be a whole number from 1 to {limit}; got {value}.").format(
+                    limit=f"{MAX_EPOCHS:,}", value=repr(self.epochs)
+                )
             )
         self.epochs = int(self.epochs)
         self.batch_size = check_batch_size(self.batch_size)
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}."
-            )
+            raise ValueError(_optimizer_message(self.optimizer))
         self.learning_rate = check_learning_rate(self.learning_rate)
         self.momentum = check_momentum(self.momentum)
         self.weight_decay = check_weight_decay(self.weight_decay)
         if not is_number(self.validation_split) or not 0 <= self.validation_split < 1:
             raise ValueError(
-                "validation_split must be a fraction from 0 (no validation) up to but not "
-                f"including 1, such as 0.1; got {self.validation_split!r}."
+                _(
+                    "validation_split must be a fraction from 0 (no validation) up to but not "
+                    "including 1, such as 0.1; got {value}."
+                ).format(value=repr(self.validation_split))
             )
         self.validation_split = float(self.validation_split)
         if not is_int(self.augment_shift) or not 0 <= self.augment_shift <= MAX_SHIFT:
             raise ValueError(
-                f"augment_shift must be a whole number of pixels from 0 to {MAX_SHIFT}; "
-                f"got {self.augment_shift!r}."
+                _(
+                    "augment_shift must be a whole number of pixels from 0 to {limit}; got {value}."
+                ).format(limit=MAX_SHIFT, value=repr(self.augment_shift))
             )
         self.augment_shift = int(self.augment_shift)
         if not isinstance(self.augment_flip, bool):
-            raise ValueError(f"augment_flip must be True or False; got {self.augment_flip!r}.")
+            raise ValueError(_true_or_false("augment_flip", self.augment_flip))
         if not is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise ValueError(
-                f"seed must be a whole number from 0 to {MAX_SEED:,}; got {self.seed!r}."
+                _("seed must be a whole number from 0 to {limit}; got {value}.").format(
+                    limit=f"{MAX_SEED:,}", value=repr(self.seed)
+                )
             )
         self.seed = int(self.seed)
         if self.precision not in PRECISIONS:
             raise ValueError(
-                f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}."
+                _("precision must be one of {choices}; got {value}.").format(
+                    choices=", ".join(PRECISIONS), value=repr(self.precision)
+                )
             )
         if not isinstance(self.test_each_epoch, bool):
-            raise ValueError(
-                f"test_each_epoch must be True or False; got {self.test_each_epoch!r}."
-            )
+            raise ValueError(_true_or_false("test_each_epoch", self.test_each_epoch))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -150,7 +176,7 @@ def make_optimizer(
     import keras
 
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {optimizer!r}.")
+        raise ValueError(_optimizer_message(optimizer))
     learning_rate = check_learning_rate(learning_rate)
     decay = check_weight_decay(weight_decay) or None
     if optimizer == "sgd":
