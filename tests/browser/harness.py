@@ -387,3 +387,47 @@ def screenshot(page, name: str) -> Path:
     finally:
         page.set_viewport_size(viewport)
     return path
+
+
+def draw_seven(page) -> None:
+    """Draw a 7 on the MNIST page's canvas in one mouse stroke: the bar across the top, then
+    the long diagonal down."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    left, top = box["x"], box["y"]
+    page.mouse.move(left + 80, top + 60)
+    page.mouse.down()
+    for step in range(1, 16):
+        page.mouse.move(left + 80 + step * 8, top + 60)
+    for step in range(1, 26):
+        page.mouse.move(left + 200 - step * 3.6, top + 60 + step * 7.6)
+    page.mouse.up()
+
+
+def upload_file(page, label_text: str, path: Path) -> None:
+    """Give the file uploader whose label contains `label_text` the file at `path`, as a user
+    choosing it in the file dialog would; then wait for the rerun."""
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label_text).first
+    uploader.locator('input[type="file"]').set_input_files(str(path))
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+
+
+def open_expander(page, label: str) -> None:
+    """Open the expander whose title reads `label` and wait for the rerun it may cause."""
+    expander = page.locator('[data-testid="stExpander"]').filter(has_text=label).first
+    expander.get_by_text(label, exact=True).first.click()
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+
+
+def plotly_chart_titled(page, title_start: str):
+    """The first visible Plotly chart whose title starts with `title_start`, once drawn."""
+    chart = (
+        page.locator('[data-testid="stPlotlyChart"]')
+        .filter(has=page.locator(".gtitle", has_text=title_start))
+        .first
+    )
+    chart.wait_for(state="visible")
+    return chart
