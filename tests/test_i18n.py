@@ -269,3 +269,27 @@ def test_plotly_figures_speak_korean_in_a_font_with_hangul():
     assert any(name.strip().strip('"') in installed for name in family.split(",")[2:-1]), (
         "no family of FONT_FAMILY with Hangul is installed"
     )
+
+
+def test_the_trainers_controls_all_speak_korean(small_home):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = "ko"
+    at.run()
+    at.switch_page("views/mnist.py").run()
+    assert not at.exception, at.exception
+    widgets = [
+        *at.number_input,
+        *at.slider,
+        *at.select_slider,
+        *at.selectbox,
+        *at.checkbox,
+        *at.toggle,
+        *at.text_input,
+        *at.button,
+    ]
+    buttons = {"mnist_start", "mnist_pause", "mnist_stop", "mnist_clear"}
+    trainer = [w for w in widgets if w.key and (w.key.startswith("mnist_w_") or w.key in buttons)]
+    assert len(trainer) >= 15
+    english = [w.label for w in trainer if not figures_live.has_hangul(w.label)]
+    assert not english, f"labels left in English: {english}"
+    assert all(figures_live.has_hangul(m.label) for m in at.metric)
