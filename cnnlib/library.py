@@ -7,15 +7,16 @@ accuracy. `record_to_bytes` writes the model with `model.save` and adds one more
 (Keras's own `keras.saving.load_model` ignores the extra entry). `record_from_bytes` reads such
 a file, or a plain Keras file, always in Keras's safe mode; a bad upload raises `ValueError`
 with a short message saying what to do. `ModelLibrary` keeps records as files in the model
-folder (`cnnlib.paths.models_dir()`), the one thing sessions share. Which records a browser
-session holds is the page's business, not this module's.
+folder (`cnnlib.paths.models_dir()`), the one thing sessions share, or, for a logged-in user
+(`ModelLibrary.for_user`), in that user's own folder below it. Which records a browser session
+holds, and who its user is, is the page's business, not this module's.
 
 Freeing a model: `release(record)` drops the record's reference to its model and the model's
 traced step functions, then runs the garbage collector; it touches nothing shared, so it is
 safe while other sessions train. Do not call `keras.backend.clear_session()` in the dashboard:
 it swaps out Keras's per-thread state for every thread at once and clears TensorFlow's graph
 and kernel caches under other sessions' running jobs, and it does not return the memory a
-trained model leaves behind anyway (see `cnnlib.build.avoid_graph_leak` for what does).
+trained model leaves behind anyway (see `cnnlib.training.settings.avoid_graph_leak` for what does).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
+import hashlib
 import io
 import json
 import math
@@ -46,6 +48,8 @@ MAX_NAME_LENGTH = 100  # characters of a model name
 # Bytes of a model name as a file name (UTF-8, where Hangul letters take 3 bytes each). File
 # systems allow 255; the rest is room for ".keras" and the temporary name used while saving.
 MAX_NAME_BYTES = 200
+# The folder below the model folder that holds each logged-in user's own library.
+USERS_FOLDER = "users"
 
 MNIST_CLASSES = list(MNIST_CLASS_NAMES)
 CIFAR10_CLASSES = list(CIFAR10_CLASS_NAMES)
@@ -588,11 +592,34 @@ def safe_name(name: str) -> str:
     return safe
 
 
-class ModelLibrary:
-    """The saved models in one folder, one `.keras` file per model, shared by all sessions."""
+def owner_folder(user_id: str) -> str:
+    """The folder name of a user's own library: a hash of their identity, so that it holds no
+    personal data, cannot name another folder, and is the same at every login."""
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise ValueError("A library's owner must be a user's identity (non-empty text).")
+    return hashlib.sha256(f"cnnlab-user:{user_id}".encode()).hexdigest()[:32]
 
-    def __init__(self, home: Path | None = None) -> None:
+
+class ModelLibrary:
+    """The saved models in one folder, one `.keras` file per model.
+
+    Without an `owner` the folder is the model folder itself, shared by every session: a
+    dashboard without logins is a single-user tool. With one (`for_user`), it is that user's
+    own folder below `models/users/`; listing, loading, saving and deleting never leave it, so
+    nobody reaches another user's models, and the shared folder's list never shows them.
+    """
+
+    def __init__(self, home: Path | None = None, owner: str | None = None) -> None:
+        self.owner = owner
         self.folder = models_dir(home)
+        if owner is not None:
+            self.folder = self.folder / USERS_FOLDER / owner_folder(owner)
+
+    @classmethod
+    def for_user(cls, user_id: str, home: Path | None = None) -> ModelLibrary:
+        """The library of the user identified by `user_id` (e.g. their login's subject)."""
+        owner_folder(user_id)  # refuses None and empty identities: never the shared library
+        return cls(home, owner=user_id)
 
     def path(self, name: str) -> Path:
         return self.folder / f"{safe_name(name)}.keras"

@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+# Ray too: the engine tests run every training-job test on a local Ray as well.
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt \
+  -r requirements-ray.txt
 
 # The browser tests drive the system's Chromium; Playwright cannot download browsers here.
 if ! command -v chromium >/dev/null 2>&1; then
