@@ -1,6 +1,7 @@
 """The CIFAR-10 live page through Streamlit's AppTest, on small batches in the real CIFAR-10
 format written by the tests (see `small_home`)."""
 
+import json
 import shutil
 import time
 
@@ -85,6 +86,22 @@ def test_short_run_shows_statistics_layers_stream_and_test_results(small_home):
     [record] = at.session_state["models"].values()
     assert record.dataset == "cifar10" and record.test_accuracy == snap["test"]["accuracy"]
     assert record.model.count_params() == 22466
+
+    # A streamed test image explained on request: the picker starts at the first image shown,
+    # and the explanation is for the class the kept model reads it as.
+    run = at.session_state["cifar_state"].run
+    key = f"stream_explain_{id(run)}"
+    at.session_state[f"{key}_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=f"{key}_image").value == 0
+    first = snap["probe"]["stream"][-8:][0]["image"]
+    from cnnlib.inference import predict_proba
+
+    read_as = record.class_names[int(predict_proba(record.model, first)[0].argmax())]
+    layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    titles = [layout.get("title", {}).get("text") for layout in layouts]
+    assert f"Saliency for {read_as}" in titles and f"Occlusion for {read_as}" in titles
 
 
 def test_learning_rate_change_reaches_the_running_optimizer(small_home):

@@ -127,6 +127,7 @@ def untrained_member(name: str, info, seed: int) -> ModelRecord:
     model = keras.Sequential(
         [
             keras.Input(info.input_shape),
+            layers.Conv2D(4, 3, activation="relu"),
             layers.Flatten(),
             layers.Dense(len(info.class_names), activation="softmax"),
         ]
@@ -160,3 +161,18 @@ def test_the_ensemble_page_weighs_own_set_members_on_its_validation_part(digits)
     assert bundle["train_images"] == min(digits.counts["train"], ensemble.TRAIN_SAMPLE_IMAGES)
     assert bundle["result"].weights is not None
     assert np.isclose(sum(bundle["result"].weights), 1.0)
+
+    # An image the average fixed or broke, explained by a member on request: the best first.
+    result = bundle["result"]
+    assert result.rescued or result.lost  # two random members disagree on many images
+    at.session_state["ensemble_explain_open"] = True
+    at.run()
+    assert not at.exception, at.exception
+    best = result.member_names[result.best_member]
+    assert at.selectbox(key="ensemble_explain_model").value == best
+    index = int(at.selectbox(key="ensemble_explain_image").value)
+    assert index == (result.rescued or result.lost)[0]
+    image = own_data.load_stored(digits.name).x_test[index]
+    members = at.session_state[_state.MODELS]
+    read_as = str(int(predict_proba(members[best].model, image)[0].argmax()))
+    assert f"Saliency for {read_as}" in chart_titles(at)
