@@ -9,12 +9,16 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt \
   -r requirements-ray.txt
 
-# The browser tests drive the system's Chromium; Playwright cannot download browsers here.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: the browser tests drive the system's Chromium (Playwright cannot download
+# browsers here), and Korean labels in the pictures drawn with Pillow need a font with Hangul.
+PACKAGES=()
+if ! command -v chromium >/dev/null 2>&1; then PACKAGES+=(chromium chromium-driver); fi
+if ! fc-list :lang=ko 2>/dev/null | grep -q .; then PACKAGES+=(fonts-nanum fontconfig); fi
+if [ ${#PACKAGES[@]} -gt 0 ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi
 
 .venv/bin/ruff check .
