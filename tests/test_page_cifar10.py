@@ -211,7 +211,16 @@ def test_mnist_shaped_data_uses_the_convnetjs_mnist_network(small_home):
 
 def test_diverging_learning_rate_ends_the_run_with_advice_and_keeps_models(small_home):
     at = open_page(epochs=8)
-    at.session_state["models"]["kept earlier"] = "a model the student already had"
+    earlier = ModelRecord(
+        name="kept earlier",
+        model=keras.Sequential(
+            [keras.Input((32, 32, 3)), layers.Flatten(), layers.Dense(10, activation="softmax")]
+        ),
+        dataset="cifar10",
+        input_shape=(32, 32, 3),
+        class_names=[str(i) for i in range(10)],
+    )
+    at.session_state["models"]["kept earlier"] = earlier  # a model the student already had
     at.selectbox(key="cifar_w_optimizer").set_value("adam")
     at.number_input(key="cifar_w_learning_rate").set_value(10.0)
     at.run()
@@ -225,7 +234,7 @@ def test_diverging_learning_rate_ends_the_run_with_advice_and_keeps_models(small
     [message] = [e.value for e in at.error]
     assert "Lower it" in message and "learning rate" in message
     # Nothing the student had is lost, and the settings stay as they were.
-    assert at.session_state["models"]["kept earlier"] == "a model the student already had"
+    assert at.session_state["models"]["kept earlier"] is earlier
     assert at.number_input(key="cifar_w_learning_rate").value == 10.0
 
 
@@ -344,3 +353,50 @@ def test_a_live_change_is_recorded_marked_and_shown_in_the_runs_table(small_home
     history = job.snapshot()["batch_history"]
     figure = figures.training_curves(history, {}, steps_per_epoch=10, changes=[change])
     assert any("0.002" in (a.text or "") for a in figure.layout.annotations)
+
+
+def test_your_own_photo_is_read_and_explained_by_a_colour_model(small_home):
+    import io
+
+    from PIL import Image
+
+    from cnnlib import own_image
+    from cnnlib.inference import predict_proba
+
+    at = open_page()
+    assert any("No CIFAR-10 model in this session yet" in info.value for info in at.info)
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Conv2D(4, 3, activation="relu", name="colour_conv"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    names = ["airplane", "automobile", "bird", "cat", "deer"]
+    names += ["dog", "frog", "horse", "ship", "truck"]
+    at.session_state["models"] = {
+        "colour": ModelRecord(
+            name="colour",
+            model=model,
+            dataset="cifar10",
+            input_shape=(32, 32, 3),
+            class_names=names,
+        )
+    }
+    at.run()
+    rng = np.random.default_rng(0)
+    photo = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(photo, format="JPEG")
+    at.file_uploader(key="cifar_own_image_upload").upload(
+        "photo.jpg", photo.getvalue(), "image/jpeg"
+    )
+    at.run()
+    assert not at.exception, at.exception
+    prepared = own_image.prepare_for_model(photo.getvalue(), (32, 32, 3)).image
+    read_as = names[int(predict_proba(model, prepared)[0].argmax())]
+    layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    titles = [layout.get("title", {}).get("text") for layout in layouts]
+    assert f"Saliency for {read_as}" in titles
+    assert f"Grad-CAM for {read_as} on colour_conv" in titles

@@ -1,10 +1,12 @@
-"""CIFAR-10 live: ConvNetJS's training demo rebuilt on Keras, steerable while it trains."""
+"""CIFAR-10 live: ConvNetJS's training demo rebuilt on Keras, steerable while it trains, with
+its gradients shown beside the activations; then a look inside any model of the session."""
 
 import streamlit as st
 
 from cnnlib import profiles
 from views import _cifar_widgets as widgets
 from views._data import dataset_caption, get_dataset
+from views._insight import look_inside
 from views._trainer import trainer
 
 st.title("CIFAR-10 live")
@@ -36,3 +38,6 @@ trainer(
         "Test images": widgets.test_stream,
     },
 )
+
+st.header("Look inside a model")
+look_inside("cifar", profile.input_shape, profile.num_classes, name, profile.label)
