@@ -163,6 +163,9 @@ def _gradient_step(model: Any) -> tuple[Any, list[str]]:
         with tf.GradientTape() as tape:
             tape.watch(batch)
             outputs = taps(batch, training=False)
+            # A model without convolutions taps one output, which Keras returns bare.
+            if not isinstance(outputs, list | tuple):
+                outputs = [outputs]
             scores = tf.gather(head(outputs[0]), class_index, axis=1)
         # Each image's score depends on that image only (inference mode), so the gradient of
         # the batch's sum is every image's own gradient.

@@ -331,3 +331,21 @@ def test_bigger_maps_show_every_channel_on_one_stated_scale():
     assert filters.data[0].zmin == pytest.approx(-reach)
     assert filters.data[0].zmax == pytest.approx(reach)
     assert np.asarray(filters.data[0].customdata).max() == 39
+
+
+def test_saliency_of_a_model_without_convolutions_is_its_weights():
+    """With no convolution to tap, the class logit of Flatten → Dense is linear in the pixels:
+    its gradient is the Dense kernel's column for that class, whatever the image."""
+    import keras
+    from keras import layers
+
+    from cnnlib import explain
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [keras.Input((4, 4, 1)), layers.Flatten(), layers.Dense(3, activation="softmax")]
+    )
+    kernel = model.layers[-1].get_weights()[0]
+    image = np.random.default_rng(3).random((4, 4, 1), dtype=np.float32)
+    gradient = explain.saliency(model, image, 2)
+    np.testing.assert_allclose(gradient.reshape(-1), kernel[:, 2], rtol=1e-5, atol=1e-6)
