@@ -230,6 +230,9 @@ def test_stop_ends_after_the_current_batch_and_keeps_a_working_model(jobs, tmp_p
     assert snap["test"]["accuracy"] == pytest.approx(
         accuracy_score(data.y_test, predicted.argmax(axis=1))
     )
+    # Handed over to the session, the model leaves the job; its results stay.
+    job.hand_over_model()
+    assert job.model is None and job.snapshot()["test"] == snap["test"]
     job.release()
     assert job.model is None and job.test_probabilities is None
 
@@ -287,7 +290,10 @@ def test_weight_decay_change_reaches_training(jobs):
 
 
 def test_batch_size_change_applies_from_the_next_batch(jobs):
-    job = jobs(small_cnn, stripe_data(train=1200), endless(batch_size=10)).start()
+    # A long first epoch: a page sees a Ray job's progress up to poll_s late, so the pause
+    # may land some batches after the snapshot that asked for it.
+    count = 6000
+    job = jobs(small_cnn, stripe_data(train=count), endless(batch_size=10)).start()
     wait_for(lambda: job.snapshot()["step"] >= 2)
     job.pause()
     before = wait_for(lambda: (s := job.snapshot())["state"] == "paused" and s)
@@ -298,7 +304,8 @@ def test_batch_size_change_applies_from_the_next_batch(jobs):
     after = wait_for(lambda: (s := job.snapshot())["state"] == "paused" and s)
     assert after["epoch"] == before["epoch"] == 1
     assert after["examples_seen"] - before["examples_seen"] == 7 * (after["step"] - before["step"])
-    assert after["batches_per_epoch"] == after["batch"] + -(-(1200 - after["examples_seen"]) // 7)
+    left = count - after["examples_seen"]
+    assert after["batches_per_epoch"] == after["batch"] + -(-left // 7)
 
 
 def test_huge_learning_rate_fails_with_a_message_that_says_what_to_do(jobs):
@@ -421,14 +428,20 @@ def test_ray_refuses_a_job_larger_than_the_cluster(local_ray):
 
 @dataclass
 class Pictures:
-    """A probe whose picture is `small` bytes until step `grow`, then `large`."""
+    """A probe whose picture is `small` bytes until step `grow`, then `large`. While the
+    pictures are small it holds each batch for `pace` seconds, so that a page polling a few
+    times a second sees several of them."""
 
     grow: int
     small: int = 4096
     large: int = 2 * 2**20
+    pace: float = 0.03
 
     def __call__(self, model, info):
-        size = self.small if info["step"] < self.grow else self.large
+        size = self.large
+        if info["step"] < self.grow:
+            size = self.small
+            time.sleep(self.pace)
         return {"step": info["step"], "picture": np.full(size, info["step"] % 251, np.uint8)}
 
 

@@ -573,6 +573,13 @@ class RayJob:
         self.test_probabilities = None
         self._probe = None
 
+    def hand_over_model(self) -> None:
+        """Forget the trained model here once the job has ended and the session keeps a copy
+        of its own; the snapshot and the test results stay."""
+        if not self._done.is_set():
+            raise RuntimeError("Only an ended job can hand over its model.")
+        self._model = None
+
     def _control(self, method: str, *arguments: Any) -> None:
         with self._control_lock:
             if self._done.is_set():
