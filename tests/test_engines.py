@@ -72,14 +72,18 @@ def local_ray():
     # Workers unpickle this module's probes and models by value: they cannot import tests.
     ray.cloudpickle.register_pickle_by_value(test_training)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=200 * 2**20,
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
-    )
-    yield ray
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as environment:
+        # Ray's own usage statistics would be sent out; the tests keep to this machine.
+        environment.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=200 * 2**20,
+            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+            _node_ip_address="127.0.0.1",
+        )
+        yield ray
+        ray.shutdown()
 
 
 class Jobs:

@@ -314,9 +314,12 @@ class RayEngine:
                     options.setdefault("include_dashboard", False)
                 if self.address == "local":
                     # Workers started here import CNN Lab from this checkout, wherever the
-                    # server was started from.
+                    # server was started from; the private Ray talks over loopback only and
+                    # sends no usage statistics anywhere.
                     root = str(Path(__file__).resolve().parents[2])
                     options.setdefault("runtime_env", {"env_vars": {"PYTHONPATH": root}})
+                    options.setdefault("_node_ip_address", "127.0.0.1")
+                    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
                 try:
                     ray.init(address=self.address, **options)
                 except Exception as error:  # noqa: BLE001 - Ray raises many kinds
