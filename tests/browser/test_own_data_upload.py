@@ -59,6 +59,12 @@ def test_upload_a_zip_see_the_samples_import_and_train(page, tmp_path):
     for folder in CLASSES:
         page.get_by_text(folder, exact=True).first.wait_for()
     samples = page.locator('[data-testid="stImage"] img')
+    # The grid's images arrive after the captions that name them: wait for them to be there.
+    page.wait_for_function(
+        f"""() => document.querySelectorAll('[data-testid="stImage"] img').length
+            >= {len(CLASSES) * 8}""",
+        timeout=60_000,
+    )
     assert samples.count() >= len(CLASSES) * 8
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stImage"] img')]

@@ -86,6 +86,8 @@ def test_home_lists_pages_in_visiting_order(page):
     open_page(page, "/")
     existing = list(PAGES)
     links = page.locator('[data-testid="stMain"] [data-testid="stPageLink"]')
+    # The links are drawn a moment after the page's first elements: wait for the last of them.
+    links.nth(len(existing) - 1).wait_for()
     # A link's text starts with its icon's name (Material icons are a font); the label ends it.
     labels = [text.strip().splitlines()[-1] for text in links.all_inner_texts()]
     expected = [f"{step}. {entry.title}" for step, entry in enumerate(existing, start=1)]
