@@ -293,3 +293,33 @@ def test_the_trainers_controls_all_speak_korean(small_home):
     english = [w.label for w in trainer if not figures_live.has_hangul(w.label)]
     assert not english, f"labels left in English: {english}"
     assert all(figures_live.has_hangul(m.label) for m in at.metric)
+
+
+PAGES = ["views/home.py", "views/explorer.py", "views/mnist.py", "views/cifar10.py"]
+PAGES += ["views/ensemble.py", "views/own_data.py"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_labels_its_controls_and_titles_in_korean(small_home, page):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = "ko"
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    widgets = [
+        *at.number_input,
+        *at.slider,
+        *at.select_slider,
+        *at.selectbox,
+        *at.multiselect,
+        *at.checkbox,
+        *at.toggle,
+        *at.radio,
+        *at.text_input,
+        *at.button,
+    ]
+    labels = [w.label for w in widgets if w.label and w.key != _language.SWITCH]
+    labels += [element.value for element in [*at.title, *at.header, *at.subheader]]
+    labels += [m.label for m in at.metric]
+    english = [text for text in labels if text != "CNN Lab" and not figures_live.has_hangul(text)]
+    assert not english, f"left in English on {page}: {english}"

@@ -11,16 +11,18 @@ import streamlit as st
 
 from cnnlib import figures_live
 from cnnlib.arithmetic import analyse
+from cnnlib.datasets import display_names
+from cnnlib.i18n import N_, _
 from cnnlib.layers import Network
 from views._explain_pick import explain_picked
 
 # Test images shown per probe and kept on screen.
 STREAM_COLUMNS = 4
-GRADIENT_TEXT = (
+GRADIENT_TEXT = N_(
     "Gradients say how the loss would change if a value grew: the training step moves each "
     "weight against its gradient."
 )
-GRADIENT_HELP = (
+GRADIENT_HELP = N_(
     "As ConvNetJS shows backpropagation: for every layer, the gradient of this image's loss "
     "with respect to the layer's outputs (its maps: mid-grey is 0, light is positive, dark is "
     "negative, each map on its own scale) and with respect to its weights. Gradients that "
@@ -35,17 +37,21 @@ def network_view(run, snap: dict) -> None:
     gradient for the layer's outputs and weights, and the gradient maps."""
     probe = snap.get("probe")
     if not probe:
-        st.info("The network view appears once training has run for a second.")
+        st.info(_("The network view appears once training has run for a second."))
         return
     rows = _rows_by_keras_name(run.network)
+    names = _names(run.profile.class_names)
     picture, reading = st.columns([1, 5])
+    label = names.get(probe["image_label"], probe["image_label"])
     picture.image(
-        probe["image"], width=96, caption=f"Current training image: {probe['image_label']}"
+        probe["image"], width=96, caption=_("Current training image: {label}").format(label=label)
     )
     if "probe_loss" in probe:
         reading.caption(
-            f"Loss on this image: {probe['probe_loss']:.4f}. {GRADIENT_TEXT}",
-            help=GRADIENT_HELP,
+            _("Loss on this image: {loss}.").format(loss=f"{probe['probe_loss']:.4f}")
+            + " "
+            + _(GRADIENT_TEXT),
+            help=_(GRADIENT_HELP),
         )
     for layer in probe["layers"]:
         row = rows.get(layer["name"])
@@ -56,18 +62,29 @@ def network_view(run, snap: dict) -> None:
             if row is not None:
                 left.caption(row.settings)
                 if row.trainable:
-                    left.caption(f"parameters: {row.param_formula}")
-            left.caption(f"activations: min {layer['min']:.3f}, max {layer['max']:.3f}")
+                    left.caption(_("parameters: {formula}").format(formula=row.param_formula))
+            left.caption(
+                _("activations: min {low}, max {high}").format(
+                    low=f"{layer['min']:.3f}", high=f"{layer['max']:.3f}"
+                )
+            )
             if "grad_min" in layer:
                 left.caption(
-                    f"activation gradients: min {layer['grad_min']:.2e}, "
-                    f"max {layer['grad_max']:.2e}"
+                    _("activation gradients: min {low}, max {high}").format(
+                        low=f"{layer['grad_min']:.2e}", high=f"{layer['grad_max']:.2e}"
+                    )
                 )
             if "weight_grad_min" in layer:
                 left.caption(
-                    f"weights: min {layer['weight_min']:.3f}, max {layer['weight_max']:.3f}; "
-                    f"weight gradients: min {layer['weight_grad_min']:.2e}, "
-                    f"max {layer['weight_grad_max']:.2e}"
+                    _(
+                        "weights: min {low}, max {high}; weight gradients: min {grad_low}, "
+                        "max {grad_high}"
+                    ).format(
+                        low=f"{layer['weight_min']:.3f}",
+                        high=f"{layer['weight_max']:.3f}",
+                        grad_low=f"{layer['weight_grad_min']:.2e}",
+                        grad_high=f"{layer['weight_grad_max']:.2e}",
+                    )
                 )
             if layer.get("maps"):
                 activations, gradients = (
@@ -75,19 +92,22 @@ def network_view(run, snap: dict) -> None:
                 )
                 activations.image(
                     figures_live.mosaic(layer["maps"], columns=8, cell=40),
-                    caption="Activation maps",
+                    caption=_("Activation maps"),
                 )
                 if gradients is not None:
                     gradients.image(
                         figures_live.mosaic(layer["grad_maps"], columns=8, cell=40),
-                        caption="Gradient maps (grey 0, light +, dark −)",
+                        caption=_("Gradient maps (grey 0, light +, dark −)"),
                     )
             if layer.get("filters"):
                 filters = layer["filters"]
-                note = "in colour" if filters["colour"] else "first input channel of each"
+                caption = (
+                    _("Filters (in colour)")
+                    if filters["colour"]
+                    else _("Filters (first input channel of each)")
+                )
                 right.image(
-                    figures_live.mosaic(filters["images"], columns=16, cell=24),
-                    caption=f"Filters ({note})",
+                    figures_live.mosaic(filters["images"], columns=16, cell=24), caption=caption
                 )
 
 
@@ -106,22 +126,44 @@ def test_stream(run, snap: dict) -> None:
         return
     accuracy = probe.get("stream_accuracy")
     st.markdown(
-        f"**Test images as they stream by** (each prediction averaged over flipped and shifted "
-        f"copies) · accuracy on the last {probe['stream_count']} test images: "
-        f"**{accuracy:.1%}**"
+        _(
+            "**Test images as they stream by** (each prediction averaged over flipped and "
+            "shifted copies) · accuracy on the last {count} test images: **{accuracy}**"
+        ).format(count=probe["stream_count"], accuracy=f"{accuracy:.1%}")
     )
-    shown = probe["stream"][-8:]
+    names = _names(run.profile.class_names)
+    shown = [_renamed(item, names) for item in probe["stream"][-8:]]
     st.image(figures_live.prediction_strip(shown, columns=STREAM_COLUMNS))
     model = run.job.model if run.job.model is not None else run.kept_model
     if run.state.ended and model is not None:
         explain_picked(
-            "Why did it say that? Pick one of these test images",
+            _("Why did it say that? Pick one of these test images"),
             {run.name: model},
             [item["image"] for item in shown],
             {
-                number: f"Image {number + 1}: a {item['truth']}, read as {item['top'][0][0]}"
+                number: _("Image {number}: a {truth}, read as {predicted}").format(
+                    number=number + 1, truth=item["truth"], predicted=item["top"][0][0]
+                )
                 for number, item in enumerate(shown)
             },
-            run.profile.class_names,
+            display_names(run.profile.class_names),
             key=f"stream_explain_{id(run)}",
         )
+
+
+def _names(class_names) -> dict[str, str]:
+    """Each class name as the page shows it; English where pictures cannot draw Hangul."""
+    shown = dict(zip(class_names, display_names(class_names), strict=True))
+    if not figures_live.can_draw(*shown.values()):
+        st.caption(_(figures_live.NO_HANGUL_FONT))
+        return {name: name for name in class_names}
+    return shown
+
+
+def _renamed(item: dict, names: dict[str, str]) -> dict:
+    """A streamed test image with its class names as the page shows them."""
+    return {
+        **item,
+        "truth": names.get(item["truth"], item["truth"]),
+        "top": [(names.get(name, name), share) for name, share in item["top"]],
+    }

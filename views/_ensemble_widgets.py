@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from cnnlib import ensemble, profiles, registry
+from cnnlib.i18n import _
 from cnnlib.metrics import predict_in_chunks
 from cnnlib.training import JobState, TrainSettings
 from views import _datasets, _state
@@ -46,6 +47,8 @@ def member_picker() -> list[str]:
     library = {entry["name"]: entry for entry in _library_entries()}
     options = [f"{SESSION}:{name}" for name in models]
     options += [f"{LIBRARY}:{name}" for name in library]
+    # Translated now, in this script run: a format function may be called elsewhere.
+    origins = {SESSION: _("session"), LIBRARY: _("library")}
 
     def describe(key: str) -> str:
         origin, name = key.split(":", 1)
@@ -55,7 +58,7 @@ def member_picker() -> list[str]:
         else:
             dataset, accuracy = library[name]["dataset"], library[name]["test_accuracy"]
         score = "" if accuracy is None else f", {accuracy:.2%}"
-        return f"{name} ({LABELS.get(dataset, dataset or '?')}{score}, {origin})"
+        return f"{name} ({LABELS.get(dataset, dataset or '?')}{score}, {origins[origin]})"
 
     pending = _state.ensemble().autobuild
     if pending:
@@ -65,15 +68,17 @@ def member_picker() -> list[str]:
         st.session_state[MEMBERS_KEY] = [k for k in st.session_state[MEMBERS_KEY] if k in options]
     if not options:
         st.info(
-            "No trained models yet. Train some on the MNIST page, or train several at once "
-            "under **Train new members**."
+            _(
+                "No trained models yet. Train some on the MNIST page, or train several at once "
+                "under **Train new members**."
+            )
         )
     return st.multiselect(
-        "Members",
+        _("Members"),
         options,
         format_func=describe,
         key=MEMBERS_KEY,
-        placeholder="Pick two or more models of one dataset",
+        placeholder=_("Pick two or more models of one dataset"),
     )
 
 
@@ -86,21 +91,29 @@ def resolve_members(keys: list[str]) -> list | None:
         origin, name = key.split(":", 1)
         if origin == SESSION:
             if name not in models:
-                st.warning(f"{name} is no longer in this session; pick the members again.")
+                st.warning(
+                    _("{name} is no longer in this session; pick the members again.").format(
+                        name=name
+                    )
+                )
                 return None
             records.append(models[name])
             continue
         if name not in loaded:
             try:
-                with st.spinner(f"Loading {name} from the library…"):
+                with st.spinner(_("Loading {name} from the library…").format(name=name)):
                     loaded[name] = session_library().load(name)
             except ValueError as error:
-                st.error(f"{name} cannot be loaded: {error}")
+                st.error(_("{name} cannot be loaded: {error}").format(name=name, error=error))
                 return None
         records.append(loaded[name])
     for record in records:
         if record.model is None:
-            st.error(f"{record.name} was released from memory; load or train it again.")
+            st.error(
+                _("{name} was released from memory; load or train it again.").format(
+                    name=record.name
+                )
+            )
             return None
     return records
 
@@ -134,27 +147,33 @@ def build(records: list) -> dict | None:
     try:
         ensemble.check_members(records)
     except ValueError as error:
-        st.error(f"These members cannot form an ensemble. {error}")
+        st.error(_("These members cannot form an ensemble. {error}").format(error=error))
         return None
     name = records[0].dataset
     if not _datasets.known(name):
         st.error(
-            "CNN Lab cannot tell which dataset these models were trained on; ensembles are "
-            "built from MNIST, CIFAR-10 or your own stored sets' models."
+            _(
+                "CNN Lab cannot tell which dataset these models were trained on; ensembles are "
+                "built from MNIST, CIFAR-10 or your own stored sets' models."
+            )
         )
         return None
     dataset = _datasets.page_dataset(name)
     if tuple(records[0].input_shape) != tuple(dataset.input_shape):
-        st.error(f"The members take {records[0].input_shape} inputs, not {name}'s images.")
+        st.error(
+            _("The members take {shape} inputs, not {dataset}'s images.").format(
+                shape=records[0].input_shape, dataset=name
+            )
+        )
         return None
     # The training images, then a stored set's own validation part when it has one.
     pool_x, pool_y = _datasets.judging_pool(dataset)
     trained_on = {r.name: _datasets.trained_on(r, dataset) for r in records}
     sets = ensemble.judging_sets(len(pool_y), trained_on)
-    bar = st.progress(0.0, text="Predicting…")
+    bar = st.progress(0.0, text=_("Predicting…"))
     members = []
     for i, record in enumerate(records):
-        bar.progress(i / len(records), text=f"Predicting with {record.name}…")
+        bar.progress(i / len(records), text=_("Predicting with {name}…").format(name=record.name))
         members.append(
             ensemble.MemberPredictions(
                 record.name,
@@ -203,15 +222,15 @@ def train_panel() -> None:
     busy = any(entry["status"] == "training" for entry in _state.ensemble().member_runs)
     left, right = st.columns(2)
     name = left.selectbox(
-        "Dataset", list(LABELS), format_func=LABELS.get, key=_initial("ensemble_w_data", "mnist")
+        _("Dataset"), list(LABELS), format_func=LABELS.get, key=_initial("ensemble_w_data", "mnist")
     )
     entries = {entry.key: entry for entry in registry.for_dataset(name)}
     mode = left.radio(
-        "Members differ by",
+        _("Members differ by"),
         ("seeds", "architectures"),
         format_func={
-            "seeds": "seed (one architecture)",
-            "architectures": "architecture (registry)",
+            "seeds": _("seed (one architecture)"),
+            "architectures": _("architecture (registry)"),
         }.get,
         key=_initial("ensemble_w_mode", "seeds"),
         horizontal=True,
@@ -220,46 +239,48 @@ def train_panel() -> None:
         keys = list(entries)
         default = "mnist_two_conv" if "mnist_two_conv" in keys else keys[0]
         key = left.selectbox(
-            "Architecture",
+            _("Architecture"),
             keys,
             format_func=lambda k: entries[k].title,
             key=_initial(f"ensemble_w_architecture_{name}", default),
         )
         architectures = [key]
-        per = left.slider("Members", 2, 8, key=_initial("ensemble_w_count", 3))
+        per = left.slider(_("Members"), 2, 8, key=_initial("ensemble_w_count", 3))
     else:
         architectures = left.multiselect(
-            "Architectures",
+            _("Architectures"),
             list(entries),
             format_func=lambda k: entries[k].title,
             key=_initial(f"ensemble_w_architectures_{name}", list(entries)),
         )
         per = left.slider(
-            "Members per architecture", 1, 3, key=_initial("ensemble_w_per_architecture", 1)
+            _("Members per architecture"), 1, 3, key=_initial("ensemble_w_per_architecture", 1)
         )
     epochs = right.slider(
-        "Epochs", 1, 12, key=_initial("ensemble_w_epochs", 2), help="The lecture trains 12."
+        _("Epochs"), 1, 12, key=_initial("ensemble_w_epochs", 2), help=_("The lecture trains 12.")
     )
     size = right.selectbox(
-        "Training images",
+        _("Training images"),
         TRAIN_SIZES,
-        format_func=lambda n: "all" if n == 0 else f"{n:,}",
+        format_func={n: _("all") if n == 0 else f"{n:,}" for n in TRAIN_SIZES}.get,
         key=_initial("ensemble_w_train_images", 0),
-        help="Fewer images train faster; every member gets the same images.",
+        help=_("Fewer images train faster; every member gets the same images."),
     )
     shift = right.slider(
-        "Random shifts (pixels)",
+        _("Random shifts (pixels)"),
         0,
         3,
         key=_initial("ensemble_w_shift", 0),
-        help="Data augmentation: each batch is moved by up to this many pixels.",
+        help=_("Data augmentation: each batch is moved by up to this many pixels."),
     )
-    seed = right.number_input("First seed", 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
+    seed = right.number_input(_("First seed"), 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
     right.caption(
-        f"Batch 128, Adam at 0.001 as in the lecture; the last {VALIDATION_SPLIT:.0%} of the "
-        "training images is held out for validation."
+        _(
+            "Batch 128, Adam at 0.001 as in the lecture; the last {share} of the training images "
+            "is held out for validation."
+        ).format(share=f"{VALIDATION_SPLIT:.0%}")
     )
-    if st.button("Train the members", icon=":material/model_training:", disabled=busy):
+    if st.button(_("Train the members"), icon=":material/model_training:", disabled=busy):
         _start(name, architectures, per, epochs, size, shift, int(seed))
 
 
@@ -302,9 +323,9 @@ def _collect(entry: dict) -> None:
     if not JobState(snap["state"]).ended:
         return
     if snap["state"] == JobState.FAILED:
-        entry["status"], entry["message"] = "failed", snap["error"] or "Training failed."
+        entry["status"], entry["message"] = "failed", snap["error"] or _("Training failed.")
     elif snap["stopped_early"]:
-        entry["status"], entry["message"] = "stopped", "stopped before the last epoch, not kept"
+        entry["status"], entry["message"] = "stopped", _("stopped before the last epoch, not kept")
     else:
         name = _state.keep_run(run)
         record = st.session_state[_state.MODELS][name]
@@ -312,7 +333,9 @@ def _collect(entry: dict) -> None:
         key = (record.name, record.created, id(record.model), "test", None)
         _state.ensemble().cache[key] = run.job.test_probabilities
         entry["status"], entry["name"] = "done", name
-        entry["message"] = f"test accuracy {record.test_accuracy:.2%}"
+        entry["message"] = _("test accuracy {accuracy}").format(
+            accuracy=f"{record.test_accuracy:.2%}"
+        )
     run.release()
 
 
@@ -335,7 +358,7 @@ def runs_panel() -> None:
             done = [f"{SESSION}:{e['name']}" for e in entries if e["status"] == "done"]
             _state.ensemble().autobuild = done if len(done) >= 2 else None
             st.rerun()
-        if still and st.button("Stop training the members", icon=":material/stop:"):
+        if still and st.button(_("Stop training the members"), icon=":material/stop:"):
             for entry in entries:
                 entry["run"].job.stop()
 
@@ -347,7 +370,10 @@ def _progress_line(entry: dict) -> None:
     if entry["status"] == "training":
         trainer_progress(run.snapshot(), prefix=f"{run.name}: ")
     elif entry["status"] == "done":
-        st.progress(1.0, text=f"{entry['name']}: trained, {entry['message']}")
+        st.progress(
+            1.0,
+            text=_("{name}: trained, {result}").format(name=entry["name"], result=entry["message"]),
+        )
     elif entry["status"] == "failed":
         st.error(f"{run.name}: {entry['message']}")
     else:

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from cnnlib.i18n import _
 from views._explain_widgets import explain_panel
 
 
@@ -37,22 +38,24 @@ def explain_picked(
         image_key = f"{key}_image"
         if st.session_state.get(image_key) not in choices:
             st.session_state[image_key] = next(iter(choices))
-        index = picker.selectbox("Image", list(choices), format_func=choices.get, key=image_key)
+        index = picker.selectbox(_("Image"), list(choices), format_func=choices.get, key=image_key)
         name = next(iter(models))
         if len(models) > 1:
             model_key = f"{key}_model"
             if st.session_state.get(model_key) not in models:
                 st.session_state[model_key] = name
-            name = chooser.selectbox("Model that explains", list(models), key=model_key)
+            name = chooser.selectbox(_("Model that explains"), list(models), key=model_key)
         explain_panel(models[name], images[index], class_names, key=f"{key}_why")
 
 
 def mistake_choices(mistakes: list[dict], class_names: Sequence[str]) -> dict[int, str]:
     """`cnnlib.metrics.misclassified`'s mistakes as picker entries, most confident first."""
     return {
-        mistake["index"]: (
-            f"Test image {mistake['index']}: a {class_names[mistake['true']]} read as "
-            f"{class_names[mistake['predicted']]} ({mistake['probability']:.0%})"
+        mistake["index"]: _("Test image {index}: a {truth} read as {predicted} ({share})").format(
+            index=mistake["index"],
+            truth=class_names[mistake["true"]],
+            predicted=class_names[mistake["predicted"]],
+            share=f"{mistake['probability']:.0%}",
         )
         for mistake in mistakes
     }

@@ -21,6 +21,7 @@ import streamlit as st
 from cnnlib import explain, own_image
 from cnnlib import figures_explain as fx
 from cnnlib.figures_live import mosaic, to_rgb_uint8, upscale
+from cnnlib.i18n import _, ngettext
 from cnnlib.inference import (
     as_batch,
     conv_layer_names,
@@ -58,9 +59,15 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
     if len(names) != len(probabilities):
         raise ValueError(f"Got {len(names)} class names for a model of {len(probabilities)}.")
 
-    def describe(index: int) -> str:
-        answer = " — the model's answer" if index == predicted else ""
-        return f"{names[index]} ({probabilities[index]:.0%}){answer}"
+    # Labels made now, in this script run: a format function may be called elsewhere.
+    described = {
+        index: (
+            _("{name} ({share}) — the model's answer")
+            if index == predicted
+            else _("{name} ({share})")
+        ).format(name=name, share=f"{probabilities[index]:.0%}")
+        for index, name in enumerate(names)
+    }
 
     convolutions = conv_layer_names(model)
     choose_class, choose_layer, choose_patch = st.columns(3)
@@ -68,22 +75,24 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
         # The image's digest in the key gives each new image a fresh selector, so it starts at
         # the model's answer rather than at the class chosen for the previous image.
         class_index = st.selectbox(
-            "Explain the class",
+            _("Explain the class"),
             range(len(names)),
             index=predicted,
-            format_func=describe,
+            format_func=described.get,
             key=f"{key}_class_{_digest(picture)}",
-            help="Pick another class to ask why the model did not answer it.",
+            help=_("Pick another class to ask why the model did not answer it."),
         )
     with choose_layer:
         layer = (
             st.selectbox(
-                "Grad-CAM layer",
+                _("Grad-CAM layer"),
                 convolutions,
                 index=len(convolutions) - 1,
                 key=f"{key}_layer",
-                help="The last convolution sees the largest parts of the image; earlier ones "
-                "give finer but less specific maps.",
+                help=_(
+                    "The last convolution sees the largest parts of the image; earlier ones "
+                    "give finer but less specific maps."
+                ),
             )
             if convolutions
             else None
@@ -93,7 +102,7 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
     default_patch = min(sides, key=lambda size: abs(size - side / 5))
     with choose_patch:
         patch = st.select_slider(
-            "Occlusion patch (pixels)", sides, value=default_patch, key=f"{key}_patch"
+            _("Occlusion patch (pixels)"), sides, value=default_patch, key=f"{key}_patch"
         )
     # A digit's background is black: hiding part of it with black erases ink, while a grey
     # patch would add a blot of its own. Colour images are hidden with mid-grey.
@@ -107,7 +116,7 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
             fx.overlay_figure(
                 picture,
                 heat,
-                f"Saliency for {name}",
+                _("Saliency for {name}").format(name=name),
                 scale=fx.SALIENCY_SCALE,
                 colour_label="|d score / d pixel|",
             ),
@@ -116,16 +125,16 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
         st.caption(explain.SALIENCY_TEXT)
     with cam_column:
         if layer is None:
-            st.info("This model has no convolution layer, so Grad-CAM has nothing to look at.")
+            st.info(_("This model has no convolution layer, so Grad-CAM has nothing to look at."))
         else:
             heat = explain.grad_cam(model, picture, class_index, layer_name=layer)
             st.plotly_chart(
                 fx.overlay_figure(
                     picture,
                     heat,
-                    f"Grad-CAM for {name} on {layer}",
+                    _("Grad-CAM for {name} on {layer}").format(name=name, layer=layer),
                     scale=fx.GRAD_CAM_SCALE,
-                    colour_label="evidence (logit)",
+                    colour_label=_("evidence (logit)"),
                 ),
                 key=f"{key}_grad_cam",
             )
@@ -138,15 +147,17 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
             fx.overlay_figure(
                 picture,
                 heat,
-                f"Occlusion for {name}",
+                _("Occlusion for {name}").format(name=name),
                 scale=fx.OCCLUSION_SCALE,
                 signed=True,
-                colour_label="probability drop",
+                colour_label=_("probability drop"),
             ),
             key=f"{key}_occlusion",
         )
-        patch_colour = "black (erasing ink)" if fill == 0.0 else "grey"
-        st.caption(f"{explain.OCCLUSION_TEXT} The patch is {patch_colour}.")
+        patch_colour = (
+            _("The patch is black (erasing ink).") if fill == 0.0 else _("The patch is grey.")
+        )
+        st.caption(f"{explain.OCCLUSION_TEXT} {patch_colour}")
 
 
 def filters_panel(model: Any, images: Any, key: str) -> None:
@@ -154,37 +165,46 @@ def filters_panel(model: Any, images: Any, key: str) -> None:
     that excite a chosen filter most. Computed on request, then kept for the model."""
     convolutions = conv_layer_names(model)
     if not convolutions:
-        st.info("This model has no convolution layer, so it has no filters to look at.")
+        st.info(_("This model has no convolution layer, so it has no filters to look at."))
         return
     pool = as_batch(np.asarray(images)[:MAX_FILTER_IMAGES], model_input_shape(model))
-    layer = st.selectbox("Convolution layer", convolutions, key=f"{key}_layer")
+    layer = st.selectbox(_("Convolution layer"), convolutions, key=f"{key}_layer")
     filters = int(model.get_layer(layer).filters)
     if not explain.cached_filter_views(model, layer, pool, k=TOP_K):
         st.caption(
-            f"Finding what the {filters} filters of {layer} look for takes a few seconds; "
-            "the result is kept for this model until its weights change."
+            ngettext(
+                "Finding what the {count} filter of {layer} looks for takes a few seconds; the "
+                "result is kept for this model until its weights change.",
+                "Finding what the {count} filters of {layer} look for takes a few seconds; the "
+                "result is kept for this model until its weights change.",
+                filters,
+            ).format(count=filters, layer=layer)
         )
-        if not st.button(f"Show what the filters of {layer} look for", key=f"{key}_run"):
+        label = _("Show what the filters of {layer} look for").format(layer=layer)
+        if not st.button(label, key=f"{key}_run"):
             return
-    with st.spinner(f"Climbing the {filters} filters of {layer}…"):
+    with st.spinner(_("Climbing the filters of {layer}…").format(layer=layer)):
         maximised = explain.maximise_filters(model, layer)
         indices, responses = explain.top_images(model, layer, pool, k=TOP_K)
     st.image(
         mosaic(list(maximised), columns=min(filters, 16), cell=64),
-        caption=f"{explain.MAXIMISE_TEXT} Filters 0 to {filters - 1}, left to right.",
+        caption=f"{explain.MAXIMISE_TEXT} "
+        + _("Filters 0 to {last}, left to right.").format(last=filters - 1),
     )
-    chosen = st.selectbox("Filter", range(filters), key=f"{key}_filter_{layer}")
+    chosen = st.selectbox(_("Filter"), range(filters), key=f"{key}_filter_{layer}")
     own, top = st.columns([1, 2])
     with own:
         st.image(
             upscale(to_rgb_uint8(maximised[chosen]), max(1, 192 // maximised.shape[1])),
-            caption=f"What filter {chosen} looks for",
+            caption=_("What filter {number} looks for").format(number=chosen),
         )
     with top:
         st.image(
             mosaic([pool[index] for index in indices[chosen]], columns=3, cell=64),
-            caption=f"{explain.TOP_IMAGES_TEXT} Strongest responses: "
-            + ", ".join(f"{value:.2f}" for value in responses[chosen]),
+            caption=f"{explain.TOP_IMAGES_TEXT} "
+            + _("Strongest responses: {values}").format(
+                values=", ".join(f"{value:.2f}" for value in responses[chosen])
+            ),
         )
 
 
@@ -193,11 +213,11 @@ def layer_maps_panel(model: Any, image: Any, key: str) -> None:
     scale, and all its filters on another."""
     convolutions = conv_layer_names(model)
     if not convolutions:
-        st.info("This model has no convolution layer to open.")
+        st.info(_("This model has no convolution layer to open."))
         return
-    layer = st.selectbox("Open a layer", convolutions, key=f"{key}_layer")
+    layer = st.selectbox(_("Open a layer"), convolutions, key=f"{key}_layer")
     maps = dict(feature_maps(model, image))[layer]
-    maps_tab, filters_tab = st.tabs(["Activation maps", "Filters"])
+    maps_tab, filters_tab = st.tabs([_("Activation maps"), _("Filters")])
     with maps_tab:
         st.plotly_chart(fx.layer_maps_figure(maps, layer), key=f"{key}_maps")
     with filters_tab:
@@ -205,7 +225,7 @@ def layer_maps_panel(model: Any, image: Any, key: str) -> None:
         channel = 0
         if kernel.shape[2] > 1:
             channel = st.selectbox(
-                "Input channel", range(kernel.shape[2]), key=f"{key}_channel_{layer}"
+                _("Input channel"), range(kernel.shape[2]), key=f"{key}_channel_{layer}"
             )
         st.plotly_chart(
             fx.layer_filters_figure(kernel, layer, input_channel=channel),
@@ -217,15 +237,17 @@ def own_image_panel(model: Any, class_names: Sequence[str], key: str) -> None:
     """Upload a PNG or JPEG: the preparation step by step, the model's top three classes, the
     layers opened large and the explanations of its answer."""
     upload = st.file_uploader(
-        "Your own image (PNG or JPEG)",
+        _("Your own image (PNG or JPEG)"),
         type=["png", "jpg", "jpeg"],
         key=f"{key}_upload",
         max_upload_size=own_image.MAX_FILE_BYTES // 2**20,
     )
     if upload is None:
         st.caption(
-            "A digit written on paper or drawn in any program works for digit models; any "
-            "photo works for colour models. It is prepared the way the training images were."
+            _(
+                "A digit written on paper or drawn in any program works for digit models; any "
+                "photo works for colour models. It is prepared the way the training images were."
+            )
         )
         return
     try:

@@ -20,10 +20,11 @@ from cnnlib.figures_architecture import (
     convolution_slide,
     pooling_windows,
 )
+from cnnlib.i18n import N_, _
 from cnnlib.paths import cnnlab_home
 from views._explorer_text import escape_markdown
 
-RANDOM_KERNEL = "random −1 / 0 / 1"
+RANDOM_KERNEL = N_("random −1 / 0 / 1")
 PLAY = "explorer_w_conv_play"
 POSITION = "explorer_w_conv_position"
 
@@ -45,13 +46,21 @@ def digits() -> tuple[np.ndarray, np.ndarray] | None:
         return None
 
 
-def _picture(key: str, label: str = "Input") -> tuple[np.ndarray | None, str]:
-    """Let the user pick an MNIST digit (if on disk) or the built-in 7; None means numbers."""
+def _picture(key: str, label: str | None = None) -> tuple[np.ndarray | None, str]:
+    """Let the user pick an MNIST digit (if on disk) or the built-in 7; None means numbers.
+    Returns the picture and the key of the choice."""
     found = digits()
-    options = ["small grid of numbers"]
-    options += [f"MNIST digit {int(y)}" for y in found[1]] if found else ["a drawn digit 7"]
-    choice = st.selectbox(label, options, key=key)
-    if choice == options[0]:
+    # The options are keys, shown in the current language, so a switch keeps the choice.
+    words = {"grid": _("small grid of numbers")}
+    if found:
+        words.update(
+            {f"mnist_{int(y)}": _("MNIST digit {digit}").format(digit=int(y)) for y in found[1]}
+        )
+    else:
+        words["drawn_7"] = _("a drawn digit 7")
+    options = list(words)
+    choice = st.selectbox(label or _("Input"), options, format_func=words.get, key=key)
+    if choice == "grid":
         return None, choice
     if found:
         return found[0][options.index(choice) - 1], choice
@@ -80,26 +89,30 @@ def _position_slider(key: str, cells: int, width: int, label: str) -> tuple[int,
 
 def convolution_concept() -> None:
     st.markdown(
-        "A convolution layer slides each kernel over the input. At every position it multiplies "
-        "the kernel with the patch under it, element by element, and adds the products up (plus "
-        "a bias): one number of the feature map. CNNs do not flip the kernel, so this is "
-        "cross-correlation."
+        _(
+            "A convolution layer slides each kernel over the input. At every position it "
+            "multiplies the kernel with the patch under it, element by element, and adds the "
+            "products up (plus a bias): one number of the feature map. CNNs do not flip the "
+            "kernel, so this is cross-correlation."
+        )
     )
-    picture, _ = _picture("explorer_w_conv_input")
+    picture, _choice = _picture("explorer_w_conv_input")
     cols = st.columns(3)
     with cols[0]:
-        height = st.number_input("Input height", 3, 16, 7, key="explorer_w_conv_h")
-        width = st.number_input("Input width", 3, 16, 7, key="explorer_w_conv_w")
+        height = st.number_input(_("Input height"), 3, 16, 7, key="explorer_w_conv_h")
+        width = st.number_input(_("Input width"), 3, 16, 7, key="explorer_w_conv_w")
     with cols[1]:
-        kernel_size = st.number_input("Kernel size", 1, 7, 3, key="explorer_w_conv_k")
-        stride = st.number_input("Stride", 1, 4, 1, key="explorer_w_conv_s")
+        kernel_size = st.number_input(_("Kernel size"), 1, 7, 3, key="explorer_w_conv_k")
+        stride = st.number_input(_("Stride"), 1, 4, 1, key="explorer_w_conv_s")
     with cols[2]:
-        padding = st.selectbox("Padding", cv.PADDINGS, key="explorer_w_conv_pad")
+        padding = st.selectbox(_("Padding"), cv.PADDINGS, key="explorer_w_conv_pad")
         names = [k.key for k in cv.KERNELS.values()] if kernel_size == 3 else []
+        titles = {key: cv.KERNELS[key].title for key in names}
+        titles[RANDOM_KERNEL] = _(RANDOM_KERNEL)
         kernel_name = st.selectbox(
-            "Kernel",
+            _("Kernel"),
             [*names, RANDOM_KERNEL],
-            format_func=lambda k: cv.KERNELS[k].title if k in cv.KERNELS else k,
+            format_func=titles.get,
             key="explorer_w_conv_kernel",
         )
     image = _input(picture, int(height), int(width))
@@ -110,13 +123,16 @@ def convolution_concept() -> None:
     )
     tiling = cv.check_tiling(image.shape, kernel.shape, int(stride), padding)
     rows_formula, cols_formula = tiling.formulas
-    st.code(f"rows     {rows_formula}\ncolumns  {cols_formula}", language=None)
+    st.code(
+        _("rows     {rows}\ncolumns  {columns}").format(rows=rows_formula, columns=cols_formula),
+        language=None,
+    )
     if 0 in tiling.output_size:
         st.error(tiling.problem)
         return
-    _floored(tiling, "kernel")
+    _floored(tiling, _("the kernel"))
     conv = cv.convolve2d(image, kernel, int(stride), padding, strict=False)
-    st.toggle("Play", key=PLAY, help="Move the kernel one step every second.")
+    st.toggle(_("Play"), key=PLAY, help=_("Move the kernel one step every second."))
     _slide(conv)
 
 
@@ -126,19 +142,22 @@ def _floored(tiling: cv.Tiling, what: str) -> None:
         return
     st.warning(tiling.problem)
     st.caption(
-        f"Keras does not refuse such a layer: it floors, and the {what} never visits the "
-        "leftover rows and columns (dotted on the input). What follows is what Keras computes."
+        _(
+            "Keras does not refuse such a layer: it floors, and {what} never visits the "
+            "leftover rows and columns (dotted on the input). What follows is what Keras "
+            "computes."
+        ).format(what=what)
     )
 
 
 def _slide(conv: cv.Convolution) -> None:
     def draw(row: int, col: int) -> None:
         st.plotly_chart(convolution_slide(conv, row, col), key="explorer_fig_conv")
-        st.markdown(f"Output cell ({row}, {col}):")
+        st.markdown(_("Output cell ({row}, {col}):").format(row=row, col=col))
         st.code(conv.step(row, col).formula(max_terms=None), language=None)
 
     out_h, out_w = conv.tiling.output_size
-    animate(PLAY, POSITION, out_h * out_w, out_w, "Kernel position", draw)
+    animate(PLAY, POSITION, out_h * out_w, out_w, _("Kernel position"), draw)
 
 
 def animate(play: str, position: str, cells: int, width: int, label: str, draw) -> None:
@@ -157,93 +176,105 @@ def animate(play: str, position: str, cells: int, width: int, label: str, draw) 
 
 def channels_concept() -> None:
     st.markdown(
-        "With several input channels (red, green, blue; or the feature maps of the layer "
-        "before), each filter has one kernel slice per channel. It multiplies and sums over "
-        "all of them at once and adds one bias: **one filter, one feature map**, however many "
-        "channels come in. A layer with F filters makes F maps."
+        _(
+            "With several input channels (red, green, blue; or the feature maps of the layer "
+            "before), each filter has one kernel slice per channel. It multiplies and sums over "
+            "all of them at once and adds one bias: **one filter, one feature map**, however "
+            "many channels come in. A layer with F filters makes F maps."
+        )
     )
     cols = st.columns(4)
-    size = cols[0].number_input("Input size", 3, 8, 5, key="explorer_w_ch_size")
-    channels = cols[1].number_input("Input channels", 1, 3, 3, key="explorer_w_ch_channels")
-    filters = cols[2].number_input("Filters", 1, 4, 2, key="explorer_w_ch_filters")
+    size = cols[0].number_input(_("Input size"), 3, 8, 5, key="explorer_w_ch_size")
+    channels = cols[1].number_input(_("Input channels"), 1, 3, 3, key="explorer_w_ch_channels")
+    filters = cols[2].number_input(_("Filters"), 1, 4, 2, key="explorer_w_ch_filters")
     kernel = cols[3].number_input(
-        "Kernel size", 1, int(size), min(3, int(size)), key="explorer_w_ch_k"
+        _("Kernel size"), 1, int(size), min(3, int(size)), key="explorer_w_ch_k"
     )
     image = cv.small_grid(int(size), int(size), int(channels), seed=1)
     weights = cv.small_filters(int(kernel), int(channels), int(filters), seed=2)
     conv = cv.convolve2d(image, weights, padding="valid")
     out_h, out_w = conv.tiling.output_size
-    row, col = _position_slider("explorer_w_ch_position", out_h * out_w, out_w, "Output cell")
+    row, col = _position_slider("explorer_w_ch_position", out_h * out_w, out_w, _("Output cell"))
     height = 200 * (int(filters) + 1)
     st.plotly_chart(
         channels_and_filters(conv, row, col, height=height), key="explorer_fig_channels"
     )
     lines = [
-        f"map {f + 1} at ({row}, {col}) = {conv.step(row, col, f).channel_formula()}"
+        _("map {map} at ({row}, {col}) = {formula}").format(
+            map=f + 1, row=row, col=col, formula=conv.step(row, col, f).channel_formula()
+        )
         for f in range(int(filters))
     ]
     st.code("\n".join(lines), language=None)
     k, c, f = int(kernel), int(channels), int(filters)
     st.markdown(
-        f"Parameters of this layer: {f} × ({k} × {k} × {c}) + {f} = **{f * (k * k * c + 1)}** "
-        f"— each of the {f} filters has {k}×{k}×{c} weights and one bias."
+        _(
+            "Parameters of this layer: {f} × ({k} × {k} × {c}) + {f} = **{total}** — each of "
+            "the {f} filters has {k}×{k}×{c} weights and one bias."
+        ).format(f=f, k=k, c=c, total=f * (k * k * c + 1))
     )
 
 
 def pooling_concept() -> None:
     st.markdown(
-        "Pooling shrinks each feature map on its own, channel by channel: a window slides with "
-        "its own stride and keeps the largest value (max) or the mean (average). It has no "
-        "weights to learn."
+        _(
+            "Pooling shrinks each feature map on its own, channel by channel: a window slides "
+            "with its own stride and keeps the largest value (max) or the mean (average). It has "
+            "no weights to learn."
+        )
     )
-    picture, _ = _picture("explorer_w_pool_input")
+    picture, _choice = _picture("explorer_w_pool_input")
     cols = st.columns(4)
-    size = cols[0].number_input("Input size", 2, 16, 8, key="explorer_w_pool_size")
-    window = cols[1].number_input("Window", 1, 4, 2, key="explorer_w_pool_window")
-    stride = cols[2].number_input("Stride", 1, 4, 2, key="explorer_w_pool_stride")
+    size = cols[0].number_input(_("Input size"), 2, 16, 8, key="explorer_w_pool_size")
+    window = cols[1].number_input(_("Window"), 1, 4, 2, key="explorer_w_pool_window")
+    stride = cols[2].number_input(_("Stride"), 1, 4, 2, key="explorer_w_pool_stride")
     mode = cols[3].selectbox(
-        "Pooling",
+        _("Pooling"),
         ["max", "avg"],
-        format_func={"max": "max", "avg": "average"}.get,
+        format_func={"max": _("max"), "avg": _("average")}.get,
         key="explorer_w_pool_mode",
     )
     image = _input(picture, int(size), int(size), seed=3)
     tiling = cv.check_tiling(image.shape, int(window), int(stride))
-    st.code(f"rows and columns  {tiling.formulas[0]}", language=None)
+    st.code(_("rows and columns  {formula}").format(formula=tiling.formulas[0]), language=None)
     if 0 in tiling.output_size:
         st.error(tiling.problem)
         return
-    _floored(tiling, "window")
+    _floored(tiling, _("the window"))
     pool = cv.pool2d(image, int(window), int(stride), mode, strict=False)
     out_h, out_w = tiling.output_size
-    row, col = _position_slider("explorer_w_pool_position", out_h * out_w, out_w, "Output cell")
+    row, col = _position_slider("explorer_w_pool_position", out_h * out_w, out_w, _("Output cell"))
     st.plotly_chart(pooling_windows(pool, row, col), key="explorer_fig_pool")
     st.code(pool.window(row, col).formula(), language=None)
 
 
 def activation_concept() -> None:
     st.markdown(
-        "Hand-made kernels show what a convolution can detect. Each feature map below is the "
-        "image convolved with one kernel ('same' padding); ReLU then keeps only the positive "
-        "responses: the activation map. A trained CNN learns kernels like these by itself."
+        _(
+            "Hand-made kernels show what a convolution can detect. Each feature map below is the "
+            "image convolved with one kernel ('same' padding); ReLU then keeps only the positive "
+            "responses: the activation map. A trained CNN learns kernels like these by itself."
+        )
     )
     found = digits()
     if found:
-        labels = [f"MNIST digit {int(y)}" for y in found[1]]
-        choice = st.selectbox("Image", labels, key="explorer_w_act_image")
-        image = found[0][labels.index(choice)]
+        labels = {int(y): _("MNIST digit {digit}").format(digit=int(y)) for y in found[1]}
+        choice = st.selectbox(
+            _("Image"), list(labels), format_func=labels.get, key="explorer_w_act_image"
+        )
+        image = found[0][list(labels).index(choice)]
     else:
-        st.caption("MNIST is not on disk, so this uses a digit drawn in code.")
+        st.caption(_("MNIST is not on disk, so this uses a digit drawn in code."))
         image = cv.sample_digit()
     keys = st.multiselect(
-        "Kernels",
+        _("Kernels"),
         list(cv.KERNELS),
         default=["sobel_x", "sobel_y", "laplacian", "gaussian_blur", "sharpen"],
         format_func=lambda k: cv.KERNELS[k].title,
         key="explorer_w_act_kernels",
     )
     if not keys:
-        st.info("Choose at least one kernel.")
+        st.info(_("Choose at least one kernel."))
         return
     maps = cv.activation_maps(image, keys)
     st.plotly_chart(activation_maps_figure(image, maps), key="explorer_fig_maps")

@@ -15,42 +15,56 @@ import streamlit as st
 
 from cnnlib import network_edit as ne
 from cnnlib.arithmetic import Analysis, analyse
+from cnnlib.i18n import _
 from cnnlib.layers import Network, Parallel
 from cnnlib.registry import REGISTRY
 from views import _state
 from views._explorer_network import current_network, load_network, rebase, revision
 from views._explorer_text import escape_markdown
 
-_COLUMN_CONFIG = {
-    "layer": st.column_config.SelectboxColumn(
-        "layer",
-        options=ne.ROW_KINDS + ("Parallel",),
-        required=True,
-        default="Conv2D",
-        width=170,  # "GlobalAveragePooling2D" in full
-    ),
-    "size": st.column_config.NumberColumn(
-        "filters / units",
-        min_value=1,
-        max_value=ne.MAX_FILTERS,
-        step=1,
-        help="Filters of a convolution, units of a Dense layer; for DepthwiseConv2D the maps "
-        "per input channel (its depth multiplier, usually 1).",
-    ),
-    "window": st.column_config.TextColumn(
-        "kernel / pool / pad",
-        help="3 or 3×5 (height × width); a dilated kernel: 3×3 dilation 2. Zero padding: 1, "
-        "1×2 or top,bottom,left,right. Upsampling: 2, 2×3 or 2×2 bilinear.",
-    ),
-    "stride": st.column_config.TextColumn(
-        "stride", help="1 or 2×1. A blank pooling stride equals the pool window."
-    ),
-    "padding": st.column_config.SelectboxColumn("padding", options=["valid", "same"]),
-    "activation": st.column_config.SelectboxColumn("activation", options=ne.ACTIVATION_CHOICES),
-    "rate": st.column_config.NumberColumn("dropout rate", min_value=0.0, max_value=0.99, step=0.05),
-    "bias": st.column_config.CheckboxColumn("bias"),
-    "about": st.column_config.TextColumn("block", disabled=True, width="large"),
-}
+
+def _column_config() -> dict:
+    """The layer table's columns, their headings and help in the current language."""
+    return {
+        "layer": st.column_config.SelectboxColumn(
+            _("layer"),
+            options=ne.ROW_KINDS + ("Parallel",),
+            required=True,
+            default="Conv2D",
+            width=170,  # "GlobalAveragePooling2D" in full
+        ),
+        "size": st.column_config.NumberColumn(
+            _("filters / units"),
+            min_value=1,
+            max_value=ne.MAX_FILTERS,
+            step=1,
+            help=_(
+                "Filters of a convolution, units of a Dense layer; for DepthwiseConv2D the maps "
+                "per input channel (its depth multiplier, usually 1)."
+            ),
+        ),
+        "window": st.column_config.TextColumn(
+            _("kernel / pool / pad"),
+            help=_(
+                "3 or 3×5 (height × width); a dilated kernel: 3×3 dilation 2. Zero padding: 1, "
+                "1×2 or top,bottom,left,right. Upsampling: 2, 2×3 or 2×2 bilinear."
+            ),
+        ),
+        "stride": st.column_config.TextColumn(
+            _("stride"), help=_("1 or 2×1. A blank pooling stride equals the pool window.")
+        ),
+        "padding": st.column_config.SelectboxColumn(_("padding"), options=["valid", "same"]),
+        "activation": st.column_config.SelectboxColumn(
+            _("activation"), options=ne.ACTIVATION_CHOICES
+        ),
+        "rate": st.column_config.NumberColumn(
+            _("dropout rate"), min_value=0.0, max_value=0.99, step=0.05
+        ),
+        "bias": st.column_config.CheckboxColumn(_("bias")),
+        "about": st.column_config.TextColumn(_("block"), disabled=True, width="large"),
+    }
+
+
 # A block's description is long: it comes last, after the cells a student edits.
 _VISIBLE = ["layer"] + [c for c in ne.COLUMNS if c not in ("layer", "block")] + ["about"]
 
@@ -106,27 +120,29 @@ def edit_network() -> tuple[Network, Analysis, str | None]:
         table = st.session_state[_state.EXPLORER_TABLE]
     number = table["revision"]
     left, right = st.columns([3, 2])
-    name = left.text_input("Name", table["name"], key=f"explorer_w_name_{number}")
+    name = left.text_input(_("Name"), table["name"], key=f"explorer_w_name_{number}")
     shape = right.text_input(
-        "Input shape (height × width × channels)",
+        _("Input shape (height × width × channels)"),
         ne.format_shape(table["shape"]),
         key=f"explorer_w_shape_{number}",
-        help="Rectangular inputs are fine, e.g. 120×160×1.",
+        help=_("Rectangular inputs are fine, e.g. 120×160×1."),
     )
     edited = st.data_editor(
         _frame(table["rows"]),
         key=f"explorer_table_{number}",
         num_rows="dynamic",
         column_order=_VISIBLE,
-        column_config=_COLUMN_CONFIG,
+        column_config=_column_config(),
         hide_index=False,
         width="stretch",
         height=table_height(len(table["rows"]) + 1),
         placeholder="",
     )
     st.caption(
-        "Edit any cell; add a row with + and delete rows by selecting them. Blank cells take "
-        "Keras's defaults. Reorder, duplicate and insert blocks with the tools below."
+        _(
+            "Edit any cell; add a row with + and delete rows by selecting them. Blank cells take "
+            "Keras's defaults. Reorder, duplicate and insert blocks with the tools below."
+        )
     )
     rows = _records(edited)
     try:
@@ -152,15 +168,16 @@ def layer_tools(network: Network) -> int | None:
     cols = st.columns([3, 1, 1, 1, 1], vertical_alignment="bottom")
     if positions:
         position = cols[0].selectbox(
-            "Layer",
+            _("Layer"),
             positions,
             format_func=lambda p: f"{p} · {ne.describe(network.layers[p])}",
             key=layer_key(),
         )
     else:
         position = None
-        cols[0].info("The stack is empty: insert a first layer below.")
-    # Each edit names the position the selector moves to, so it follows the layer.
+        cols[0].info(_("The stack is empty: insert a first layer below."))
+    # Each edit names the position the selector moves to, so it follows the layer; the
+    # English name keys the button, the label is translated.
     actions = {
         "Up": (lambda: ne.move_layer(network, position, -1), lambda: position - 1),
         "Down": (lambda: ne.move_layer(network, position, 1), lambda: position + 1),
@@ -170,18 +187,21 @@ def layer_tools(network: Network) -> int | None:
         ),
         "Remove": (lambda: ne.remove_layer(network, position), lambda: min(position, last - 1)),
     }
-    for col, (label, (action, then)) in zip(cols[1:], actions.items(), strict=True):
-        if col.button(label, key=f"explorer_btn_{label.lower()}", disabled=position is None):
+    labels = {"Up": _("Up"), "Down": _("Down"), "Duplicate": _("Duplicate"), "Remove": _("Remove")}
+    for col, (name, (action, then)) in zip(cols[1:], actions.items(), strict=True):
+        if col.button(labels[name], key=f"explorer_btn_{name.lower()}", disabled=position is None):
             _apply(action, then())
     after = position or 0
     cols = st.columns([3, 1, 3, 1], vertical_alignment="bottom")
-    kind = cols[0].selectbox("New layer", ne.ROW_KINDS, key="explorer_w_kind")
-    if cols[1].button("Insert", key="explorer_btn_insert", help="Insert below the selected layer"):
+    kind = cols[0].selectbox(_("New layer"), ne.ROW_KINDS, key="explorer_w_kind")
+    if cols[1].button(
+        _("Insert"), key="explorer_btn_insert", help=_("Insert below the selected layer")
+    ):
         _apply(lambda: ne.insert_layer(network, after + 1, ne.default_layer(kind)), after + 1)
     blocks = ne.collect_blocks({e.title: e.network for e in REGISTRY.values()})
-    labels = [label for label, _ in blocks]
-    label = cols[2].selectbox("Block from a case study", labels, key="explorer_w_block")
-    if cols[3].button("Insert", key="explorer_btn_insert_block", disabled=not labels):
+    titles = [title for title, _block in blocks]
+    label = cols[2].selectbox(_("Block from a case study"), titles, key="explorer_w_block")
+    if cols[3].button(_("Insert"), key="explorer_btn_insert_block", disabled=not titles):
         block = dict(blocks)[label]
         _apply(lambda: ne.insert_layer(network, after + 1, block), after + 1)
     if position is not None and isinstance(network.layers[position], Parallel):
@@ -207,23 +227,27 @@ def _apply(make: Any, select: int | None = None) -> None:
 def _block_editor(network: Network, position: int) -> None:
     block = network.layers[position]
     number = revision()
-    with st.expander(escape_markdown(f"Edit the branches of {ne.describe(block)}")):
-        st.caption("An empty branch is the identity: the block's input passed on unchanged.")
+    title = _("Edit the branches of {block}").format(block=ne.describe(block))
+    with st.expander(escape_markdown(title)):
+        st.caption(_("An empty branch is the identity: the block's input passed on unchanged."))
         edited = []
         for branch_number, branch in enumerate(block.branches):
-            st.markdown(f"**Branch {branch_number + 1}**" + ("" if branch else " (identity)"))
+            heading = (
+                _("**Branch {number}**") if branch else _("**Branch {number}** (identity)")
+            ).format(number=branch_number + 1)
+            st.markdown(heading)
             rows = [ne.layer_to_row(layer) for layer in branch]
             frame = st.data_editor(
                 _frame(rows),
                 key=f"explorer_branch_{number}_{position}_{branch_number}",
                 num_rows="dynamic",
                 column_order=_VISIBLE,
-                column_config=_COLUMN_CONFIG,
+                column_config=_column_config(),
                 width="stretch",
                 placeholder="",
             )
             edited.append(_records(frame))
-        if st.button("Apply to the block", key=f"explorer_btn_apply_block_{number}"):
+        if st.button(_("Apply to the block"), key=f"explorer_btn_apply_block_{number}"):
 
             def rebuilt() -> Network:
                 new = block

@@ -16,6 +16,7 @@ import streamlit as st
 
 from cnnlib import network_edit as ne
 from cnnlib.arithmetic import Analysis, analyse
+from cnnlib.i18n import _, ngettext
 from cnnlib.keras_source import keras_code, keras_comparison
 from cnnlib.layers import MAX_SPEC_BYTES, Network, Parallel
 from views import _state
@@ -42,28 +43,39 @@ def _keras_summary(network: Network) -> dict[str, Any]:
 
 def build_and_compare(network: Network, analysis: Analysis) -> None:
     st.caption(
-        "Builds this network with Keras, the first time loading TensorFlow (a few seconds), "
-        "and sets Keras's own per-layer summary beside this page's numbers."
+        _(
+            "Builds this network with Keras, the first time loading TensorFlow (a few seconds), "
+            "and sets Keras's own per-layer summary beside this page's numbers."
+        )
     )
     too_big = analysis.total_params > MAX_BUILD_PARAMS
     if too_big:
         st.warning(
-            f"{analysis.total_params:,} parameters would need "
-            f"{ne.format_bytes(4 * analysis.total_params)} of memory; building is limited to "
-            f"{MAX_BUILD_PARAMS:,} parameters. Make the dense layers smaller to build it."
+            _(
+                "{params} parameters would need {memory} of memory; building is limited to "
+                "{limit} parameters. Make the dense layers smaller to build it."
+            ).format(
+                params=f"{analysis.total_params:,}",
+                memory=ne.format_bytes(4 * analysis.total_params),
+                limit=f"{MAX_BUILD_PARAMS:,}",
+            )
         )
-    if st.button("Build in Keras and compare", key="explorer_btn_build", disabled=too_big):
-        with st.spinner("Building the model in Keras…"):
+    if st.button(_("Build in Keras and compare"), key="explorer_btn_build", disabled=too_big):
+        with st.spinner(_("Building the model in Keras…")):
             try:
                 st.session_state[_state.EXPLORER_KERAS] = _keras_summary(network)
             except (ValueError, MemoryError) as err:
-                st.error(escape_markdown(f"Keras could not build this network: {err}"))
+                st.error(
+                    escape_markdown(
+                        _("Keras could not build this network: {error}").format(error=err)
+                    )
+                )
                 return
     result = st.session_state.get(_state.EXPLORER_KERAS)
     if not result:
         return
     if result["network"] != network:
-        st.info("The network has changed since it was built: build it again to compare.")
+        st.info(_("The network has changed since it was built: build it again to compare."))
         return
     comparison = pd.DataFrame(keras_comparison(network, analysis, result["rows"]))
     same_totals = (
@@ -74,17 +86,32 @@ def build_and_compare(network: Network, analysis: Analysis) -> None:
     disagreements = int((comparison["agree"] == "✗").sum()) if len(comparison) else 0
     if same_totals and not disagreements:
         st.success(
-            f"Keras agrees: {result['trainable'] + result['non_trainable']:,} parameters "
-            f"({result['trainable']:,} trainable), output "
-            f"{ne.format_shape(analysis.output_shape)}, and every layer's shape and parameter "
-            "count match."
+            _(
+                "Keras agrees: {params} parameters ({trainable} trainable), output {shape}, and "
+                "every layer's shape and parameter count match."
+            ).format(
+                params=f"{result['trainable'] + result['non_trainable']:,}",
+                trainable=f"{result['trainable']:,}",
+                shape=ne.format_shape(analysis.output_shape),
+            )
         )
     else:
         st.error(
-            f"Keras disagrees: it counts {result['trainable']:,} trainable and "
-            f"{result['non_trainable']:,} non-trainable parameters against this page's "
-            f"{analysis.trainable_params:,} and {analysis.non_trainable_params:,}; "
-            f"{disagreements} layer(s) differ (marked ✗)."
+            ngettext(
+                "Keras disagrees: it counts {trainable} trainable and {frozen} non-trainable "
+                "parameters against this page's {ours} and {ours_frozen}; {count} layer differs "
+                "(marked ✗).",
+                "Keras disagrees: it counts {trainable} trainable and {frozen} non-trainable "
+                "parameters against this page's {ours} and {ours_frozen}; {count} layers differ "
+                "(marked ✗).",
+                disagreements,
+            ).format(
+                trainable=f"{result['trainable']:,}",
+                frozen=f"{result['non_trainable']:,}",
+                ours=f"{analysis.trainable_params:,}",
+                ours_frozen=f"{analysis.non_trainable_params:,}",
+                count=disagreements,
+            )
         )
     st.dataframe(
         comparison,
@@ -100,16 +127,18 @@ def build_and_compare(network: Network, analysis: Analysis) -> None:
 def keras_code_export(network: Network) -> None:
     has_blocks = any(isinstance(layer, Parallel) for layer in network.layers)
     style = st.radio(
-        "Code style",
+        _("Code style"),
         ["sequential", "functional"],
         horizontal=True,
         key="explorer_w_style",
-        help="Networks with parallel blocks can only be written in the functional style.",
+        help=_("Networks with parallel blocks can only be written in the functional style."),
     )
     if has_blocks and style == "sequential":
         st.info(
-            "This network has parallel blocks, which keras.Sequential cannot express: "
-            "the code is written in the functional style."
+            _(
+                "This network has parallel blocks, which keras.Sequential cannot express: the "
+                "code is written in the functional style."
+            )
         )
         style = "functional"
     key = (network.to_json(), style)
@@ -124,7 +153,7 @@ def keras_code_export(network: Network) -> None:
         st.session_state[_state.EXPLORER_CODE] = cached
     st.code(cached["code"], language="python")
     st.download_button(
-        "Download the Python file",
+        _("Download the Python file"),
         cached["code"],
         file_name=f"{_file_stem(network.name)}.py",
         mime="text/x-python",
@@ -138,7 +167,7 @@ def _file_stem(name: str) -> str:
 
 def json_export(network: Network) -> None:
     st.download_button(
-        "Download the network as JSON",
+        _("Download the network as JSON"),
         network.to_json(),
         file_name=f"{_file_stem(network.name)}.json",
         mime="application/json",
@@ -148,7 +177,7 @@ def json_export(network: Network) -> None:
 
 def json_import() -> None:
     upload = st.file_uploader(
-        "Load a network file (JSON exported by CNN Lab)",
+        _("Load a network file (JSON exported by CNN Lab)"),
         type=["json"],
         key="explorer_upload_file",
         max_upload_size=1,
@@ -165,22 +194,34 @@ def _import(upload: Any) -> None:
     try:
         if len(data) > MAX_SPEC_BYTES:
             raise ValueError(
-                f"The file is {len(data):,} bytes; a network file is at most "
-                f"{MAX_SPEC_BYTES:,}. Upload a network exported by CNN Lab."
+                _(
+                    "The file is {size} bytes; a network file is at most {limit}. Upload a "
+                    "network exported by CNN Lab."
+                ).format(size=f"{len(data):,}", limit=f"{MAX_SPEC_BYTES:,}")
             )
         network = Network.from_json(data)
         analysis = analyse(network)
     except ValueError as err:
         st.error(
             escape_markdown(
-                f"Could not load {upload.name}: {err} The network you were editing is kept."
+                _("Could not load {name}: {error} The network you were editing is kept.").format(
+                    name=upload.name, error=err
+                )
             )
         )
         return
     layers = len(network.layers) - 1
-    message = (
-        f"Loaded {network.name!r} from {upload.name}: {layers} layer{'s' if layers != 1 else ''}, "
-        f"{analysis.total_params:,} parameters. It is in the editor on the Network tab."
+    message = ngettext(
+        "Loaded {network} from {file}: {count} layer, {params} parameters. It is in the editor "
+        "on the Network tab.",
+        "Loaded {network} from {file}: {count} layers, {params} parameters. It is in the editor "
+        "on the Network tab.",
+        layers,
+    ).format(
+        network=repr(network.name),
+        file=upload.name,
+        count=layers,
+        params=f"{analysis.total_params:,}",
     )
     replace_network(network, None, message)
     st.rerun()

@@ -13,6 +13,7 @@ import streamlit as st
 
 from cnnlib import network_edit as ne
 from cnnlib.arithmetic import analyse
+from cnnlib.i18n import _
 from cnnlib.registry import REGISTRY
 from views._explorer_editor import table_height
 from views._explorer_network import notice, pick_entry, replace_network, title_of
@@ -21,20 +22,22 @@ from views._explorer_text import escape_markdown
 
 def lecture_check() -> None:
     keys = [entry.key for entry in REGISTRY.values() if entry.lecture_shapes]
-    entry = REGISTRY[pick_entry("Lecture model", keys, "explorer_w_check")]
+    entry = REGISTRY[pick_entry(_("Lecture model"), keys, "explorer_w_check")]
     rows = ne.compare_stated_shapes(entry.network, entry.lecture_shapes)
     wrong = sum(1 for row in rows if not row["agrees"])
-    message = f"{len(rows) - wrong} of {len(rows)} stated shapes agree with Keras."
+    message = _("{agree} of {count} stated shapes agree with Keras.").format(
+        agree=len(rows) - wrong, count=len(rows)
+    )
     (st.warning if wrong else st.success)(message)
     table = pd.DataFrame(
         {
-            "layer": [row["layer"] for row in rows],
-            "settings": [row["settings"] for row in rows],
-            "the lecture's comment": [row["stated"] for row in rows],
-            "Keras computes": [row["true"] for row in rows],
-            "agrees": ["✓" if row["agrees"] else "✗" for row in rows],
+            _("layer"): [row["layer"] for row in rows],
+            _("settings"): [row["settings"] for row in rows],
+            _("the lecture's comment"): [row["stated"] for row in rows],
+            _("Keras computes"): [row["true"] for row in rows],
+            _("agrees"): ["✓" if row["agrees"] else "✗" for row in rows],
         }
-    ).set_index("layer")
+    ).set_index(_("layer"))
     # A dataframe shows its cells as text; st.table would read them as Markdown.
     st.dataframe(table, width="stretch", height=table_height(len(rows)))
     # The reasons are sentences: written out below, where they are not cut to a cell's width.
@@ -46,8 +49,10 @@ def lecture_check() -> None:
     if reasons:
         st.markdown("\n".join(reasons))
     st.caption(
-        "The check is made on the network as the lecture's code writes it: 'valid' padding "
-        "unless the code asks for 'same'. Output size = ⌊(W − F + 2P) / S⌋ + 1."
+        _(
+            "The check is made on the network as the lecture's code writes it: 'valid' padding "
+            "unless the code asks for 'same'. Output size = ⌊(W − F + 2P) / S⌋ + 1."
+        )
     )
 
 
@@ -65,32 +70,49 @@ def case_studies() -> None:
             }
         )
     longest = max(len(row["network"]) for row in table)
+    headers = {
+        "network": _("network"),
+        "parameters here": _("parameters here"),
+        "published": _("published"),
+        "difference": _("difference"),
+    }
     st.dataframe(
-        pd.DataFrame(table),
+        pd.DataFrame(table).rename(columns=headers),
         hide_index=True,
         width="stretch",
         height=table_height(len(table)),
         # As wide as the longest title, so that none is cut off.
-        column_config={"network": st.column_config.TextColumn(width=int(6.8 * longest + 24))},
+        column_config={
+            headers["network"]: st.column_config.TextColumn(width=int(6.8 * longest + 24))
+        },
     )
-    key = st.selectbox("Case study", list(REGISTRY), format_func=title_of, key="explorer_w_case")
+    key = st.selectbox(
+        _("Case study"),
+        list(REGISTRY),
+        format_func={key: title_of(key) for key in REGISTRY}.get,
+        key="explorer_w_case",
+    )
     entry = REGISTRY[key]
     ours = analyse(entry.network).total_params
     st.markdown(
-        f"**{escape_markdown(entry.title)}: what it introduced.** {escape_markdown(entry.summary)}"
+        _("**{title}: what it introduced.** {summary}").format(
+            title=escape_markdown(entry.title), summary=escape_markdown(entry.summary)
+        )
     )
-    st.caption(escape_markdown(f"Source: {entry.source}"))
+    st.caption(escape_markdown(_("Source: {source}").format(source=entry.source)))
     cols = st.columns(2)
-    cols[0].metric("Our count", f"{ours:,}")
+    cols[0].metric(_("Our count"), f"{ours:,}")
     if entry.published_params is not None:
         delta = ours - entry.published_params
         cols[1].metric(
-            "Published", f"{entry.published_params:,}", f"{delta:+,}" if delta else "same"
+            _("Published"), f"{entry.published_params:,}", f"{delta:+,}" if delta else _("same")
         )
     if entry.count_note:
         st.info(escape_markdown(entry.count_note))
-    if st.button("Load into the editor", key="explorer_btn_case_load"):
-        replace_network(entry.network, key, f"Loaded {entry.title} into the editor.")
+    if st.button(_("Load into the editor"), key="explorer_btn_case_load"):
+        replace_network(
+            entry.network, key, _("Loaded {title} into the editor.").format(title=entry.title)
+        )
         st.rerun()
     if notice():
         st.success(escape_markdown(notice()))

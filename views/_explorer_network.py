@@ -13,6 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnlib import network_edit as ne
+from cnnlib.i18n import _
 from cnnlib.layers import Input, Network
 from cnnlib.registry import REGISTRY
 from views import _state
@@ -23,7 +24,7 @@ EMPTY_NETWORK = Network("my network", (Input((28, 28, 1)),))
 
 
 def title_of(key: str) -> str:
-    return "Empty stack" if key == EMPTY else REGISTRY[key].title
+    return _("Empty stack") if key == EMPTY else REGISTRY[key].title
 
 
 def load_network(network: Network, source: str | None, notice: str | None = None) -> None:
@@ -80,7 +81,8 @@ def pick_entry(label: str, keys: list[str], key: str, where=st) -> str:
         label,
         keys,
         index=keys.index(source) if source in keys else 0,
-        format_func=title_of,
+        # Titles made now, in this script run: a format function may be called elsewhere.
+        format_func={key: title_of(key) for key in keys}.get,
         key=key,
     )
 
@@ -89,8 +91,8 @@ def start_picker() -> None:
     """Pick a registry entry (or an empty stack) and load it into the editor."""
     current_network()
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    choice = pick_entry("Start from", [EMPTY, *REGISTRY], "explorer_w_start", left)
-    if right.button("Load", key="explorer_load", width="stretch"):
+    choice = pick_entry(_("Start from"), [EMPTY, *REGISTRY], "explorer_w_start", left)
+    if right.button(_("Load"), key="explorer_load", width="stretch"):
         network = EMPTY_NETWORK if choice == EMPTY else REGISTRY[choice].network
         replace_network(network, None if choice == EMPTY else choice)
         st.rerun()

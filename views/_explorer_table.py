@@ -12,45 +12,52 @@ import streamlit as st
 from cnnlib import network_edit as ne
 from cnnlib.arithmetic import Analysis, LayerRow
 from cnnlib.figures_architecture import cost_bars, volume_diagram
+from cnnlib.i18n import N_, _
 from views._explorer_editor import table_height
 from views._explorer_text import escape_markdown
 
 
 def totals(analysis: Analysis) -> None:
     first, second = st.columns(3), st.columns(3)
-    first[0].metric("Parameters", f"{analysis.total_params:,}")
-    first[1].metric("Trainable", f"{analysis.trainable_params:,}")
-    first[2].metric("Non-trainable", f"{analysis.non_trainable_params:,}")
-    second[0].metric("Multiply-accumulates", ne.format_count(analysis.total_macs))
-    second[1].metric("Activation memory", ne.format_bytes(analysis.activation_bytes))
-    second[2].metric("Output", ne.format_shape(analysis.output_shape))
+    first[0].metric(_("Parameters"), f"{analysis.total_params:,}")
+    first[1].metric(_("Trainable"), f"{analysis.trainable_params:,}")
+    first[2].metric(_("Non-trainable"), f"{analysis.non_trainable_params:,}")
+    second[0].metric(_("Multiply-accumulates"), ne.format_count(analysis.total_macs))
+    second[1].metric(_("Activation memory"), ne.format_bytes(analysis.activation_bytes))
+    second[2].metric(_("Output"), ne.format_shape(analysis.output_shape))
 
 
 _FIXED_COLUMNS = {
     "#": st.column_config.TextColumn(width=40),
-    "layer": st.column_config.TextColumn(width=150),
-    "output": st.column_config.TextColumn(width=95),
-    "parameters": st.column_config.NumberColumn(format="localized", width=95),
-    "MACs": st.column_config.NumberColumn(format="localized", width=110),
-    "memory": st.column_config.TextColumn(width=80),
+    N_("layer"): st.column_config.TextColumn(width=150),
+    N_("output"): st.column_config.TextColumn(width=95),
+    N_("parameters"): st.column_config.NumberColumn(format="localized", width=95),
+    N_("MACs"): st.column_config.NumberColumn(format="localized", width=110),
+    N_("memory"): st.column_config.TextColumn(width=80),
 }
 # Settings and formulas are as wide as their longest text (the table scrolls sideways), so
 # that no formula is cut off; about 6.8 pixels a character at the table's font size.
-_TEXT_COLUMNS = ("settings", "how", "output size")
+_TEXT_COLUMNS = (N_("settings"), N_("how"), N_("output size"))
 PIXELS_PER_CHARACTER = 6.8
 MAX_TEXT_WIDTH = 900
 
 
 def _column_config(frame: pd.DataFrame) -> dict:
-    config = dict(_FIXED_COLUMNS)
+    """Column widths under the column names as the table shows them (translated)."""
+    config = {_(name): column for name, column in _FIXED_COLUMNS.items()}
     for column in _TEXT_COLUMNS:
-        longest = max((len(str(text)) for text in frame[column]), default=0)
+        longest = max((len(str(text)) for text in frame[_(column)]), default=0)
         width = int(min(MAX_TEXT_WIDTH, max(80, PIXELS_PER_CHARACTER * longest + 24)))
-        config[column] = st.column_config.TextColumn(width=width)
+        config[_(column)] = st.column_config.TextColumn(width=width)
     return config
 
 
 def _rows_frame(rows: list[LayerRow]) -> pd.DataFrame:
+    """The rows' table, its column names in the current language."""
+    return _english_rows_frame(rows).rename(columns=_)
+
+
+def _english_rows_frame(rows: list[LayerRow]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "#": [row.path for row in rows],
@@ -77,9 +84,11 @@ def analysis_table(analysis: Analysis) -> None:
     )
     for row in analysis.rows:
         if row.children:
-            title = (
-                f"Block {row.index}: {row.settings} → {ne.format_shape(row.output_shape)}, "
-                f"{row.params:,} parameters"
+            title = _("Block {index}: {settings} → {shape}, {params} parameters").format(
+                index=row.index,
+                settings=row.settings,
+                shape=ne.format_shape(row.output_shape),
+                params=f"{row.params:,}",
             )
             with st.expander(escape_markdown(title)):
                 inner = _rows_frame(row.children)
@@ -92,7 +101,9 @@ def analysis_table(analysis: Analysis) -> None:
                 )
                 st.caption(
                     escape_markdown(
-                        f"Merge: {row.size_formula}. Parameters: {row.param_formula or 0}."
+                        _("Merge: {formula}. Parameters: {params}.").format(
+                            formula=row.size_formula, params=row.param_formula or 0
+                        )
                     )
                 )
 
@@ -103,8 +114,13 @@ def layer_detail(analysis: Analysis, position: int | None) -> None:
         return
     row = analysis.rows[position]
     st.markdown(
-        f"**Layer {position}: {row.kind}** {escape_markdown(row.settings)}  \n"
-        f"input {ne.format_shape(row.input_shape)} → output {ne.format_shape(row.output_shape)}"
+        _("**Layer {position}: {kind}** {settings}  \ninput {input} → output {output}").format(
+            position=position,
+            kind=row.kind,
+            settings=escape_markdown(row.settings),
+            input=ne.format_shape(row.input_shape),
+            output=ne.format_shape(row.output_shape),
+        )
     )
     lines = []
     if row.size_formula:
@@ -129,8 +145,10 @@ def layer_detail(analysis: Analysis, position: int | None) -> None:
 def diagrams(analysis: Analysis) -> None:
     st.plotly_chart(volume_diagram(analysis.rows), key="explorer_fig_volumes")
     st.caption(
-        "Each box is a layer's output: height and depth follow the feature map's height and "
-        "width, thickness its channels (log scale). Layers that keep the shape (dropout, "
-        "batch normalisation, activations) are in the hover text of the box before them."
+        _(
+            "Each box is a layer's output: height and depth follow the feature map's height and "
+            "width, thickness its channels (log scale). Layers that keep the shape (dropout, "
+            "batch normalisation, activations) are in the hover text of the box before them."
+        )
     )
     st.plotly_chart(cost_bars(analysis.rows), key="explorer_fig_costs")

@@ -14,6 +14,7 @@ import streamlit as st
 
 from cnnlib import registry
 from cnnlib.drawing import preprocess_drawing
+from cnnlib.i18n import _, ngettext
 from views._explain_widgets import explain_panel, layer_maps_panel
 from views._models import models_for
 
@@ -43,11 +44,11 @@ def use_lecture_settings(train_size: int) -> None:
 
 def lecture_settings_button(dataset) -> None:
     st.button(
-        "Use the lecture's settings",
+        _("Use the lecture's settings"),
         key="mnist_lecture_settings",
         on_click=use_lecture_settings,
         args=(len(dataset.y_train),),
-        help="12 epochs, batch 128, Adam at 0.001, all training images, none held out.",
+        help=_("12 epochs, batch 128, Adam at 0.001, all training images, none held out."),
     )
 
 
@@ -58,22 +59,36 @@ def test_accuracy(run, snap: dict) -> None:
     settings = snap["settings"]
     ours, theirs = st.columns(2)
     ours.metric(
-        f"Test accuracy on {len(run.data.y_test):,} test images",
+        _("Test accuracy on {count} test images").format(count=f"{len(run.data.y_test):,}"),
         f"{accuracy:.2%}",
-        delta=None if lecture is None else f"{(accuracy - lecture) * 100:+.2f} points",
+        delta=None
+        if lecture is None
+        else _("{points} points").format(points=f"{(accuracy - lecture) * 100:+.2f}"),
     )
     if lecture is None:
-        theirs.metric("The lecture's figure", "—", help="The lecture reports none for this model.")
+        theirs.metric(
+            _("The lecture's figure"), "—", help=_("The lecture reports none for this model.")
+        )
         return
-    theirs.metric("The lecture's figure", f"{lecture:.2%}")
+    theirs.metric(_("The lecture's figure"), f"{lecture:.2%}")
     images = round(run.train_images * (1 - settings["validation_split"]))
     epochs = len(snap["epoch_history"])
     if (images, epochs, settings["batch_size"]) != (60_000, 12, 128):
         st.caption(
-            "The lecture trained on all 60,000 images for 12 epochs of batch 128; this run "
-            f"trained on {images:,} images for {epochs} epoch{'s' * (epochs != 1)} of batch "
-            f'{settings["batch_size"]}, so the two figures are not like for like. "Use the '
-            "lecture's settings\" sets up a run that is."
+            ngettext(
+                "The lecture trained on all 60,000 images for 12 epochs of batch 128; this run "
+                "trained on {images} images for {epochs} epoch of batch {batch}, so the two "
+                'figures are not like for like. "{button}" sets up a run that is.',
+                "The lecture trained on all 60,000 images for 12 epochs of batch 128; this run "
+                "trained on {images} images for {epochs} epochs of batch {batch}, so the two "
+                'figures are not like for like. "{button}" sets up a run that is.',
+                epochs,
+            ).format(
+                images=f"{images:,}",
+                epochs=epochs,
+                batch=settings["batch_size"],
+                button=_("Use the lecture's settings"),
+            )
         )
 
 
@@ -82,15 +97,17 @@ def drawing_panel() -> None:
     models = models_for(INPUT_SHAPE, NUM_CLASSES)
     if not models:
         st.info(
-            "No MNIST model in this session yet. Train one in the Train tab, or load one in the "
-            "Models tab; then draw a digit here."
+            _(
+                "No MNIST model in this session yet. Train one in the Train tab, or load one in "
+                "the Models tab; then draw a digit here."
+            )
         )
         return
     names = list(models)
     if st.session_state.get("mnist_w_draw_model") not in names:
         st.session_state["mnist_w_draw_model"] = names[-1]
     name = st.selectbox(
-        "Model that reads your drawing", names, key="mnist_w_draw_model", persist_state="session"
+        _("Model that reads your drawing"), names, key="mnist_w_draw_model", persist_state="session"
     )
     _drawing_fragment(name)
 
@@ -102,13 +119,15 @@ def _drawing_fragment(name: str) -> None:
 
     record = models_for(INPUT_SHAPE, NUM_CLASSES).get(name)
     if record is None:
-        st.warning("That model has left the session; choose another.")
+        st.warning(_("That model has left the session; choose another."))
         return
     left, right = st.columns([1, 2])
     with left:
         st.caption(
-            "Draw one digit, large, as on paper. The toolbar over the canvas undoes, redoes and "
-            "clears it (the bin)."
+            _(
+                "Draw one digit, large, as on paper. The toolbar over the canvas undoes, redoes "
+                "and clears it (the bin)."
+            )
         )
         # The toolbar floats just above the canvas: leave it room so it hides no text.
         st.space(40)
@@ -125,13 +144,13 @@ def _drawing_fragment(name: str) -> None:
     image = None if canvas.image_data is None else preprocess_drawing(canvas.image_data)
     with right:
         if image is None:
-            st.info("Draw a digit on the black square: the model's reading appears here.")
+            st.info(_("Draw a digit on the black square: the model's reading appears here."))
             return
         _reading(record, image)
     # The reading comes first and stays fast: the explanations and the large maps are
     # computed only while their expander is open.
     why = st.expander(
-        "Why did it say that?",
+        _("Why did it say that?"),
         icon=":material/psychology:",
         key="mnist_w_draw_why",
         on_change="rerun",
@@ -141,7 +160,7 @@ def _drawing_fragment(name: str) -> None:
             explain_panel(record.model, image, record.class_names, key="mnist_draw_explain")
     _feature_maps(record, image)
     large = st.expander(
-        "Open a layer large: all its maps and filters",
+        _("Open a layer large: all its maps and filters"),
         icon=":material/zoom_in:",
         key="mnist_w_draw_large",
         on_change="rerun",
@@ -160,9 +179,9 @@ def _reading(record: Any, image: np.ndarray) -> None:
     seen, bars = st.columns([1, 2])
     with seen:
         big = np.repeat(np.repeat((image * 255).astype(np.uint8), 5, axis=0), 5, axis=1)
-        st.image(big, caption="What the model sees: 28×28, centred by mass")
-        st.metric("It reads", record.class_names[best])
-        st.caption(f"with probability {probabilities[best]:.1%}")
+        st.image(big, caption=_("What the model sees: 28×28, centred by mass"))
+        st.metric(_("It reads"), record.class_names[best])
+        st.caption(_("with probability {share}").format(share=f"{probabilities[best]:.1%}"))
     with bars:
         st.plotly_chart(
             probability_bars(probabilities, record.class_names), key="mnist_chart_probabilities"
@@ -175,11 +194,13 @@ def _feature_maps(record: Any, image: np.ndarray) -> None:
 
     maps = feature_maps(record.model, image)
     if not maps:
-        st.caption("This model has no convolution layers, so there are no feature maps to show.")
+        st.caption(_("This model has no convolution layers, so there are no feature maps to show."))
         return
     st.markdown(
-        "**Feature maps**: what each convolution filter finds in your drawing (bright = strong "
-        "response), layer by layer."
+        _(
+            "**Feature maps**: what each convolution filter finds in your drawing (bright = "
+            "strong response), layer by layer."
+        )
     )
     tabs = st.tabs(
         [f"{name} · {values.shape[0]}×{values.shape[1]}×{values.shape[2]}" for name, values in maps]

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from cnnlib import library
+from cnnlib.i18n import _
 from cnnlib.runs import unique_name
 from views import _state
 from views._user import session_library
@@ -34,11 +35,11 @@ def model_panel(page: str, dataset: str, input_shape: tuple[int, ...], num_class
         st.caption(note)
     shelf = session_library(announce=True)
     session_tab, library_tab, upload_tab = st.tabs(
-        ["In this session", "Model library", "Upload a .keras file"]
+        [_("In this session"), _("Model library"), _("Upload a .keras file")]
     )
     with session_tab:
         if not mine:
-            st.info("No model yet: train one above, or load one from the library.")
+            st.info(_("No model yet: train one above, or load one from the library."))
         else:
             _session_models(page, mine, shelf)
     with library_tab:
@@ -50,39 +51,44 @@ def model_panel(page: str, dataset: str, input_shape: tuple[int, ...], num_class
 def _session_models(page: str, mine: dict[str, Any], shelf: library.ModelLibrary) -> None:
     rows = [
         {
-            "name": name,
-            "test accuracy": record.test_accuracy,
-            "epochs": record.settings.get("epochs"),
-            "source": record.source,
-            "created": record.created,
+            _("name"): name,
+            _("test accuracy"): record.test_accuracy,
+            _("epochs"): record.settings.get("epochs"),
+            _("source"): record.source,
+            _("created"): record.created,
         }
         for name, record in mine.items()
     ]
     st.dataframe(
         rows,
         hide_index=True,
-        column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+        column_config={_("test accuracy"): st.column_config.NumberColumn(format="percent")},
     )
-    name = st.selectbox("Model", list(mine), key=f"{page}_w_session_model", persist_state="session")
+    name = st.selectbox(
+        _("Model"), list(mine), key=f"{page}_w_session_model", persist_state="session"
+    )
     if name is None:
         return
     record = mine[name]
     save_as = st.text_input(
-        "Name in the library", placeholder=name, key=f"{page}_w_save_name", persist_state="session"
+        _("Name in the library"),
+        placeholder=name,
+        key=f"{page}_w_save_name",
+        persist_state="session",
     ).strip()
     overwrite = st.checkbox(
-        "Replace a saved model of that name", key=f"{page}_w_overwrite", persist_state="session"
+        _("Replace a saved model of that name"), key=f"{page}_w_overwrite", persist_state="session"
     )
     save, download, remove = st.columns(3)
-    if save.button("Save to library", key=f"{page}_save", icon=":material/save:"):
+    if save.button(_("Save to library"), key=f"{page}_save", icon=":material/save:"):
         try:
             stored = dataclasses.replace(record, name=save_as) if save_as else record
             path = shelf.save(stored, overwrite=overwrite)
-            st.toast(f"Saved as {path.stem!r} in the model library.")
+            st.toast(_("Saved as {name} in the model library.").format(name=repr(path.stem)))
         except ValueError as error:
             st.error(str(error))
     download.download_button(
-        "Download .keras",
+        _("Download .keras"),
         data=lambda: library.record_to_bytes(record),
         file_name=f"{library.safe_name(name)}.keras",
         mime="application/octet-stream",
@@ -90,7 +96,7 @@ def _session_models(page: str, mine: dict[str, Any], shelf: library.ModelLibrary
         icon=":material/download:",
         on_click="ignore",
     )
-    if remove.button("Remove from session", key=f"{page}_remove", icon=":material/delete:"):
+    if remove.button(_("Remove from session"), key=f"{page}_remove", icon=":material/delete:"):
         models = st.session_state[_state.MODELS]
         models.pop(name, None)
         library.release(record)
@@ -104,7 +110,11 @@ def _library_models(page, dataset, input_shape, num_classes, shelf) -> None:
         if entry["error"] is None and entry["dataset"] in (dataset, None, "unknown")
     ]
     if not entries:
-        st.info(f"The model library has no {dataset.upper()} model yet: save one from the session.")
+        st.info(
+            _("The model library has no {dataset} model yet: save one from the session.").format(
+                dataset=dataset.upper()
+            )
+        )
         return
     labels = {
         entry["name"]: f"{entry['name']}"
@@ -112,13 +122,13 @@ def _library_models(page, dataset, input_shape, num_classes, shelf) -> None:
         for entry in entries
     }
     name = st.selectbox(
-        "Saved model",
+        _("Saved model"),
         list(labels),
         format_func=labels.get,
         key=f"{page}_w_library_model",
         persist_state="session",
     )
-    if st.button("Load into session", key=f"{page}_load", icon=":material/upload:"):
+    if st.button(_("Load into session"), key=f"{page}_load", icon=":material/upload:"):
         try:
             record = shelf.load(
                 name, expected_input_shape=input_shape, expected_classes=num_classes
@@ -131,7 +141,7 @@ def _library_models(page, dataset, input_shape, num_classes, shelf) -> None:
 
 def _upload(page: str, input_shape: tuple[int, ...], num_classes: int) -> None:
     upload = st.file_uploader(
-        "A model saved by CNN Lab or by Keras (`model.save('name.keras')`)",
+        _("A model saved by CNN Lab or by Keras (`model.save('name.keras')`)"),
         type=["keras"],
         key=f"{page}_model_file",
     )
@@ -156,5 +166,5 @@ def _keep(record: Any) -> None:
     models = st.session_state[_state.MODELS]
     record.name = unique_name(record.name, models)
     models[record.name] = record
-    st.toast(f"{record.name!r} is ready in this session.")
+    st.toast(_("{name} is ready in this session.").format(name=repr(record.name)))
     st.rerun()

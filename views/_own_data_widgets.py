@@ -16,15 +16,25 @@ from pathlib import Path
 import streamlit as st
 
 from cnnlib import own_data
+from cnnlib.i18n import N_, _, ngettext
 from cnnlib.own_data import ImportSettings, OwnDataError, StoredInfo, UploadReport
 
-UPLOAD = "Upload a .zip or .npz"
-EXAMPLE = "Example: scikit-learn's handwritten digits"
-COLOUR_LABELS = {"grayscale": "Grayscale (1 channel)", "rgb": "Colour (3 channels, RGB)"}
+# The choices' values are these English words; what a page shows is their translation.
+UPLOAD = N_("Upload a .zip or .npz")
+EXAMPLE = N_("Example: scikit-learn's handwritten digits")
+COLOUR_LABELS = {"grayscale": N_("Grayscale (1 channel)"), "rgb": N_("Colour (3 channels, RGB)")}
 FIT_LABELS = {
-    "pad": "Pad: keep the whole image, fill the bars with its border colour",
-    "crop": "Crop: keep the centre square, cut the longer side",
+    "pad": N_("Pad: keep the whole image, fill the bars with its border colour"),
+    "crop": N_("Crop: keep the centre square, cut the longer side"),
 }
+
+
+def _translated(words: dict) -> dict:
+    """Choice labels translated now, in this script run: a format function may be called
+    elsewhere."""
+    return {key: _(text) for key, text in words.items()}
+
+
 SHOWN_CLASSES = 20  # sample rows drawn; the table lists every class
 
 
@@ -61,12 +71,12 @@ def stored_set_picker(key: str, imported: str | None, followed: str) -> StoredIn
     if st.session_state.get(key) not in stored:
         st.session_state[key] = next(iter(stored))
     name = st.selectbox(
-        "Dataset",
+        _("Dataset"),
         list(stored),
         format_func=lambda name: stored[name].title,
         key=key,
         persist_state="session",
-        help="Your stored sets, newest first. Import another in the Import tab.",
+        help=_("Your stored sets, newest first. Import another in the Import tab."),
     )
     return stored[name]
 
@@ -75,36 +85,55 @@ def stored_caption(info: StoredInfo) -> str:
     """One line on a stored set: its parts, image size, classes and where it came from."""
     height, width, channels = info.input_shape
     counts = info.counts
-    return (
-        f"{info.title}: {counts['train']:,} training, {counts['val']:,} validation and "
-        f"{counts['test']:,} test images of {height}×{width}×{channels} in "
-        f"{len(info.class_names)} classes ({', '.join(info.class_names[:8])}"
-        f"{', …' if len(info.class_names) > 8 else ''}), from {info.source}."
+    return _(
+        "{title}: {train} training, {val} validation and {test} test images of {shape} in "
+        "{classes} classes ({names}), from {source}."
+    ).format(
+        title=info.title,
+        train=f"{counts['train']:,}",
+        val=f"{counts['val']:,}",
+        test=f"{counts['test']:,}",
+        shape=f"{height}×{width}×{channels}",
+        classes=len(info.class_names),
+        names=", ".join(info.class_names[:8]) + (", …" if len(info.class_names) > 8 else ""),
+        source=info.source,
     )
 
 
 def own_data_panel(key: str = "own") -> str | None:
     """Draw the panel; return the stored name of the set imported in this session, or None."""
-    source = st.radio("Images", [UPLOAD, EXAMPLE], key=f"{key}_w_source", horizontal=True)
+    source = st.radio(
+        _("Images"),
+        [UPLOAD, EXAMPLE],
+        format_func=_translated({UPLOAD: UPLOAD, EXAMPLE: EXAMPLE}).get,
+        key=f"{key}_w_source",
+        horizontal=True,
+    )
     payload = None  # (id, file name, bytes) of what is being looked at
     if source == UPLOAD:
         upload = st.file_uploader(
-            "A .zip with one folder of images per class (optionally inside train/ and test/), "
-            "or a .npz with x_train, y_train, x_test, y_test and class_names",
+            _(
+                "A .zip with one folder of images per class (optionally inside train/ and "
+                "test/), or a .npz with x_train, y_train, x_test, y_test and class_names"
+            ),
             type=["zip", "npz"],
             key=f"{key}_upload",
         )
         if upload is not None:
             payload = (upload.file_id, upload.name, upload.getvalue())
     else:
-        st.caption(own_data.EXAMPLE_SOURCE + ", packed as a zip of PNG files in folders 0 to 9.")
+        st.caption(
+            _("{source}, packed as a zip of PNG files in folders 0 to 9.").format(
+                source=own_data.EXAMPLE_SOURCE
+            )
+        )
         payload = ("example", own_data.EXAMPLE_FILENAME, _example_bytes())
     if payload is not None:
         report = _report(key, payload)
         if report is not None:
             _show_report(report)
             _import_form(key, payload, report)
-    st.subheader("Stored sets")
+    st.subheader(_("Stored sets"))
     _stored_sets(key)
     return st.session_state.get(f"{key}_imported")
 
@@ -115,7 +144,7 @@ def _report(key: str, payload: tuple[str, str, bytes]) -> UploadReport | None:
     held = st.session_state.get(f"{key}_report")
     if held is None or held["id"] != file_id:
         held = {"id": file_id, "report": None, "error": None}
-        with st.spinner(f"Checking {filename}…"):
+        with st.spinner(_("Checking {file}…").format(file=filename)):
             try:
                 held["report"] = own_data.inspect_upload(data, filename)
             except OwnDataError as error:
@@ -138,88 +167,106 @@ def _suggest_settings(key: str, report: UploadReport, filename: str) -> None:
 
 
 def _show_report(report: UploadReport) -> None:
-    st.subheader("What the upload holds")
+    st.subheader(_("What the upload holds"))
     columns = st.columns(4)
-    columns[0].metric("Images", f"{report.total_images:,}")
-    columns[1].metric("Classes", len(report.class_names))
-    columns[2].metric("Skipped files", len(report.skipped))
-    columns[3].metric("Duplicate groups", len(report.duplicates))
+    columns[0].metric(_("Images"), f"{report.total_images:,}")
+    columns[1].metric(_("Classes"), len(report.class_names))
+    columns[2].metric(_("Skipped files"), len(report.skipped))
+    columns[3].metric(_("Duplicate groups"), len(report.duplicates))
     for warning in report.warnings:
         st.warning(warning, icon=":material/warning:")
     left, right = st.columns([3, 2])
     with left:
         st.caption(
-            "Images per class" + (" and per part of the upload's own split" * report.has_split)
+            _("Images per class and per part of the upload's own split")
+            if report.has_split
+            else _("Images per class")
         )
         st.dataframe(report.class_table(), hide_index=True, width="stretch")
     with right:
-        st.caption("Sizes found (width × height)")
-        sizes = [{"size": f"{w}×{h}", "images": n} for (w, h), n in report.sizes.items()]
+        st.caption(_("Sizes found (width × height)"))
+        sizes = [{_("size"): f"{w}×{h}", _("images"): n} for (w, h), n in report.sizes.items()]
         st.dataframe(sizes[:10], hide_index=True, width="stretch")
-        st.caption("Colour modes found (Pillow's names: L grey, RGB, RGBA with transparency)")
-        modes = [{"mode": mode, "images": n} for mode, n in report.modes.items()]
+        st.caption(_("Colour modes found (Pillow's names: L grey, RGB, RGBA with transparency)"))
+        modes = [{_("mode"): mode, _("images"): n} for mode, n in report.modes.items()]
         st.dataframe(modes, hide_index=True, width="stretch")
     if report.skipped:
-        with st.expander(f"Skipped files ({len(report.skipped):,}): never imported"):
+        title = _("Skipped files ({count}): never imported").format(
+            count=f"{len(report.skipped):,}"
+        )
+        with st.expander(title):
             st.dataframe(
-                [{"file": item.path, "why": item.reason} for item in report.skipped],
+                [{_("file"): item.path, _("why"): item.reason} for item in report.skipped],
                 hide_index=True,
                 width="stretch",
             )
     if report.duplicates:
-        with st.expander(f"Identical files ({len(report.duplicates):,} groups)"):
+        title = ngettext(
+            "Identical files ({count} group)",
+            "Identical files ({count} groups)",
+            len(report.duplicates),
+        ).format(count=f"{len(report.duplicates):,}")
+        with st.expander(title):
             st.dataframe(
-                [{"kept": group[0], "copies": ", ".join(group[1:])} for group in report.duplicates],
+                [
+                    {_("kept"): group[0], _("copies"): ", ".join(group[1:])}
+                    for group in report.duplicates
+                ],
                 hide_index=True,
                 width="stretch",
             )
-    st.caption("Samples of each class, as the upload has them")
+    st.caption(_("Samples of each class, as the upload has them"))
     for name, samples in list(zip(report.class_names, report.samples, strict=True))[:SHOWN_CLASSES]:
         label, images = st.columns([1, 6])
         label.markdown(f"**{name}**")
         if len(samples):
             images.image(list(samples), width=48)
     if len(report.class_names) > SHOWN_CLASSES:
-        st.caption(f"Samples of the first {SHOWN_CLASSES} classes are shown.")
+        st.caption(_("Samples of the first {count} classes are shown.").format(count=SHOWN_CLASSES))
 
 
 def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport) -> None:
-    st.subheader("Import")
+    st.subheader(_("Import"))
     flash = st.session_state.pop(f"{key}_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
     left, right = st.columns(2)
     size = left.select_slider(
-        "Image size",
+        _("Image size"),
         options=own_data.TARGET_SIZES,
         format_func=lambda side: f"{side}×{side}",
         key=f"{key}_w_size",
-        help="Every image is resized to this square. Larger sizes show more detail and train "
-        "more slowly.",
+        help=_(
+            "Every image is resized to this square. Larger sizes show more detail and train "
+            "more slowly."
+        ),
     )
     colour = left.radio(
-        "Colour",
+        _("Colour"),
         own_data.COLOURS,
-        format_func=COLOUR_LABELS.get,
+        format_func=_translated(COLOUR_LABELS).get,
         key=f"{key}_w_colour",
         horizontal=True,
     )
     fit = right.radio(
-        "Images that are not square", own_data.FITS, format_func=FIT_LABELS.get, key=f"{key}_w_fit"
+        _("Images that are not square"),
+        own_data.FITS,
+        format_func=_translated(FIT_LABELS).get,
+        key=f"{key}_w_fit",
     )
     validation, test, seed = 0.1, 0.2, 0
     if not report.has_split:
         validation = left.slider(
-            "Validation share of each class", 0.05, 0.3, 0.1, 0.05, key=f"{key}_w_validation"
+            _("Validation share of each class"), 0.05, 0.3, 0.1, 0.05, key=f"{key}_w_validation"
         )
-        test = left.slider("Test share of each class", 0.05, 0.4, 0.2, 0.05, key=f"{key}_w_test")
-        seed = right.number_input("Split seed", 0, 2**31 - 1, 0, key=f"{key}_w_seed")
+        test = left.slider(_("Test share of each class"), 0.05, 0.4, 0.2, 0.05, key=f"{key}_w_test")
+        seed = right.number_input(_("Split seed"), 0, 2**31 - 1, 0, key=f"{key}_w_seed")
     drop = True
     if report.duplicates:
         drop = right.checkbox(
-            "Keep one copy of identical files", value=True, key=f"{key}_w_drop_duplicates"
+            _("Keep one copy of identical files"), value=True, key=f"{key}_w_drop_duplicates"
         )
-    title = right.text_input("Name of the dataset", key=f"{key}_w_title", max_chars=60)
+    title = right.text_input(_("Name of the dataset"), key=f"{key}_w_title", max_chars=60)
     try:
         settings = ImportSettings(
             size=int(size),
@@ -236,32 +283,47 @@ def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport
         return
     channels = settings.channels
     megabytes = report.total_images * size * size * channels / 2**20
-    if st.button("Import…", key=f"{key}_import", type="primary"):
+    if st.button(_("Import…"), key=f"{key}_import", type="primary"):
         st.session_state[f"{key}_confirm"] = True
     if not st.session_state.get(f"{key}_confirm"):
         return
     exists = any(info.name == name for info in own_data.list_stored())
     with st.container(border=True):
+        question = (
+            _(
+                "Import {images} images of **{classes} classes** as **{title}**, each {shape} "
+                "(padded), about {megabytes} MB before compression, into CNN Lab's data folder?"
+            )
+            if fit == "pad"
+            else _(
+                "Import {images} images of **{classes} classes** as **{title}**, each {shape} "
+                "(centre-cropped), about {megabytes} MB before compression, into CNN Lab's data "
+                "folder?"
+            )
+        )
         st.markdown(
-            f"Import {report.total_images:,} images of **{len(report.class_names)} classes** as "
-            f"**{title.strip()}**, each {size}×{size}×{channels} "
-            f"({'padded' if fit == 'pad' else 'centre-cropped'}), about {megabytes:,.1f} MB "
-            "before compression, into CNN Lab's data folder?"
+            question.format(
+                images=f"{report.total_images:,}",
+                classes=len(report.class_names),
+                title=title.strip(),
+                shape=f"{size}×{size}×{channels}",
+                megabytes=f"{megabytes:,.1f}",
+            )
         )
         replace = False
         if exists:
-            st.warning(f"A stored set called {name!r} exists already.")
-            replace = st.checkbox("Replace it", key=f"{key}_replace")
+            st.warning(_("A stored set called {name} exists already.").format(name=repr(name)))
+            replace = st.checkbox(_("Replace it"), key=f"{key}_replace")
         go, cancel = st.columns(2)
-        if cancel.button("Cancel", key=f"{key}_cancel"):
+        if cancel.button(_("Cancel"), key=f"{key}_cancel"):
             st.session_state[f"{key}_confirm"] = False
             st.rerun()
         if not go.button(
-            "Confirm import", key=f"{key}_confirm_import", disabled=exists and not replace
+            _("Confirm import"), key=f"{key}_confirm_import", disabled=exists and not replace
         ):
             return
-    _, filename, data = payload
-    bar = st.progress(0.0, text="Importing…")
+    _file_id, filename, data = payload
+    bar = st.progress(0.0, text=_("Importing…"))
 
     def progress(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
@@ -284,9 +346,13 @@ def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport
     st.session_state[f"{key}_confirm"] = False
     st.session_state[f"{key}_imported"] = info.name
     counts = info.counts
-    st.session_state[f"{key}_flash"] = (
-        f"Stored {info.title!r}: {counts['train']:,} training, {counts['val']:,} validation and "
-        f"{counts['test']:,} test images."
+    st.session_state[f"{key}_flash"] = _(
+        "Stored {title}: {train} training, {val} validation and {test} test images."
+    ).format(
+        title=repr(info.title),
+        train=f"{counts['train']:,}",
+        val=f"{counts['val']:,}",
+        test=f"{counts['test']:,}",
     )
     # Drawn again without the question just answered; the message waits in the state.
     st.rerun()
@@ -295,24 +361,37 @@ def _import_form(key: str, payload: tuple[str, str, bytes], report: UploadReport
 def _stored_sets(key: str) -> None:
     stored = own_data.list_stored()
     if not stored:
-        st.caption("No stored sets yet. An imported set stays here for later sessions.")
+        st.caption(_("No stored sets yet. An imported set stays here for later sessions."))
         return
     deleting = st.session_state.get(f"{key}_deleting")
     for info in stored:
         height, width, channels = info.input_shape
         text, button = st.columns([5, 1])
         text.markdown(
-            f"**{info.title}** · {len(info.class_names)} classes · "
-            f"{info.counts['train']:,} / {info.counts['val']:,} / {info.counts['test']:,} "
-            f"training / validation / test images of {height}×{width}×{channels} · "
-            f"{_size_text(info.nbytes)} · {info.created[:10]}"
+            _(
+                "**{title}** · {classes} classes · {train} / {val} / {test} training / "
+                "validation / test images of {shape} · {size} · {created}"
+            ).format(
+                title=info.title,
+                classes=len(info.class_names),
+                train=f"{info.counts['train']:,}",
+                val=f"{info.counts['val']:,}",
+                test=f"{info.counts['test']:,}",
+                shape=f"{height}×{width}×{channels}",
+                size=_size_text(info.nbytes),
+                created=info.created[:10],
+            )
         )
-        if button.button("Delete", key=f"{key}_delete_{info.name}"):
+        if button.button(_("Delete"), key=f"{key}_delete_{info.name}"):
             st.session_state[f"{key}_deleting"] = deleting = info.name
         if deleting == info.name:
-            st.warning(f"Delete {info.title!r} for good? Models trained on it are kept.")
+            st.warning(
+                _("Delete {title} for good? Models trained on it are kept.").format(
+                    title=repr(info.title)
+                )
+            )
             yes, no = st.columns(2)
-            if yes.button("Delete for good", key=f"{key}_delete_yes"):
+            if yes.button(_("Delete for good"), key=f"{key}_delete_yes"):
                 try:
                     own_data.delete_stored(info.name)
                 except OwnDataError as error:
@@ -321,7 +400,7 @@ def _stored_sets(key: str) -> None:
                 if st.session_state.get(f"{key}_imported") == info.name:
                     st.session_state[f"{key}_imported"] = None
                 st.rerun()
-            if no.button("Keep it", key=f"{key}_delete_no"):
+            if no.button(_("Keep it"), key=f"{key}_delete_no"):
                 st.session_state[f"{key}_deleting"] = None
                 st.rerun()
 

@@ -4,20 +4,23 @@ its gradients shown beside the activations; then a look inside any model of the 
 import streamlit as st
 
 from cnnlib import profiles
+from cnnlib.i18n import _
 from views import _cifar_widgets as widgets
 from views._data import dataset_caption, get_dataset
 from views._insight import look_inside
 from views._trainer import trainer
 
-st.title("CIFAR-10 live")
+st.title(_("CIFAR-10 live"))
 st.caption(
-    "The lecture's section 5.4 points to Karpathy's ConvNetJS demo, which trains a small CNN on "
-    "CIFAR-10 in the browser. This is the same experience with real Keras underneath: edit the "
-    "network, steer training while it runs and watch what every layer does."
+    _(
+        "The lecture's section 5.4 points to Karpathy's ConvNetJS demo, which trains a small "
+        "CNN on CIFAR-10 in the browser. This is the same experience with real Keras underneath: "
+        "edit the network, steer training while it runs and watch what every layer does."
+    )
 )
 name = (
     st.segmented_control(
-        "Dataset",
+        _("Dataset"),
         list(profiles.PROFILES),
         format_func=lambda key: profiles.get(key).label,
         default="cifar10",
@@ -34,10 +37,10 @@ trainer(
     profile,
     dataset,
     live_panels={
-        "Network, layer by layer": widgets.network_view,
-        "Test images": widgets.test_stream,
+        _("Network, layer by layer"): widgets.network_view,
+        _("Test images"): widgets.test_stream,
     },
 )
 
-st.header("Look inside a model")
+st.header(_("Look inside a model"))
 look_inside("cifar", profile.input_shape, profile.num_classes, name, profile.label)

@@ -3,26 +3,29 @@ when and why it beats its members, and why it must be scored on the test set."""
 
 import streamlit as st
 
+from cnnlib.i18n import _, ngettext
 from views import _ensemble_results as results
 from views import _ensemble_widgets as widgets
 from views import _state
 
-st.title("Ensembles")
+st.title(_("Ensembles"))
 st.markdown(
-    "Several models trained on the same data make *different* mistakes. Averaging their "
-    "softmax outputs, as the lecture does in section 5.5, lets the majority outvote each "
-    "one's errors. Here you can also let them vote, weigh them by validation accuracy, or "
-    "train a small model on top of them (stacking), and see which images the ensemble fixes."
+    _(
+        "Several models trained on the same data make *different* mistakes. Averaging their "
+        "softmax outputs, as the lecture does in section 5.5, lets the majority outvote each "
+        "one's errors. Here you can also let them vote, weigh them by validation accuracy, or "
+        "train a small model on top of them (stacking), and see which images the ensemble fixes."
+    )
 )
 
-picked, trained = st.tabs(["Pick trained models", "Train new members"])
+picked, trained = st.tabs([_("Pick trained models"), _("Train new members")])
 with trained:
     widgets.train_panel()
     widgets.runs_panel()
 with picked:
     keys = widgets.member_picker()
     clicked = st.button(
-        "Build the ensemble", type="primary", icon=":material/groups:", disabled=len(keys) < 2
+        _("Build the ensemble"), type="primary", icon=":material/groups:", disabled=len(keys) < 2
     )
 
 state = _state.ensemble()
@@ -37,5 +40,10 @@ if clicked or state.autobuild:
 bundle = state.result
 if bundle is not None:
     st.divider()
-    st.header(f"Ensemble of {len(bundle['result'].member_names)} members")
+    count = len(bundle["result"].member_names)
+    st.header(
+        ngettext("Ensemble of {count} member", "Ensemble of {count} members", count).format(
+            count=count
+        )
+    )
     results.show_result(bundle)

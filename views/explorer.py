@@ -10,6 +10,7 @@ Nothing here trains, and TensorFlow is loaded only when the user asks for Keras.
 import streamlit as st
 
 from cnnlib.arithmetic import analyse
+from cnnlib.i18n import _
 from views import _explorer_concepts as concepts
 from views import _explorer_editor as editor
 from views import _explorer_family as family
@@ -19,16 +20,18 @@ from views import _explorer_network as network_state
 from views import _explorer_table as table
 from views._explorer_text import escape_markdown
 
-st.title("Architecture explorer")
+st.title(_("Architecture explorer"))
 st.caption(
-    "Start from a lecture model or a case study, or from an empty stack, and change anything: "
-    "the shapes, parameters and operations update as you type. The MNIST and CIFAR-10 pages "
-    "can train the network you leave here."
+    _(
+        "Start from a lecture model or a case study, or from an empty stack, and change "
+        "anything: the shapes, parameters and operations update as you type. The MNIST and "
+        "CIFAR-10 pages can train the network you leave here."
+    )
 )
 network_state.start_picker()
 # Only the open tab runs: the others hold figures that take time to build.
 network_tab, check_tab, concept_tab, case_tab, keras_tab = st.tabs(
-    ["Network", "Lecture check", "Concepts", "Case studies", "Keras and export"],
+    [_("Network"), _("Lecture check"), _("Concepts"), _("Case studies"), _("Keras and export")],
     key="explorer_w_tab",
     on_change="rerun",
 )
@@ -38,7 +41,7 @@ if network_tab.open:
         network, analysis, error = editor.edit_network()
         if error:
             st.error(escape_markdown(error))
-            st.caption("The numbers below are for the last network that worked.")
+            st.caption(_("The numbers below are for the last network that worked."))
         position = editor.layer_tools(network)
         table.totals(analysis)
         table.analysis_table(analysis)
@@ -48,23 +51,25 @@ if network_tab.open:
 if check_tab.open:
     with check_tab:
         st.markdown(
-            "The lecture's listings write each layer's output shape in a comment. Here they are "
-            "beside what Keras actually computes, with the reason wherever they differ."
+            _(
+                "The lecture's listings write each layer's output shape in a comment. Here they "
+                "are beside what Keras actually computes, with the reason wherever they differ."
+            )
         )
         lecture.lecture_check()
 
 if concept_tab.open:
     with concept_tab:
         slides = {
-            "Convolution": concepts.convolution_concept,
-            "Channels and filters": concepts.channels_concept,
-            "1×1 convolution": family.pointwise_concept,
-            "Dilated": family.dilation_concept,
-            "Depthwise separable": family.separable_concept,
-            "Pooling": concepts.pooling_concept,
-            "Upsampling": family.upsampling_concept,
-            "Transposed": family.transposed_concept,
-            "Activation maps": concepts.activation_concept,
+            _("Convolution"): concepts.convolution_concept,
+            _("Channels and filters"): concepts.channels_concept,
+            _("1×1 convolution"): family.pointwise_concept,
+            _("Dilated"): family.dilation_concept,
+            _("Depthwise separable"): family.separable_concept,
+            _("Pooling"): concepts.pooling_concept,
+            _("Upsampling"): family.upsampling_concept,
+            _("Transposed"): family.transposed_concept,
+            _("Activation maps"): concepts.activation_concept,
         }
         tabs = st.tabs(list(slides), key="explorer_w_concept", on_change="rerun")
         for tab, show in zip(tabs, slides.values(), strict=True):
@@ -80,10 +85,10 @@ if keras_tab.open:
     with keras_tab:
         network = network_state.current_network()
         analysis = analyse(network)
-        st.subheader("Build in Keras and compare")
+        st.subheader(_("Build in Keras and compare"))
         export.build_and_compare(network, analysis)
-        st.subheader("Export")
+        st.subheader(_("Export"))
         export.json_export(network)
         export.keras_code_export(network)
-        st.subheader("Import")
+        st.subheader(_("Import"))
         export.json_import()

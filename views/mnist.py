@@ -9,6 +9,7 @@ student uses other widgets or other pages.
 import streamlit as st
 
 from cnnlib import profiles
+from cnnlib.i18n import _
 from views import _mnist_widgets as mw
 from views._data import dataset_caption, get_dataset
 from views._insight import look_inside
@@ -17,13 +18,15 @@ from views._trainer import trainer
 
 PROFILE = profiles.MNIST
 
-st.title("MNIST digits")
+st.title(_("MNIST digits"))
 st.caption(
-    "Lecture sections 5.2 and 5.3: train a CNN on 28×28 handwritten digits, aim for the "
-    "exercise's 99.3% test accuracy, then draw a digit and watch the network read it."
+    _(
+        "Lecture sections 5.2 and 5.3: train a CNN on 28×28 handwritten digits, aim for the "
+        "exercise's 99.3% test accuracy, then draw a digit and watch the network read it."
+    )
 )
 train_tab, draw_tab, inside_tab, models_tab = st.tabs(
-    ["Train", "Draw a digit", "Look inside a model", "Models"]
+    [_("Train"), _("Draw a digit"), _("Look inside a model"), _("Models")]
 )
 
 # The drawing and model tabs are drawn first: they work without the dataset, which the

@@ -7,6 +7,7 @@ of its own (`cnnlib.profiles.from_stored`), with a network chosen for its image 
 import streamlit as st
 
 from cnnlib import profiles
+from cnnlib.i18n import _
 from views import _cifar_widgets as live
 from views import _state
 from views._datasets import page_dataset
@@ -15,17 +16,19 @@ from views._models import model_panel
 from views._own_data_widgets import own_data_panel, stored_caption, stored_set_picker
 from views._trainer import trainer
 
-st.title("Your own data")
+st.title(_("Your own data"))
 st.caption(
-    "Bring your own pictures: a zip with one folder of images per class, or a .npz of arrays. "
-    "Check what the upload holds, import it at the size you choose, then train on it exactly "
-    "as on MNIST and CIFAR-10."
+    _(
+        "Bring your own pictures: a zip with one folder of images per class, or a .npz of "
+        "arrays. Check what the upload holds, import it at the size you choose, then train on "
+        "it exactly as on MNIST and CIFAR-10."
+    )
 )
 info = stored_set_picker(
     "own_w_dataset", st.session_state[_state.OWN_DATA_IMPORTED], _state.OWN_FOLLOWED
 )
 import_tab, train_tab, inside_tab, models_tab = st.tabs(
-    ["Import", "Train", "Look inside a model", "Models"]
+    [_("Import"), _("Train"), _("Look inside a model"), _("Models")]
 )
 
 with import_tab:
@@ -34,8 +37,10 @@ with import_tab:
 if info is None:
     with train_tab:
         st.info(
-            "No stored set yet. Import one in the Import tab (or take the example there): it "
-            "stays in CNN Lab's data folder for later sessions."
+            _(
+                "No stored set yet. Import one in the Import tab (or take the example there): "
+                "it stays in CNN Lab's data folder for later sessions."
+            )
         )
     st.stop()
 
@@ -51,8 +56,8 @@ with train_tab:
         profile,
         dataset,
         live_panels={
-            "Network, layer by layer": live.network_view,
-            "Test images": live.test_stream,
+            _("Network, layer by layer"): live.network_view,
+            _("Test images"): live.test_stream,
         },
     )
 
