@@ -534,3 +534,17 @@ def test_max_jobs_comes_from_the_environment(monkeypatch):
         assert training.default_scheduler.counts()["max_running"] == 2
     finally:
         training.configure(before)
+
+
+def test_a_job_speaks_the_language_of_the_page_that_started_it(jobs):
+    """A job started while the page speaks Korean reports its failure in Korean: the training
+    thread runs in a copy of the starting context."""
+    from cnnlib import i18n
+
+    settings = TrainSettings(epochs=2, batch_size=16, optimizer="sgd", learning_rate=10.0)
+    with i18n.language("ko"):
+        job = jobs(small_cnn, stripe_data(), settings).start()
+    assert job.wait(20)
+    error = job.snapshot()["error"]
+    assert job.snapshot()["state"] == "failed"
+    assert re.search("[가-힣]", error), error

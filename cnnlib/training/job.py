@@ -10,6 +10,7 @@ returns at once; what the thread then does is `cnnlib.training.loop`'s.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 import time
@@ -145,8 +146,14 @@ class TrainingJob:
         with self._lock:
             if self._thread is not None:
                 raise RuntimeError("This job has already started; make a new TrainingJob.")
+            # The thread runs in a copy of the caller's context, so that what the page set
+            # there (its language, say) holds for the job's messages too.
+            context = contextvars.copy_context()
             self._thread = threading.Thread(
-                target=self._run, name=f"training {self.name}".strip(), daemon=True
+                target=context.run,
+                args=(self._run,),
+                name=f"training {self.name}".strip(),
+                daemon=True,
             )
         self._thread.start()
         return self
