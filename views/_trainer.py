@@ -26,7 +26,8 @@ from cnnlib.training.state import JobState
 from views import _state
 from views._explain_pick import explain_picked, mistake_choices
 from views._session_guard import guard_job
-from views._trainer_settings import Choice, choose, snapshot_upload
+from views._trainer_network import snapshot_upload
+from views._trainer_settings import Choice, choose
 
 LIVE_REFRESH_S = 1.0  # seconds between redraws of a running job
 MISTAKES_SHOWN = 16
