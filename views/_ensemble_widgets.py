@@ -1,8 +1,7 @@
-"""Widgets of the ensemble page: picking members, training new ones, building the ensemble and
-showing what it measured.
+"""Widgets of the ensemble page: picking members and building the ensemble (training new
+members is `_ensemble_members`', showing the result `_ensemble_results`').
 
-Members come from the session's models (`_state.MODELS`) and the saved library; new members
-train through the training engine, queued on its scheduler, with one progress bar each. Each
+Members come from the session's models (`_state.MODELS`) and the saved library. Each
 member's probabilities on the test set, the validation images no member learned from, and a
 sample of training images are predicted once and kept in the ensemble state's cache. The numbers
 are `cnnlib.ensemble`'s, the charts `cnnlib.figures_ensemble`'s.
@@ -15,20 +14,15 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from cnnlib import ensemble, profiles, registry
+from cnnlib import ensemble
 from cnnlib.i18n import _
 from cnnlib.metrics import predict_in_chunks
-from cnnlib.training import JobState, TrainSettings
 from views import _datasets, _state
-from views._data import LABELS, get_dataset
-from views._session_guard import guard_job
-from views._trainer import progress as trainer_progress
+from views._data import LABELS
 from views._user import session_library
 
 SESSION, LIBRARY = "session", "library"
 MEMBERS_KEY = "ensemble_w_members"
-TRAIN_SIZES = (1000, 2000, 5000, 10_000, 20_000, 0)  # 0: the whole training set
-VALIDATION_SPLIT = 0.1  # as the MNIST page trains; the held-out tenth weighs the members
 
 
 # --- Picking members ---------------------------------------------------------------------------
@@ -205,176 +199,3 @@ def build(records: list) -> dict | None:
         "train_images": 0 if sets.train_sample is None else len(sets.train_sample),
         "notes": sets.notes + [n for n in result.notes if n not in " ".join(sets.notes)],
     }
-
-
-# --- Training new members ---------------------------------------------------------------------
-
-
-def _initial(key: str, value) -> str:
-    """Give a value widget its first value through the session state, never as a default:
-    Streamlit refuses a `value=` beside a value kept for the widget."""
-    st.session_state.setdefault(key, value)
-    return key
-
-
-def train_panel() -> None:
-    """Settings for K new members and the button that queues them on the training engine."""
-    busy = any(entry["status"] == "training" for entry in _state.ensemble().member_runs)
-    left, right = st.columns(2)
-    name = left.selectbox(
-        _("Dataset"), list(LABELS), format_func=LABELS.get, key=_initial("ensemble_w_data", "mnist")
-    )
-    entries = {entry.key: entry for entry in registry.for_dataset(name)}
-    mode = left.radio(
-        _("Members differ by"),
-        ("seeds", "architectures"),
-        format_func={
-            "seeds": _("seed (one architecture)"),
-            "architectures": _("architecture (registry)"),
-        }.get,
-        key=_initial("ensemble_w_mode", "seeds"),
-        horizontal=True,
-    )
-    if mode == "seeds":
-        keys = list(entries)
-        default = "mnist_two_conv" if "mnist_two_conv" in keys else keys[0]
-        key = left.selectbox(
-            _("Architecture"),
-            keys,
-            format_func=lambda k: entries[k].title,
-            key=_initial(f"ensemble_w_architecture_{name}", default),
-        )
-        architectures = [key]
-        per = left.slider(_("Members"), 2, 8, key=_initial("ensemble_w_count", 3))
-    else:
-        architectures = left.multiselect(
-            _("Architectures"),
-            list(entries),
-            format_func=lambda k: entries[k].title,
-            key=_initial(f"ensemble_w_architectures_{name}", list(entries)),
-        )
-        per = left.slider(
-            _("Members per architecture"), 1, 3, key=_initial("ensemble_w_per_architecture", 1)
-        )
-    epochs = right.slider(
-        _("Epochs"), 1, 12, key=_initial("ensemble_w_epochs", 2), help=_("The lecture trains 12.")
-    )
-    size = right.selectbox(
-        _("Training images"),
-        TRAIN_SIZES,
-        format_func={n: _("all") if n == 0 else f"{n:,}" for n in TRAIN_SIZES}.get,
-        key=_initial("ensemble_w_train_images", 0),
-        help=_("Fewer images train faster; every member gets the same images."),
-    )
-    shift = right.slider(
-        _("Random shifts (pixels)"),
-        0,
-        3,
-        key=_initial("ensemble_w_shift", 0),
-        help=_("Data augmentation: each batch is moved by up to this many pixels."),
-    )
-    seed = right.number_input(_("First seed"), 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
-    right.caption(
-        _(
-            "Batch 128, Adam at 0.001 as in the lecture; the last {share} of the training images "
-            "is held out for validation."
-        ).format(share=f"{VALIDATION_SPLIT:.0%}")
-    )
-    if st.button(_("Train the members"), icon=":material/model_training:", disabled=busy):
-        _start(name, architectures, per, epochs, size, shift, int(seed))
-
-
-def _start(name, architectures, per, epochs, size, shift, seed) -> None:
-    state = _state.ensemble()
-    try:
-        specs = ensemble.plan_members(
-            architectures, per, seed, taken=list(st.session_state[_state.MODELS])
-        )
-        settings = TrainSettings(
-            epochs=epochs,
-            batch_size=128,
-            validation_split=VALIDATION_SPLIT,
-            augment_shift=shift,
-            augment_flip=name == "cifar10" and shift > 0,
-        )
-    except ValueError as error:
-        st.error(str(error))
-        return
-    dataset = get_dataset(name)
-    profile = profiles.get(name)
-    state.member_runs[:] = [entry for entry in state.member_runs if entry["status"] == "training"]
-    for spec in specs:
-        try:
-            run = ensemble.start_member_run(
-                spec, profile, dataset, settings, size or None, data_seed=seed
-            )
-        except ValueError as error:
-            st.error(f"{spec.name}: {error}")
-            continue
-        guard_job(run.job)
-        state.member_runs.append({"run": run, "status": "training", "message": ""})
-    st.rerun()
-
-
-def _collect(entry: dict) -> None:
-    """Turn a finished member run into a session model (once) and let its job go."""
-    run = entry["run"]
-    snap = run.snapshot()
-    if not JobState(snap["state"]).ended:
-        return
-    if snap["state"] == JobState.FAILED:
-        entry["status"], entry["message"] = "failed", snap["error"] or _("Training failed.")
-    elif snap["stopped_early"]:
-        entry["status"], entry["message"] = "stopped", _("stopped before the last epoch, not kept")
-    else:
-        name = _state.keep_run(run)
-        record = st.session_state[_state.MODELS][name]
-        # The job already computed the test-set probabilities: keep them for the ensemble.
-        key = (record.name, record.created, id(record.model), "test", None)
-        _state.ensemble().cache[key] = run.job.test_probabilities
-        entry["status"], entry["name"] = "done", name
-        entry["message"] = _("test accuracy {accuracy}").format(
-            accuracy=f"{record.test_accuracy:.2%}"
-        )
-    run.release()
-
-
-def runs_panel() -> None:
-    """One progress bar per member being trained, redrawn every second while any trains."""
-    entries = _state.ensemble().member_runs
-    if not entries:
-        return
-    active = any(entry["status"] == "training" for entry in entries)
-
-    @st.fragment(run_every=1.0 if active else None)
-    def progress() -> None:
-        for entry in entries:
-            if entry["status"] == "training":
-                _collect(entry)
-        for entry in entries:
-            _progress_line(entry)
-        still = any(entry["status"] == "training" for entry in entries)
-        if active and not still:
-            done = [f"{SESSION}:{e['name']}" for e in entries if e["status"] == "done"]
-            _state.ensemble().autobuild = done if len(done) >= 2 else None
-            st.rerun()
-        if still and st.button(_("Stop training the members"), icon=":material/stop:"):
-            for entry in entries:
-                entry["run"].job.stop()
-
-    progress()
-
-
-def _progress_line(entry: dict) -> None:
-    run = entry["run"]
-    if entry["status"] == "training":
-        trainer_progress(run.snapshot(), prefix=f"{run.name}: ")
-    elif entry["status"] == "done":
-        st.progress(
-            1.0,
-            text=_("{name}: trained, {result}").format(name=entry["name"], result=entry["message"]),
-        )
-    elif entry["status"] == "failed":
-        st.error(f"{run.name}: {entry['message']}")
-    else:
-        st.caption(f"{run.name}: {entry['message']}")

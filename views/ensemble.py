@@ -4,6 +4,7 @@ when and why it beats its members, and why it must be scored on the test set."""
 import streamlit as st
 
 from cnnlib.i18n import _, ngettext
+from views import _ensemble_members as members
 from views import _ensemble_results as results
 from views import _ensemble_widgets as widgets
 from views import _state
@@ -20,8 +21,8 @@ st.markdown(
 
 picked, trained = st.tabs([_("Pick trained models"), _("Train new members")])
 with trained:
-    widgets.train_panel()
-    widgets.runs_panel()
+    members.train_panel()
+    members.runs_panel()
 with picked:
     keys = widgets.member_picker()
     clicked = st.button(
