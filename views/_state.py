@@ -37,6 +37,14 @@ OWN = "own_state"
 ENSEMBLE = "ensemble_state"
 TRAINER_PAGES = {"mnist": MNIST, "cifar": CIFAR, "own": OWN}
 
+# Links that share a setup (`_share`): one LinkState per page that makes them.
+LINKS = {
+    "explorer": "explorer_link",
+    "mnist": "mnist_link",
+    "cifar": "cifar_link",
+    "own": "own_link",
+}
+
 # The "your own data" panel on the own-data page (`_own_data_widgets.own_data_panel` with the
 # key OWN_DATA): its value widgets are "own_data_w_*", its uploader "own_data_upload".
 OWN_DATA = "own_data"
@@ -58,6 +66,18 @@ class TrainerState:
     speeds: list[dict] = field(default_factory=list)  # Run.speed() of finished runs
     snapshot: dict | None = None  # {"file_id", "record"}: an uploaded model to continue
     upload_id: str | None = None  # the model file last read by the models panel
+    shared: Any = None  # the cnnlib.layers.Network a shared link brought, or None
+
+
+@dataclass
+class LinkState:
+    """A page's shared link: what the URL last held, and a link being opened."""
+
+    seen: dict | None = None  # the setup parameters last read from or written to the URL
+    pending: Any = None  # a cnnlib.share.TrainerLink read but not yet given to the widgets
+    note: str | None = None  # what the last link opened did, or why it was refused
+    refused: bool = False  # whether the note says why a link was refused
+    fresh: bool = False  # the note is from this script run: the run's own write keeps it
 
 
 @dataclass
@@ -90,6 +110,7 @@ _DEFAULTS = {
     OWN_DATA_FLASH: lambda: None,
     OWN_FOLLOWED: lambda: None,
     ENSEMBLE: EnsembleState,
+    **{key: LinkState for key in LINKS.values()},
 }
 
 
@@ -119,6 +140,10 @@ def init() -> None:
 
 def trainer(page: str) -> TrainerState:
     return st.session_state[TRAINER_PAGES[page]]
+
+
+def link(page: str) -> LinkState:
+    return st.session_state[LINKS[page]]
 
 
 def ensemble() -> EnsembleState:

@@ -23,7 +23,7 @@ from cnnlib.metrics import misclassified
 from cnnlib.profiles import DatasetProfile
 from cnnlib.runs import Run, duration_text, epoch_columns, start_run
 from cnnlib.training.state import JobState
-from views import _state
+from views import _share, _state
 from views._explain_pick import explain_picked, mistake_choices
 from views._session_guard import guard_job
 from views._trainer_network import snapshot_upload
@@ -46,10 +46,13 @@ def trainer(
     state = _state.trainer(page)
     run = state.run
     active = run is not None and run.state.active
+    _share.apply_trainer_link(page, profile, dataset)
+    note = _share.note_slot()
     choice = choose(page, profile, dataset, state, run if active else None)
     if profile.live_view:
         snapshot_upload(page, profile, state)
     _controls(page, profile, dataset, state, choice)
+    _share.trainer_link(page, profile, choice, note)
     if state.run is None:
         st.info(_("Choose a network and settings, then press **Start training**."))
     else:

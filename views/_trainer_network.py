@@ -20,6 +20,7 @@ from views import _state
 
 EXPLORER = "explorer"
 PROFILE = "profile"  # the choice of the profile's own network
+SHARED = "shared"  # the choice of a network a shared link brought
 
 
 def first_value(key: str, value: Any) -> str:
@@ -29,8 +30,11 @@ def first_value(key: str, value: Any) -> str:
     return key
 
 
-def _networks(profile: DatasetProfile) -> dict[str, tuple[str, Network, float | None]]:
+def _networks(page: str, profile: DatasetProfile) -> dict[str, tuple[str, Network, float | None]]:
     choices = {}
+    shared = _state.trainer(page).shared
+    if shared is not None:
+        choices[SHARED] = (_("From a shared link: {name}").format(name=shared.name), shared, None)
     if profile.network is not None:
         # An imported set's own network, chosen for its image size, comes first.
         choices[PROFILE] = (f"{profile.label}: {profile.network.name}", profile.network, None)
@@ -50,7 +54,7 @@ def _networks(profile: DatasetProfile) -> dict[str, tuple[str, Network, float | 
 def network_panel(page: str, profile: DatasetProfile):
     """The network picker, its dropout rates and its JSON; returns (network or None,
     registry key, lecture accuracy, title, problem)."""
-    choices = _networks(profile)
+    choices = _networks(page, profile)
     key = f"{page}_w_network_{profile.name}"
     if st.session_state.get(key) not in choices:
         st.session_state[key] = next(iter(choices))
@@ -101,9 +105,20 @@ def network_panel(page: str, profile: DatasetProfile):
     return edited, architecture, lecture, title, None
 
 
+def dropout_key(page: str, picked: str, position: int) -> str:
+    """The session key of the slider of the Dropout layer at `position` of the network
+    `picked`."""
+    return f"{page}_w_dropout_{picked}_{position}"
+
+
+def dropout_positions(network: Network) -> list[int]:
+    """Where the top-level Dropout layers are: the ones with a slider."""
+    return [i for i, layer in enumerate(network.layers) if isinstance(layer, Dropout)]
+
+
 def _dropout_sliders(page: str, key: str, network: Network) -> Network:
     """One slider per top-level Dropout layer; returns the network with those rates."""
-    positions = [i for i, layer in enumerate(network.layers) if isinstance(layer, Dropout)]
+    positions = dropout_positions(network)
     if not positions:
         return network
     layers = list(network.layers)
@@ -114,7 +129,7 @@ def _dropout_sliders(page: str, key: str, network: Network) -> Network:
             0.0,
             0.9,
             step=0.05,
-            key=first_value(f"{page}_w_dropout_{key}_{position}", float(layers[position].rate)),
+            key=first_value(dropout_key(page, key, position), float(layers[position].rate)),
             persist_state="session",
         )
         layers[position] = dataclasses.replace(layers[position], rate=float(rate))

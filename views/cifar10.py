@@ -6,6 +6,7 @@ import streamlit as st
 from cnnlib import profiles
 from cnnlib.i18n import _
 from views import _cifar_widgets as widgets
+from views import _share
 from views._data import dataset_caption, get_dataset
 from views._insight import look_inside
 from views._trainer import trainer
@@ -18,6 +19,7 @@ st.caption(
         "edit the network, steer training while it runs and watch what every layer does."
     )
 )
+_share.open_trainer_link("cifar", datasets=list(profiles.PROFILES))
 name = (
     st.segmented_control(
         _("Dataset"),

@@ -18,6 +18,7 @@ from views import _explorer_keras as export
 from views import _explorer_lecture as lecture
 from views import _explorer_network as network_state
 from views import _explorer_table as table
+from views import _share
 from views._explorer_text import escape_markdown
 
 st.title(_("Architecture explorer"))
@@ -28,7 +29,11 @@ st.caption(
         "CIFAR-10 pages can train the network you leave here."
     )
 )
+network_state.current_network()
+_share.open_explorer_link()
+share_note = _share.note_slot()
 network_state.start_picker()
+share_slot = st.container()
 # Only the open tab runs: the others hold figures that take time to build.
 network_tab, check_tab, concept_tab, case_tab, keras_tab = st.tabs(
     [_("Network"), _("Lecture check"), _("Concepts"), _("Case studies"), _("Keras and export")],
@@ -92,3 +97,5 @@ if keras_tab.open:
         export.keras_code_export(network)
         st.subheader(_("Import"))
         export.json_import()
+
+_share.explorer_link(share_note, share_slot)

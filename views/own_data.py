@@ -6,10 +6,10 @@ of its own (`cnnlib.profiles.from_stored`), with a network chosen for its image 
 
 import streamlit as st
 
-from cnnlib import profiles
+from cnnlib import own_data, profiles
 from cnnlib.i18n import _
 from views import _cifar_widgets as live
-from views import _state
+from views import _share, _state
 from views._datasets import page_dataset
 from views._insight import look_inside
 from views._models import model_panel
@@ -24,6 +24,7 @@ st.caption(
         "it exactly as on MNIST and CIFAR-10."
     )
 )
+_share.open_trainer_link("own", datasets=[info.name for info in own_data.list_stored()])
 info = stored_set_picker(
     "own_w_dataset", st.session_state[_state.OWN_DATA_IMPORTED], _state.OWN_FOLLOWED
 )
