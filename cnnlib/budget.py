@@ -24,6 +24,7 @@ from numbers import Integral
 from pathlib import Path
 
 from cnnlib.arithmetic import BYTES_PER_VALUE, CONVOLUTIONS, LayerRow, analyse
+from cnnlib.i18n import _
 from cnnlib.layers import Network
 
 # Building allocates every weight: VGG-16 (138 M parameters) needs about 0.6 GB, and training
@@ -59,12 +60,18 @@ class Budget:
 
     def describe(self) -> str:
         """One sentence for a page, e.g. "Training needs about 1.2 GiB of the 8.0 GiB ..."."""
-        return (
-            f"Training needs about {bytes_text(self.total_bytes)} of the "
-            f"{bytes_text(self.limit_bytes)} a job may use ({self.limit_source}): "
-            f"{bytes_text(self.activation_bytes)} for a batch of {self.batch_size:,}, "
-            f"{bytes_text(self.weight_bytes + self.optimizer_bytes)} for "
-            f"{self.parameters:,} parameters and the optimizer."
+        return _(
+            "Training needs about {total} of the {limit} a job may use ({source}): "
+            "{activations} for a batch of {batch}, {weights} for {params} parameters and the "
+            "optimizer."
+        ).format(
+            total=bytes_text(self.total_bytes),
+            limit=bytes_text(self.limit_bytes),
+            source=self.limit_source,
+            activations=bytes_text(self.activation_bytes),
+            batch=f"{self.batch_size:,}",
+            weights=bytes_text(self.weight_bytes + self.optimizer_bytes),
+            params=f"{self.parameters:,}",
         )
 
 
@@ -77,7 +84,9 @@ def check_budget(network: Network, batch_size: int, limit_bytes: int | None = No
     """
     if not _is_whole(batch_size) or batch_size < 1:
         raise ValueError(
-            f"The batch size must be a whole number of at least 1, not {batch_size!r}."
+            _("The batch size must be a whole number of at least 1, not {value}.").format(
+                value=repr(batch_size)
+            )
         )
     batch_size = int(batch_size)
     if limit_bytes is None:
@@ -85,15 +94,22 @@ def check_budget(network: Network, batch_size: int, limit_bytes: int | None = No
     else:
         if not _is_whole(limit_bytes) or limit_bytes < 1:
             raise ValueError(f"limit_bytes must be a whole number of bytes, not {limit_bytes!r}.")
-        limit_bytes, source = int(limit_bytes), "the limit given"
+        limit_bytes, source = int(limit_bytes), _("the limit given")
     analysis = analyse(network)
     layers = [row for row in analysis.all_rows() if not row.children]
     if analysis.total_params > MAX_PARAMETERS:
         biggest = max(layers, key=lambda row: row.params)
         raise ValueError(
-            f"The network has {analysis.total_params:,} parameters; CNN Lab trains at most "
-            f"{MAX_PARAMETERS:,}. The biggest layer is {_layer_name(biggest)} with "
-            f"{biggest.params:,}: {_smaller_weights(biggest)}"
+            _(
+                "The network has {params} parameters; CNN Lab trains at most {limit}. The "
+                "biggest layer is {layer} with {layer_params}: {advice}"
+            ).format(
+                params=f"{analysis.total_params:,}",
+                limit=f"{MAX_PARAMETERS:,}",
+                layer=_layer_name(biggest),
+                layer_params=f"{biggest.params:,}",
+                advice=_smaller_weights(biggest),
+            )
         )
     per_image = ACTIVATION_COPIES * analysis.activation_bytes
     budget = Budget(
@@ -109,27 +125,45 @@ def check_budget(network: Network, batch_size: int, limit_bytes: int | None = No
     if budget.total_bytes <= limit_bytes:
         return budget
     fixed = budget.weight_bytes + budget.optimizer_bytes
-    limit_text = f"the {bytes_text(limit_bytes)} a job may use ({source})"
+    limit_text = _("the {limit} a job may use ({source})").format(
+        limit=bytes_text(limit_bytes), source=source
+    )
     if fixed > limit_bytes:
         biggest = max(layers, key=lambda row: row.params)
         raise ValueError(
-            f"The weights and optimizer state of {analysis.total_params:,} parameters need "
-            f"{bytes_text(fixed)}, more than {limit_text}. The biggest layer is "
-            f"{_layer_name(biggest)} with {biggest.params:,}: {_smaller_weights(biggest)}"
+            _(
+                "The weights and optimizer state of {params} parameters need {memory}, more "
+                "than {limit}. The biggest layer is {layer} with {layer_params}: {advice}"
+            ).format(
+                params=f"{analysis.total_params:,}",
+                memory=bytes_text(fixed),
+                limit=limit_text,
+                layer=_layer_name(biggest),
+                layer_params=f"{biggest.params:,}",
+                advice=_smaller_weights(biggest),
+            )
         )
     biggest = max(layers, key=lambda row: row.activation_bytes)
     fitting = (limit_bytes - fixed) // per_image
     if fitting >= 1:
-        batch_hint = f"a batch of at most {fitting:,} fits"
+        batch_hint = _("a batch of at most {count} fits").format(count=f"{fitting:,}")
     else:
-        batch_hint = "not even a batch of one fits, so the layers must shrink"
+        batch_hint = _("not even a batch of one fits, so the layers must shrink")
     raise ValueError(
-        f"Training with batches of {batch_size:,} needs about {bytes_text(budget.total_bytes)}, "
-        f"more than {limit_text}. The biggest layer is {_layer_name(biggest)}: its "
-        f"{_shape_text(biggest.output_shape)} output takes "
-        f"{bytes_text(ACTIVATION_COPIES * biggest.activation_bytes * batch_size)} per batch "
-        f"(with its gradient). {_smaller_activations(biggest)} Or use a smaller batch "
-        f"({batch_hint})."
+        _(
+            "Training with batches of {batch} needs about {memory}, more than {limit}. The "
+            "biggest layer is {layer}: its {shape} output takes {layer_memory} per batch (with "
+            "its gradient). {advice} Or use a smaller batch ({batch_hint})."
+        ).format(
+            batch=f"{batch_size:,}",
+            memory=bytes_text(budget.total_bytes),
+            limit=limit_text,
+            layer=_layer_name(biggest),
+            shape=_shape_text(biggest.output_shape),
+            layer_memory=bytes_text(ACTIVATION_COPIES * biggest.activation_bytes * batch_size),
+            advice=_smaller_activations(biggest),
+            batch_hint=batch_hint,
+        )
     )
 
 
@@ -146,8 +180,10 @@ def memory_limit() -> tuple[int, str]:
         return parse_memory(text), MEMORY_VARIABLE
     available = available_memory()
     if available is None:
-        return FALLBACK_LIMIT, "a fixed default, as the free memory cannot be read"
-    share = f"{DEFAULT_SHARE:.0%} of the {bytes_text(available)} free now"
+        return FALLBACK_LIMIT, _("a fixed default, as the free memory cannot be read")
+    share = _("{share} of the {memory} free now").format(
+        share=f"{DEFAULT_SHARE:.0%}", memory=bytes_text(available)
+    )
     return max(int(available * DEFAULT_SHARE), 1), share
 
 
@@ -157,8 +193,10 @@ def parse_memory(text: str) -> int:
     value = float(match.group(1)) * _UNITS[match.group(2).upper()] if match else 0
     if value < 1 or value > 2**60:
         raise ValueError(
-            f"{MEMORY_VARIABLE} is {text!r}; set it to the bytes one training job may use, as "
-            "a whole number or with K, M, G or T (powers of 1024), e.g. 2G or 512M."
+            _(
+                "{variable} is {value}; set it to the bytes one training job may use, as a "
+                "whole number or with K, M, G or T (powers of 1024), e.g. 2G or 512M."
+            ).format(variable=MEMORY_VARIABLE, value=repr(text))
         )
     return int(value)
 
@@ -192,43 +230,50 @@ def _is_whole(value: object) -> bool:
 def _layer_name(row: LayerRow) -> str:
     """'layer 2 (Conv2D: 16384 filters 1×1, ...)', or 'layer 3, branch 1, layer 2 (...)'."""
     head, *inner = row.path.split(".")
-    where = f"layer {head}"
+    where = _("layer {number}").format(number=head)
     for branch, position in zip(inner[::2], inner[1::2], strict=False):
-        where += f", branch {branch.removeprefix('b')}, layer {position}"
+        where += _(", branch {branch}, layer {number}").format(
+            branch=branch.removeprefix("b"), number=position
+        )
     return f"{where} ({row.kind}: {row.settings})" if row.settings else f"{where} ({row.kind})"
 
 
 def _smaller_weights(row: LayerRow) -> str:
     if row.kind == "Dense":
-        return (
-            f"give it fewer units, or feed it a smaller vector than {row.input_shape[0]:,} "
-            "(pooling or a strided convolution before Flatten, or GlobalAveragePooling2D "
-            "instead of Flatten)."
-        )
+        return _(
+            "give it fewer units, or feed it a smaller vector than {length} (pooling or a "
+            "strided convolution before Flatten, or GlobalAveragePooling2D instead of Flatten)."
+        ).format(length=f"{row.input_shape[0]:,}")
     if row.kind == "DepthwiseConv2D":
-        return "give it a smaller kernel or depth multiplier."
+        return _("give it a smaller kernel or depth multiplier.")
     if row.kind in CONVOLUTIONS:
-        return "give it fewer filters or a smaller kernel."
-    return "make it, or the layer before it, smaller."
+        return _("give it fewer filters or a smaller kernel.")
+    return _("make it, or the layer before it, smaller.")
 
 
 def _smaller_activations(row: LayerRow) -> str:
     if row.kind in ("UpSampling2D", "Conv2DTranspose"):
-        return (
-            f"It enlarges its {_shape_text(row.input_shape)} input: upsample by a smaller "
-            "factor, later in the network, or after a layer with fewer channels."
-        )
+        return _(
+            "It enlarges its {shape} input: upsample by a smaller factor, later in the "
+            "network, or after a layer with fewer channels."
+        ).format(shape=_shape_text(row.input_shape))
     if row.kind in CONVOLUTIONS:
-        fewer = "a smaller depth multiplier" if row.kind == "DepthwiseConv2D" else "fewer filters"
-        return (
-            f"Give it {fewer}, a stride of 2, or put a pooling layer (MaxPooling2D) "
-            f"before it to shrink its {_shape_text(row.input_shape)} input."
-        )
+        if row.kind == "DepthwiseConv2D":
+            message = _(
+                "Give it a smaller depth multiplier, a stride of 2, or put a pooling layer "
+                "(MaxPooling2D) before it to shrink its {shape} input."
+            )
+        else:
+            message = _(
+                "Give it fewer filters, a stride of 2, or put a pooling layer (MaxPooling2D) "
+                "before it to shrink its {shape} input."
+            )
+        return message.format(shape=_shape_text(row.input_shape))
     if row.kind == "Dense":
-        return "Give it fewer units."
+        return _("Give it fewer units.")
     if row.kind == "Input":
-        return "Add a pooling layer or a strided convolution early to shrink the images."
-    return (
+        return _("Add a pooling layer or a strided convolution early to shrink the images.")
+    return _(
         "Its size follows the layers before it: give those fewer filters, or add a pooling "
         "layer (MaxPooling2D) earlier."
     )
@@ -236,5 +281,5 @@ def _smaller_activations(row: LayerRow) -> str:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     if len(shape) == 1:
-        return f"vector of {shape[0]:,}"
+        return _("vector of {length}").format(length=f"{shape[0]:,}")
     return "×".join(f"{n:,}" for n in shape)

@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from cnnlib import layers as specs
+from cnnlib.i18n import _
 
 COLUMNS = ("layer", "size", "window", "stride", "padding", "activation", "rate", "bias", "block")
 # Layer kinds a table row can be set to; Input is the network's input shape and Parallel
@@ -131,12 +132,18 @@ def parse_pair(text: Any, what: str, where: str, low: int = 1, high: int = MAX_W
     numbers = _numbers(text)
     if numbers is None or len(numbers) not in (1, 2):
         raise ValueError(
-            f"{where}: {what} {text!r} is not a size; write one whole number such as 3, "
-            "or height×width such as 3×5."
+            _(
+                "{where}: {what} {value} is not a size; write one whole number such as 3, or "
+                "height×width such as 3×5."
+            ).format(where=where, what=what, value=repr(text))
         )
     pair = (numbers[0], numbers[-1])
     if min(pair) < low or max(pair) > high:
-        raise ValueError(f"{where}: {what} must be between {low} and {high}, not {text!r}.")
+        raise ValueError(
+            _("{where}: {what} must be between {low} and {high}, not {value}.").format(
+                where=where, what=what, low=low, high=high, value=repr(text)
+            )
+        )
     return pair
 
 
@@ -152,14 +159,16 @@ def parse_kernel(text: Any, where: str) -> tuple[tuple[int, int], tuple[int, int
     """ "3", "3×5", "3×3 dilation 2" or "3 dilated by 2×1" -> (kernel, dilation)."""
     match = _DILATION_WORDS.match(text) if isinstance(text, str) else None
     if match is None:
-        return parse_pair(text, "kernel size", where), (1, 1)
+        return parse_pair(text, _("kernel size"), where), (1, 1)
     kernel, rate = match.groups()
     if not rate.strip():
         raise ValueError(
-            f"{where}: {text!r} names no dilation rate; write e.g. 3×3 dilation 2 "
-            "(taps 2 apart, so the kernel spans 5×5)."
+            _(
+                "{where}: {value} names no dilation rate; write e.g. 3×3 dilation 2 (taps 2 "
+                "apart, so the kernel spans 5×5)."
+            ).format(where=where, value=repr(text))
         )
-    return parse_pair(kernel, "kernel size", where), parse_pair(rate, "dilation", where)
+    return parse_pair(kernel, _("kernel size"), where), parse_pair(rate, _("dilation"), where)
 
 
 def format_upsampling(size: tuple[int, int], interpolation: str) -> str:
@@ -172,9 +181,9 @@ def parse_upsampling(text: Any, where: str) -> tuple[tuple[int, int], str]:
     """ "2", "2×3", "2×2 bilinear" or "bilinear" (2×2) -> (size, interpolation)."""
     match = _INTERPOLATION_WORDS.match(text) if isinstance(text, str) else None
     if match is None:
-        return parse_pair(text, "upsampling size", where), "nearest"
+        return parse_pair(text, _("upsampling size"), where), "nearest"
     size, interpolation = match.groups()
-    pair = parse_pair(size, "upsampling size", where) if size.strip() else (2, 2)
+    pair = parse_pair(size, _("upsampling size"), where) if size.strip() else (2, 2)
     return pair, interpolation.lower()
 
 
@@ -183,8 +192,10 @@ def parse_padding_amounts(text: Any, where: str) -> tuple[tuple[int, int], tuple
     numbers = _numbers(text)
     if numbers is None or len(numbers) not in (1, 2, 4) or max(numbers, default=0) > MAX_WINDOW:
         raise ValueError(
-            f"{where}: zero padding {text!r} is not understood; write 1 (every side), "
-            "1×2 (rows × columns) or 0,1,0,1 (top, bottom, left, right)."
+            _(
+                "{where}: zero padding {value} is not understood; write 1 (every side), 1×2 "
+                "(rows × columns) or 0,1,0,1 (top, bottom, left, right)."
+            ).format(where=where, value=repr(text))
         )
     if len(numbers) == 1:
         numbers = numbers * 2
@@ -198,12 +209,16 @@ def parse_shape(text: Any) -> tuple[int, ...]:
     numbers = _numbers(text)
     if numbers is None or len(numbers) not in (1, 3):
         raise ValueError(
-            f"The input shape {text!r} is not understood; write height×width×channels, "
-            "for example 28×28×1 or 120×160×3 (or one length for a vector input)."
+            _(
+                "The input shape {value} is not understood; write height×width×channels, for "
+                "example 28×28×1 or 120×160×3 (or one length for a vector input)."
+            ).format(value=repr(text))
         )
     if min(numbers) < 1 or max(numbers) > MAX_INPUT_SIDE:
         raise ValueError(
-            f"Every side of the input must be between 1 and {MAX_INPUT_SIDE}, not {text!r}."
+            _("Every side of the input must be between 1 and {limit}, not {value}.").format(
+                limit=MAX_INPUT_SIDE, value=repr(text)
+            )
         )
     return tuple(numbers)
 
@@ -215,24 +230,29 @@ def parse_shape(text: Any) -> tuple[int, ...]:
 def describe(layer: Any) -> str:
     """One line a person reads: "Conv2D 32 3×3 /1 valid relu", "inception (3a): 4 branches"."""
     if isinstance(layer, specs.Parallel):
-        title = layer.name or "parallel block"
-        merge = "added" if layer.merge == "add" else "concatenated"
-        after = f", then {layer.activation}" if layer.activation else ""
-        return f"{title}: {len(layer.branches)} branches, {merge}{after}"
+        title = layer.name or _("parallel block")
+        if layer.merge == "add":
+            text = _("{block}: {count} branches, added")
+        else:
+            text = _("{block}: {count} branches, concatenated")
+        text = text.format(block=title, count=len(layer.branches))
+        if layer.activation:
+            text += _(", then {activation}").format(activation=layer.activation)
+        return text
     if isinstance(layer, specs.Input):
         return f"Input {format_shape(layer.shape)}"
     row = layer_to_row(layer)
     parts = [row["layer"]]
     if isinstance(layer, specs.DepthwiseConv2D):
         if layer.depth_multiplier != 1:
-            parts.append(f"{layer.depth_multiplier} per channel")
+            parts.append(_("{count} per channel").format(count=layer.depth_multiplier))
     elif row["size"] is not None:
         parts.append(str(row["size"]))
     if row["window"] is not None:
         parts.append(row["window"])
     if row["stride"] not in (None, "1×1"):
         stride = row["stride"].split("×")[0] if _square(row["stride"]) else row["stride"]
-        parts.append(f"stride {stride}")
+        parts.append(_("stride {stride}").format(stride=stride))
     if row["padding"] is not None:
         parts.append(row["padding"])
     if row["rate"] is not None:
@@ -251,7 +271,7 @@ def layer_to_row(layer: Any) -> dict[str, Any]:
     """One spec as a row: every key of `COLUMNS`, None where the kind has no such setting."""
     kind = type(layer).__name__
     if kind == "Input":
-        raise ValueError("The Input is the network's input shape, not a table row.")
+        raise ValueError(_("The Input is the network's input shape, not a table row."))
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
     row["layer"] = kind
     if isinstance(
@@ -311,34 +331,48 @@ def _whole(value: Any, what: str, where: str, low: int, high: int) -> int:
         value = int(value)  # NumPy integers from a table
     if not _is_whole(value) or not low <= value <= high:
         raise ValueError(
-            f"{where}: {what} must be a whole number from {low} to {high}, not {value!r}."
+            _("{where}: {what} must be a whole number from {low} to {high}, not {value}.").format(
+                where=where, what=what, low=low, high=high, value=repr(value)
+            )
         )
     return value
 
 
-def row_to_layer(row: dict[str, Any], where: str = "Row") -> Any:
+def row_to_layer(row: dict[str, Any], where: str | None = None) -> Any:
     """Read one row back into a spec. Blank cells take the kind's default; cells the kind does
-    not use are ignored (so changing a row's kind from Conv2D to Dense keeps its size)."""
+    not use are ignored (so changing a row's kind from Conv2D to Dense keeps its size).
+    `where` names the row in messages ("Row 3")."""
+    where = where or _("Row")
     kind = row.get("layer")
     if is_blank(kind) or kind not in ROW_KINDS + ("Parallel",):
-        raise ValueError(f"{where}: choose a layer type ({', '.join(ROW_KINDS)}), not {kind!r}.")
+        raise ValueError(
+            _("{where}: choose a layer type ({kinds}), not {value}.").format(
+                where=where, kinds=", ".join(ROW_KINDS), value=repr(kind)
+            )
+        )
     where = f"{where} ({kind})"
     get = {key: (None if is_blank(row.get(key)) else row.get(key)) for key in COLUMNS}
     kwargs: dict[str, Any] = {}
     if kind == "Parallel":
         if get["block"] is None:
             raise ValueError(
-                f"{where}: a parallel block cannot be typed into the table; insert one from a "
-                "case study with 'Insert a block', or choose another layer type."
+                _(
+                    "{where}: a parallel block cannot be typed into the table; insert one from "
+                    "a case study with 'Insert a block', or choose another layer type."
+                ).format(where=where)
             )
         try:
             block = specs.from_dict(json.loads(get["block"]), where=where)
         except json.JSONDecodeError:
             raise ValueError(
-                f"{where}: the block's definition is damaged; insert it again."
+                _("{where}: the block's definition is damaged; insert it again.").format(
+                    where=where
+                )
             ) from None
         if not isinstance(block, specs.Parallel):
-            raise ValueError(f"{where}: the block's definition is not a parallel block.")
+            raise ValueError(
+                _("{where}: the block's definition is not a parallel block.").format(where=where)
+            )
         if "activation" in row:
             block = replace(block, activation=_activation(get["activation"], where))
         return block
@@ -359,22 +393,32 @@ def row_to_layer(row: dict[str, Any], where: str = "Row") -> Any:
         elif kind == "Conv2DTranspose":
             if _DILATION_WORDS.match(str(window)):
                 raise ValueError(
-                    f"{where}: CNN Lab's transposed convolution takes no dilation; write the "
-                    "kernel alone, e.g. 3×3."
+                    _(
+                        "{where}: CNN Lab's transposed convolution takes no dilation; write the "
+                        "kernel alone, e.g. 3×3."
+                    ).format(where=where)
                 )
-            kwargs["kernel_size"] = parse_pair(window, "kernel size", where)
+            kwargs["kernel_size"] = parse_pair(window, _("kernel size"), where)
         else:
-            kwargs["pool_size"] = parse_pair(window, "pool size", where)
+            kwargs["pool_size"] = parse_pair(window, _("pool size"), where)
     if "stride" in uses(kind) and get["stride"] is not None:
-        kwargs["strides"] = parse_pair(get["stride"], "stride", where)
+        kwargs["strides"] = parse_pair(get["stride"], _("stride"), where)
     if "padding" in uses(kind) and get["padding"] is not None:
         if get["padding"] not in specs.PADDINGS:
-            raise ValueError(f"{where}: padding must be 'valid' or 'same', not {get['padding']!r}.")
+            raise ValueError(
+                _("{where}: padding must be 'valid' or 'same', not {value}.").format(
+                    where=where, value=repr(get["padding"])
+                )
+            )
         kwargs["padding"] = get["padding"]
     if "activation" in uses(kind) and get["activation"] is not None:
         activation = _activation(get["activation"], where)
         if activation is None and kind == "Activation":
-            raise ValueError(f"{where}: an Activation layer needs an activation such as relu.")
+            raise ValueError(
+                _("{where}: an Activation layer needs an activation such as relu.").format(
+                    where=where
+                )
+            )
         kwargs["activation"] = activation
     if "rate" in uses(kind) and get["rate"] is not None:
         rate = get["rate"]
@@ -384,7 +428,11 @@ def row_to_layer(row: dict[str, Any], where: str = "Row") -> Any:
             except ValueError:
                 rate = None
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
-            raise ValueError(f"{where}: the dropout rate must be a number from 0 up to (not) 1.")
+            raise ValueError(
+                _("{where}: the dropout rate must be a number from 0 up to (not) 1.").format(
+                    where=where
+                )
+            )
         kwargs["rate"] = float(rate)
     if "bias" in uses(kind) and get["bias"] is not None:
         kwargs["use_bias"] = bool(get["bias"])
@@ -396,8 +444,9 @@ def _activation(value: Any, where: str) -> str | None:
         return None
     if value not in specs.ACTIVATIONS:
         raise ValueError(
-            f"{where}: activation {value!r} is not one CNN Lab knows; use one of "
-            f"{', '.join(ACTIVATION_CHOICES)}."
+            _("{where}: activation {value} is not one CNN Lab knows; use one of {choices}.").format(
+                where=where, value=repr(value), choices=", ".join(ACTIVATION_CHOICES)
+            )
         )
     return value
 
@@ -417,8 +466,10 @@ def normalised_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def rows_to_layers(rows: list[dict[str, Any]], where: str = "Row") -> tuple[Any, ...]:
-    """Read rows back into specs, skipping pending rows; errors name the row, counted from 1."""
+def rows_to_layers(rows: list[dict[str, Any]], where: str | None = None) -> tuple[Any, ...]:
+    """Read rows back into specs, skipping pending rows; errors name the row, counted from 1
+    after `where` (default "Row")."""
+    where = where or _("Row")
     return tuple(
         row_to_layer(row, f"{where} {number}")
         for number, row in enumerate(rows, start=1)
@@ -441,8 +492,10 @@ def _check_position(network: specs.Network, position: int, allow_end: bool = Fal
     last = len(network.layers) if allow_end else len(network.layers) - 1
     if not isinstance(position, int) or not 1 <= position <= last:
         raise ValueError(
-            f"Layer {position} does not exist; layers are numbered 1 to {len(network.layers) - 1} "
-            "below the input (the input itself cannot be moved or removed)."
+            _(
+                "Layer {position} does not exist; layers are numbered 1 to {last} below the "
+                "input (the input itself cannot be moved or removed)."
+            ).format(position=position, last=len(network.layers) - 1)
         )
 
 
@@ -450,7 +503,7 @@ def insert_layer(network: specs.Network, position: int, layer: Any) -> specs.Net
     """A copy with `layer` at `position` (1 = right after the input; len(layers) = at the end)."""
     _check_position(network, position, allow_end=True)
     if isinstance(layer, specs.Input):
-        raise ValueError("A network has one Input; change the input shape instead.")
+        raise ValueError(_("A network has one Input; change the input shape instead."))
     items = list(network.layers)
     items.insert(position, layer)
     return replace(network, layers=tuple(items))
@@ -475,8 +528,11 @@ def move_layer(network: specs.Network, position: int, offset: int) -> specs.Netw
     _check_position(network, position)
     target = position + offset
     if not 1 <= target <= len(network.layers) - 1:
-        where = "top (just below the input)" if offset < 0 else "bottom"
-        raise ValueError(f"Layer {position} is already at the {where}.")
+        if offset < 0:
+            message = _("Layer {position} is already at the top (just below the input).")
+        else:
+            message = _("Layer {position} is already at the bottom.")
+        raise ValueError(message.format(position=position))
     items = list(network.layers)
     items.insert(target, items.pop(position))
     return replace(network, layers=tuple(items))
@@ -489,7 +545,11 @@ def with_input_shape(network: specs.Network, shape: tuple[int, ...]) -> specs.Ne
 def default_layer(kind: str) -> Any:
     """A new layer of `kind` with its default settings (a 32-filter 3×3 Conv2D, ...)."""
     if kind not in ROW_KINDS:
-        raise ValueError(f"Cannot add a {kind!r}; choose one of {', '.join(ROW_KINDS)}.")
+        raise ValueError(
+            _("Cannot add a {kind}; choose one of {kinds}.").format(
+                kind=repr(kind), kinds=", ".join(ROW_KINDS)
+            )
+        )
     return specs.LAYER_TYPES[kind]()
 
 
@@ -503,8 +563,12 @@ def update_branch(block: specs.Parallel, branch: int, rows: list[dict[str, Any]]
     An empty branch is the identity: the block's input passed through unchanged (a shortcut).
     """
     if not 0 <= branch < len(block.branches):
-        raise ValueError(f"The block has branches 1 to {len(block.branches)}, not {branch + 1}.")
-    layers_ = rows_to_layers(rows, where=f"Branch {branch + 1}, row")
+        raise ValueError(
+            _("The block has branches 1 to {count}, not {number}.").format(
+                count=len(block.branches), number=branch + 1
+            )
+        )
+    layers_ = rows_to_layers(rows, where=_("Branch {number}, row").format(number=branch + 1))
     branches = list(block.branches)
     branches[branch] = layers_
     return replace(block, branches=tuple(branches))
@@ -522,7 +586,7 @@ def collect_blocks(networks: dict[str, specs.Network]) -> list[tuple[str, specs.
             if key in seen:
                 continue
             seen.add(key)
-            found.append((f"{title}: {layer.name or 'parallel block'}", layer))
+            found.append((f"{title}: {layer.name or _('parallel block')}", layer))
     return found
 
 

@@ -14,13 +14,14 @@ from typing import Any
 import streamlit as st
 
 from cnnlib.figures_live import to_rgb_uint8, upscale
+from cnnlib.i18n import N_, _
 from views._datasets import known, page_dataset
 from views._explain_widgets import filters_panel, layer_maps_panel, own_image_panel
 from views._models import models_for
 
-OWN_IMAGE = "Your own image"
-FILTERS = "What each filter looks for"
-MAPS = "A test image's layers, large"
+OWN_IMAGE = N_("Your own image")
+FILTERS = N_("What each filter looks for")
+MAPS = N_("A test image's layers, large")
 PICTURE_SIDE = 140  # pixels: the chosen test image is enlarged to about this size
 
 
@@ -32,7 +33,7 @@ def look_inside(
     if record is None:
         return
     own, filters, maps = st.tabs(
-        [OWN_IMAGE, FILTERS, MAPS], key=f"{page}_w_inside_part", on_change="rerun"
+        [_(OWN_IMAGE), _(FILTERS), _(MAPS)], key=f"{page}_w_inside_part", on_change="rerun"
     )
     if own.open:
         with own:
@@ -49,15 +50,17 @@ def _pick_model(page: str, input_shape, num_classes: int, what: str) -> Any:
     models = models_for(input_shape, num_classes)
     if not models:
         st.info(
-            f"No {what} model in this session yet. Train one in the Train tab, or load one in "
-            "the Models tab; then look inside it here."
+            _(
+                "No {dataset} model in this session yet. Train one in the Train tab, or load one "
+                "in the Models tab; then look inside it here."
+            ).format(dataset=what)
         )
         return None
     names = list(models)
     key = f"{page}_w_inside_model"
     if st.session_state.get(key) not in names:
         st.session_state[key] = names[-1]
-    name = st.selectbox("Model to look inside", names, key=key, persist_state="session")
+    name = st.selectbox(_("Model to look inside"), names, key=key, persist_state="session")
     return models[name]
 
 
@@ -75,12 +78,12 @@ def _layers_large(page: str, record: Any, images: Any) -> None:
     key = f"{page}_w_inside_image"
     if not 0 <= st.session_state.get(key, 0) < len(images):
         st.session_state[key] = 0
-    index = st.slider("Test image", 0, len(images) - 1, key=key)
+    index = st.slider(_("Test image"), 0, len(images) - 1, key=key)
     picture, layers = st.columns([1, 4])
     shown = to_rgb_uint8(images[index])
     picture.image(
         upscale(shown, max(1, PICTURE_SIDE // max(shown.shape[:2]))),
-        caption=f"Test image {index}",
+        caption=_("Test image {index}").format(index=index),
     )
     with layers:
         layer_maps_panel(record.model, images[index], key=f"{page}_maps")

@@ -17,6 +17,7 @@ from streamlit import auth_util, runtime
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from cnnlib.i18n import _
 from cnnlib.library import ModelLibrary
 
 
@@ -66,11 +67,13 @@ def session_library(announce: bool = False) -> ModelLibrary:
             return ModelLibrary.for_user(user)
         if announce:
             st.info(
-                "Log in to keep models of your own: until then, what you save here stays "
-                "with this browser tab.",
+                _(
+                    "Log in to keep models of your own: until then, what you save here stays "
+                    "with this browser tab."
+                ),
                 icon=":material/login:",
             )
-            st.button("Log in", key="user_login", on_click=st.login, icon=":material/login:")
+            st.button(_("Log in"), key="user_login", on_click=st.login, icon=":material/login:")
         context = get_script_run_ctx()
         session = context.session_id if context is not None else "no session"
         return ModelLibrary.for_user(f"session|{session}")
@@ -78,10 +81,12 @@ def session_library(announce: bool = False) -> ModelLibrary:
         sessions = connected_sessions()
         if sessions > 1:
             st.warning(
-                f"This dashboard has no logins, so it is a single-user tool: {sessions} "
-                "browsers are connected now and share one model library, where each can "
-                "load, replace or delete the others' models. A teacher can give every "
-                "student a library of their own by setting up logins (see deploy/README.md).",
+                _(
+                    "This dashboard has no logins, so it is a single-user tool: {count} "
+                    "browsers are connected now and share one model library, where each can "
+                    "load, replace or delete the others' models. A teacher can give every "
+                    "student a library of their own by setting up logins (see deploy/README.md)."
+                ).format(count=sessions),
                 icon=":material/group:",
             )
     return ModelLibrary()
