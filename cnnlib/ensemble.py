@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.i18n import N_, _
 from cnnlib.metrics import accuracy, per_class_accuracy
 
 AVERAGE = "average"
@@ -35,12 +36,15 @@ PROBABILITY_FLOOR = 1e-7
 # The stacker's regularisation is chosen among these C values by cross-validation.
 STACKING_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
 STACKING_FOLDS = 3
+# Marked for translation; whoever shows one translates it with `_()`. Results keep the English
+# label as a key.
 COMBINER_LABELS = {
-    AVERAGE: "average of probabilities",
-    VOTE: "majority vote",
-    WEIGHTED: "weighted average",
-    STACKING: "stacking (logistic regression)",
+    AVERAGE: N_("average of probabilities"),
+    VOTE: N_("majority vote"),
+    WEIGHTED: N_("weighted average"),
+    STACKING: N_("stacking (logistic regression)"),
 }
+BEST_MEMBER = N_("best member")  # the key of the best member's per-class accuracy
 
 
 @dataclass
@@ -398,7 +402,7 @@ def evaluate_ensemble(
         try:
             stacker = fit_stacker(validation, y_val)
         except ValueError as err:
-            notes.append(f"Stacking skipped: {err}")
+            notes.append(_("Stacking skipped: {error}").format(error=err))
         else:
             coefficients = stacker.coef_.copy()
             regularization = float(stacker.C)
@@ -407,8 +411,10 @@ def evaluate_ensemble(
             )
     else:
         notes.append(
-            "Weighted average and stacking need every member's validation-set probabilities; "
-            "they were skipped."
+            _(
+                "Weighted average and stacking need every member's validation-set "
+                "probabilities; they were skipped."
+            )
         )
 
     combiner_accuracy = {name: accuracy(pred, y_test) for name, pred in predictions.items()}
@@ -450,7 +456,7 @@ def evaluate_ensemble(
         lost=lost,
         disagreement=disagreement_matrix(member_predicted).tolist(),
         per_class={
-            "best member": per_class_accuracy(member_predicted[best], y_test, num_classes).tolist(),
+            BEST_MEMBER: per_class_accuracy(member_predicted[best], y_test, num_classes).tolist(),
             COMBINER_LABELS[AVERAGE]: per_class_accuracy(
                 predictions[AVERAGE], y_test, num_classes
             ).tolist(),
@@ -470,7 +476,7 @@ def accuracy_table(result: EnsembleResult) -> list[dict[str, Any]]:
         rows.append(
             {
                 "model": name,
-                "kind": "best member" if i == result.best_member else "member",
+                "kind": _("best member") if i == result.best_member else _("member"),
                 "test accuracy": result.member_test_accuracy[i],
                 "validation accuracy": None
                 if result.member_validation_accuracy is None
@@ -481,8 +487,8 @@ def accuracy_table(result: EnsembleResult) -> list[dict[str, Any]]:
     for combiner, value in result.combiner_test_accuracy.items():
         rows.append(
             {
-                "model": COMBINER_LABELS[combiner],
-                "kind": "combiner",
+                "model": _(COMBINER_LABELS[combiner]),
+                "kind": _("combiner"),
                 "test accuracy": value,
                 "validation accuracy": None,
                 "weight": None,
@@ -502,16 +508,19 @@ def identical_members(names: Sequence[str], test: Sequence[np.ndarray]) -> list[
         for j in range(i + 1, len(test)):
             if np.array_equal(test[i], test[j]):
                 notes.append(
-                    f"{names[i]} and {names[j]} give exactly the same probabilities on every "
-                    "test image: they are the same model under two names, so the ensemble "
-                    "counts it twice and learns nothing from the second copy. Pick different "
-                    "models."
+                    _(
+                        "{first} and {second} give exactly the same probabilities on every test "
+                        "image: they are the same model under two names, so the ensemble counts "
+                        "it twice and learns nothing from the second copy. Pick different models."
+                    ).format(first=names[i], second=names[j])
                 )
             elif np.array_equal(test[i].argmax(axis=1), test[j].argmax(axis=1)):
                 notes.append(
-                    f"{names[i]} and {names[j]} predict the same class for every test image: "
-                    "they make the same mistakes, so together they can outvote none. Members "
-                    "trained with other seeds, data or architectures disagree more."
+                    _(
+                        "{first} and {second} predict the same class for every test image: they "
+                        "make the same mistakes, so together they can outvote none. Members "
+                        "trained with other seeds, data or architectures disagree more."
+                    ).format(first=names[i], second=names[j])
                 )
     return notes
 
@@ -533,42 +542,42 @@ def pitfall_lesson(train_accuracy: float, test_accuracy: float, dataset: str = "
         if not 0 <= value <= 1:
             raise ValueError(f"Accuracies are fractions from 0 to 1, not {value!r}.")
     gap = train_accuracy - test_accuracy
-    measured = (
-        f"Here the ensemble scores {train_accuracy:.2%} on training images its members learned "
-        f"from and {test_accuracy:.2%} on the test images, a gap of {gap * 100:+.2f} points."
-    )
-    when = (
+    measured = _(
+        "Here the ensemble scores {train} on training images its members learned from and "
+        "{test} on the test images, a gap of {gap} points."
+    ).format(train=f"{train_accuracy:.2%}", test=f"{test_accuracy:.2%}", gap=f"{gap * 100:+.2f}")
+    when = _(
         "The gap grows with longer training, without augmentation and with larger models, "
         "which learn their training images by heart. To see it, train members for many epochs "
         "on few images without random shifts: 12 epochs on 1,000 MNIST images gave the "
-        "lecture's two-convolution model 94.8% on its training images and 92.1% on the test "
-        "set."
+        "lecture's two-convolution model a training accuracy of 94.8%, a test accuracy of "
+        "92.1%."
     )
-    always = (
+    always = _(
         "Either way, only the test set, which no member ever saw, measures how the ensemble "
         "will do on new images; the lecture's `X_train` figure does not."
     )
     if gap > PITFALL_TOLERANCE:
-        lesson = (
+        lesson = _(
             "That is the pitfall: the members have partly memorised their training images, so "
             "the training figure is too rosy."
         )
         return " ".join((measured, lesson, when, always))
     if gap >= -PITFALL_TOLERANCE:
-        lesson = "Training and test figures agree: these members have not memorised much yet."
+        lesson = _("Training and test figures agree: these members have not memorised much yet.")
+    elif dataset == "mnist":
+        lesson = _(
+            "The ensemble does worse on images it learned from than on new ones. That is no "
+            "flaw of the ensemble: MNIST's test set is known to be slightly easier than its "
+            "training set, so a model that has not memorised its training images scores "
+            "higher on the test set."
+        )
     else:
-        lesson = "The ensemble does worse on images it learned from than on new ones."
-        if dataset == "mnist":
-            lesson += (
-                " That is no flaw of the ensemble: MNIST's test set is known to be slightly "
-                "easier than its training set, so a model that has not memorised its "
-                "training images scores higher on the test set."
-            )
-        else:
-            lesson += (
-                " The members have not memorised their training images, and the training "
-                "figure is measured on a sample, which adds its own noise."
-            )
+        lesson = _(
+            "The ensemble does worse on images it learned from than on new ones. The members "
+            "have not memorised their training images, and the training figure is measured on "
+            "a sample, which adds its own noise."
+        )
     return " ".join((measured, lesson, when, always))
 
 
@@ -667,8 +676,10 @@ def judging_sets(
 
     if unknown:
         notes.append(
-            f"It is not known which training images {', '.join(unknown)} learned from, so no "
-            "validation set is certainly unseen: weighted average and stacking are skipped."
+            _(
+                "It is not known which training images {members} learned from, so no validation "
+                "set is certainly unseen: weighted average and stacking are skipped."
+            ).format(members=", ".join(unknown))
         )
         return JudgingSets(None, None, notes)
     seen_by_any = np.zeros(num_train, dtype=bool)
@@ -681,15 +692,18 @@ def judging_sets(
     validation = np.flatnonzero(~seen_by_any)
     if len(validation) < 2:
         notes.append(
-            "Every training image was learned by some member, so there is no validation set: "
-            "train members with a validation split (e.g. 0.1) for weighted average and stacking."
+            _(
+                "Every training image was learned by some member, so there is no validation "
+                "set: train members with a validation split (e.g. 0.1) for weighted average and "
+                "stacking."
+            )
         )
         validation = None
     else:
         validation = capped(validation, max_validation)
     shared = np.flatnonzero(seen_by_all)
     if len(shared) == 0:
-        notes.append("The members share no training image, so the pitfall cannot be shown.")
+        notes.append(_("The members share no training image, so the pitfall cannot be shown."))
         shared = None
     else:
         shared = capped(shared, train_sample)

@@ -25,6 +25,7 @@ from cnnlib.convolution import (
     TransposedConvolution,
     format_number,
 )
+from cnnlib.i18n import _
 
 HIGHLIGHT = "#d1242f"  # the window and the output cell being explained
 PADDING_FILL = "#eaeef2"  # zeros added by padding
@@ -120,12 +121,17 @@ def volume_diagram(rows: list[Any], height: int = 430) -> go.Figure:
         row = item["row"]
         shape = volumes[number]
         colour = KIND_COLOURS.get(row.kind, "#6e7781")
-        hover = (
-            f"<b>layer {row.index}: {row.kind}</b><br>{row.settings}<br>"
-            f"output {_shape_text(shape)}<br>{row.trainable + row.non_trainable:,} parameters"
+        hover = _(
+            "<b>layer {number}: {kind}</b><br>{settings}<br>output {shape}<br>{params} parameters"
+        ).format(
+            number=row.index,
+            kind=row.kind,
+            settings=row.settings,
+            shape=_shape_text(shape),
+            params=f"{row.trainable + row.non_trainable:,}",
         )
         if item["then"]:
-            hover += "<br>then " + ", ".join(item["then"])
+            hover += "<br>" + _("then {layers}").format(layers=", ".join(item["then"]))
         if len(shape) == 3:
             h, w, c = shape
             front = 8 + 172 * (h / biggest_side) ** 0.75
@@ -205,7 +211,9 @@ def cost_bars(rows: list[Any], height: int = 320) -> go.Figure:
     labels = [f"{row.index} {layer_label(row)}" for row in rows]
     params = [row.trainable + row.non_trainable for row in rows]
     macs = [row.macs for row in rows]
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Parameters", "Multiply-accumulates"))
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=(_("Parameters"), _("Multiply-accumulates"))
+    )
     for col, values, colour in ((1, params, "#1f6feb"), (2, macs, "#bf8700")):
         figure.add_trace(
             go.Bar(
@@ -335,20 +343,25 @@ def convolution_slide(conv: Convolution, out_row: int, out_col: int, height: int
     kernel = conv.kernels[:, :, 0, 0]
     output = conv.feature_map(0)
     dilated = conv.tiling.dilation != (1, 1)
-    kernel_title = f"kernel {_shape_text(kernel.shape)}"
+    kernel_title = _("kernel {shape}").format(shape=_shape_text(kernel.shape))
     if dilated:
         rate = conv.tiling.dilation
         rate_text = str(rate[0]) if rate[0] == rate[1] else _shape_text(rate)
-        kernel_title += f" dilated by {rate_text}, spans {_shape_text(conv.tiling.kernel)}"
+        kernel_title = _("kernel {shape} dilated by {rate}, spans {span}").format(
+            shape=_shape_text(kernel.shape),
+            rate=rate_text,
+            span=_shape_text(conv.tiling.kernel),
+        )
+    padded_input = any(sum(p) for p in conv.tiling.pads)
+    input_title = _("input {shape} padded") if padded_input else _("input {shape}")
     figure = make_subplots(
         rows=1,
         cols=3,
         column_widths=[padded.shape[1], max(kernel.shape[1], 3), output.shape[1]],
         subplot_titles=(
-            f"input {_shape_text(conv.image.shape[:2])}"
-            + (" padded" if any(sum(p) for p in conv.tiling.pads) else ""),
+            input_title.format(shape=_shape_text(conv.image.shape[:2])),
             kernel_title,
-            f"feature map {_shape_text(output.shape)}",
+            _("feature map {shape}").format(shape=_shape_text(output.shape)),
         ),
         horizontal_spacing=0.04,
     )
@@ -376,10 +389,13 @@ def channels_and_filters(conv: Convolution, out_row: int, out_col: int, height: 
     channel and, on the right, the one feature map it yields."""
     channels = conv.image.shape[2]
     filters = conv.kernels.shape[3]
-    titles = [f"input channel {c + 1}" for c in range(channels)] + [""]
+    titles = [_("input channel {number}").format(number=c + 1) for c in range(channels)] + [""]
     for f in range(filters):
-        titles += [f"filter {f + 1}, channel {c + 1}" for c in range(channels)]
-        titles.append(f"feature map {f + 1}")
+        titles += [
+            _("filter {filter}, channel {channel}").format(filter=f + 1, channel=c + 1)
+            for c in range(channels)
+        ]
+        titles.append(_("feature map {number}").format(number=f + 1))
     figure = make_subplots(
         rows=filters + 1,
         cols=channels + 1,
@@ -408,14 +424,14 @@ def pooling_windows(pool: Pooling, out_row: int, out_col: int, height: int = 340
     window = pool.window(out_row, out_col)
     image = pool.image[:, :, 0]
     output = pool.output[:, :, 0]
-    name = "max" if pool.mode == "max" else "average"
+    pooled = _("max pooled {shape}") if pool.mode == "max" else _("average pooled {shape}")
     figure = make_subplots(
         rows=1,
         cols=2,
         column_widths=[image.shape[1], output.shape[1]],
         subplot_titles=(
-            f"input {_shape_text(image.shape)}",
-            f"{name} pooled {_shape_text(output.shape)}",
+            _("input {shape}").format(shape=_shape_text(image.shape)),
+            pooled.format(shape=_shape_text(output.shape)),
         ),
         horizontal_spacing=0.05,
     )
@@ -436,10 +452,10 @@ def activation_maps_figure(image: np.ndarray, maps: list[Any], height: int = 520
     above) and its activation map after ReLU (bottom, only the positive responses left)."""
     count = len(maps)
     titles = (
-        ["image"]
+        [_("image")]
         + [m.kernel.title for m in maps]
         + [""]
-        + [f"after ReLU ({m.active_fraction:.0%} active)" for m in maps]
+        + [_("after ReLU ({share} active)").format(share=f"{m.active_fraction:.0%}") for m in maps]
     )
     figure = make_subplots(
         rows=2,
@@ -484,10 +500,10 @@ def transposed_slide(tconv: TransposedConvolution, index: int, height: int = 380
         cols=4,
         column_widths=[image.shape[1], max(kernel.shape[1], 3), so_far.shape[1], so_far.shape[1]],
         subplot_titles=(
-            f"input {_shape_text(image.shape)}",
-            f"kernel {_shape_text(kernel.shape)}",
-            f"output so far {_shape_text(so_far.shape)}",
-            "patches per output cell",
+            _("input {shape}").format(shape=_shape_text(image.shape)),
+            _("kernel {shape}").format(shape=_shape_text(kernel.shape)),
+            _("output so far {shape}").format(shape=_shape_text(so_far.shape)),
+            _("patches per output cell"),
         ),
         horizontal_spacing=0.04,
     )
@@ -522,10 +538,14 @@ def separable_slide(sep: SeparableConvolution, out_row: int, out_col: int, heigh
     titles: list[str] = []
     for r in range(rows):
         if r < channels:
-            titles += [f"channel {r + 1}", "its kernel", f"depthwise map {r + 1}"]
+            titles += [
+                _("channel {number}").format(number=r + 1),
+                _("its kernel"),
+                _("depthwise map {number}").format(number=r + 1),
+            ]
         else:
             titles += ["", "", ""]
-        titles.append(f"output map {r + 1}" if r < filters else "")
+        titles.append(_("output map {number}").format(number=r + 1) if r < filters else "")
     figure = make_subplots(
         rows=rows,
         cols=4,
@@ -560,10 +580,10 @@ def pointwise_slide(conv: Convolution, out_row: int, out_col: int, height: int =
     specs += [[{}, None, {}] for _ in range(rows - 1)]
     titles = []
     for r in range(rows):
-        titles.append(f"input channel {r + 1}" if r < channels else "")
+        titles.append(_("input channel {number}").format(number=r + 1) if r < channels else "")
         if r == 0:
-            titles.append("weights (channel × map)")
-        titles.append(f"output map {r + 1}" if r < filters else "")
+            titles.append(_("weights (channel × map)"))
+        titles.append(_("output map {number}").format(number=r + 1) if r < filters else "")
     figure = make_subplots(
         rows=rows,
         cols=3,
@@ -603,7 +623,10 @@ def upsampling_slide(
         rows=1,
         cols=2,
         column_widths=[image.shape[1], output.shape[1]],
-        subplot_titles=(f"input {_shape_text(image.shape)}", f"output {_shape_text(output.shape)}"),
+        subplot_titles=(
+            _("input {shape}").format(shape=_shape_text(image.shape)),
+            _("output {shape}").format(shape=_shape_text(output.shape)),
+        ),
         horizontal_spacing=0.05,
     )
     figure.add_trace(_heatmap(image, "Greys"), row=1, col=1)

@@ -12,8 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from cnnlib.ensemble import COMBINER_LABELS, EnsembleResult
+from cnnlib.ensemble import BEST_MEMBER, COMBINER_LABELS, EnsembleResult
 from cnnlib.figures_live import default_font, to_rgb_uint8, upscale
+from cnnlib.i18n import _
 
 MEMBER_COLOUR = "#9aa0a6"
 COMBINER_COLOURS = {
@@ -51,7 +52,7 @@ def accuracy_bars(result: EnsembleResult) -> go.Figure:
     values = list(result.member_test_accuracy)
     colours = [MEMBER_COLOUR] * len(names)
     for combiner, value in result.combiner_test_accuracy.items():
-        names.append(COMBINER_LABELS[combiner])
+        names.append(_(COMBINER_LABELS[combiner]))
         values.append(value)
         colours.append(COMBINER_COLOURS[combiner])
     fig = go.Figure(
@@ -74,13 +75,13 @@ def accuracy_bars(result: EnsembleResult) -> go.Figure:
         y=best * 100,
         line_dash="dot",
         layer="below",  # the bars and their values cover it
-        annotation_text=f"best member<br>{best:.2%}",
+        annotation_text=_("best member") + f"<br>{best:.2%}",
         annotation_position="right",
         annotation_xanchor="left",
         annotation_align="left",
     )
     fig.update_yaxes(range=_percent_axis(values))
-    fig = _layout(fig, "Test accuracy: members (grey) and combiners", "test accuracy (%)")
+    fig = _layout(fig, _("Test accuracy: members (grey) and combiners"), _("test accuracy (%)"))
     # The line's label sits right of the plot, beside no bar.
     fig.update_layout(margin={"r": BEST_LABEL_MARGIN})
     return fig
@@ -98,9 +99,10 @@ def accuracy_curve(result: EnsembleResult) -> go.Figure:
                 x=k,
                 y=[v * 100 for v in values],
                 mode="lines+markers",
-                name=COMBINER_LABELS[combiner],
+                name=_(COMBINER_LABELS[combiner]),
                 line_color=COMBINER_COLOURS[combiner],
-                hovertemplate="%{x} members: %{y:.2f}%<extra></extra>",
+                hovertemplate=_("{count} members").format(count="%{x}")
+                + ": %{y:.2f}%<extra></extra>",
             )
         )
     fig.add_trace(
@@ -108,16 +110,16 @@ def accuracy_curve(result: EnsembleResult) -> go.Figure:
             x=k,
             y=[v * 100 for v in result.member_test_accuracy],
             mode="markers",
-            name="member k alone",
+            name=_("member k alone"),
             marker={"color": MEMBER_COLOUR, "size": 9, "symbol": "x"},
             text=result.member_names,
             hovertemplate="%{text}: %{y:.2f}%<extra></extra>",
         )
     )
     all_values += result.member_test_accuracy
-    fig.update_xaxes(title="members in the ensemble", tickmode="linear", dtick=1)
+    fig.update_xaxes(title=_("members in the ensemble"), tickmode="linear", dtick=1)
     fig.update_yaxes(range=_percent_axis(all_values))
-    return _layout(fig, "The first k members combined", "test accuracy (%)")
+    return _layout(fig, _("The first k members combined"), _("test accuracy (%)"))
 
 
 def disagreement_heatmap(result: EnsembleResult) -> go.Figure:
@@ -138,7 +140,7 @@ def disagreement_heatmap(result: EnsembleResult) -> go.Figure:
     fig.update_yaxes(autorange="reversed")
     size = 160 + 50 * len(result.member_names)
     return _layout(
-        fig, "Share of test images two members label differently", "", height=max(320, size)
+        fig, _("Share of test images two members label differently"), "", height=max(320, size)
     )
 
 
@@ -148,8 +150,10 @@ def per_class_bars(result: EnsembleResult) -> go.Figure:
     colours = [MEMBER_COLOUR, COMBINER_COLOURS["average"]]
     all_values: list[float] = []
     for (label, values), colour in zip(result.per_class.items(), colours, strict=True):
-        if label == "best member":
-            label = f"best member ({result.member_names[result.best_member]})"
+        if label == BEST_MEMBER:
+            label = _("best member ({name})").format(name=result.member_names[result.best_member])
+        else:
+            label = _(label)
         all_values += values
         fig.add_trace(
             go.Bar(
@@ -157,34 +161,40 @@ def per_class_bars(result: EnsembleResult) -> go.Figure:
                 y=[v * 100 for v in values],
                 name=label,
                 marker_color=colour,
-                hovertemplate="class %{x}: %{y:.2f}%<extra></extra>",
+                hovertemplate=_("class {name}").format(name="%{x}") + ": %{y:.2f}%<extra></extra>",
             )
         )
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="true class", type="category")
+    fig.update_xaxes(title=_("true class"), type="category")
     fig.update_yaxes(range=_percent_axis(all_values))
-    return _layout(fig, "Best member vs. average of probabilities", "test accuracy (%)")
+    return _layout(fig, _("Best member vs. average of probabilities"), _("test accuracy (%)"))
 
 
 def train_vs_test_bars(result: EnsembleResult) -> go.Figure:
     """The lecture's pitfall: accuracy on training images beside accuracy on test images."""
     if result.train_vs_test is None:
-        raise ValueError("This ensemble was evaluated without training-set probabilities.")
-    names = list(result.train_vs_test)
-    train = [result.train_vs_test[n][0] for n in names]
-    test = [result.train_vs_test[n][1] for n in names]
+        raise ValueError(_("This ensemble was evaluated without training-set probabilities."))
+    keys = list(result.train_vs_test)
+    # Member names as the student gave them; the combiner's label in the page's language.
+    labels = set(COMBINER_LABELS.values())
+    names = [_(key) if key in labels else key for key in keys]
+    train = [result.train_vs_test[key][0] for key in keys]
+    test = [result.train_vs_test[key][1] for key in keys]
     fig = go.Figure(
         [
             go.Bar(
-                x=names, y=[v * 100 for v in train], name="training set", marker_color="#d62728"
+                x=names,
+                y=[v * 100 for v in train],
+                name=_("training set"),
+                marker_color="#d62728",
             ),
-            go.Bar(x=names, y=[v * 100 for v in test], name="test set", marker_color="#1f77b4"),
+            go.Bar(x=names, y=[v * 100 for v in test], name=_("test set"), marker_color="#1f77b4"),
         ]
     )
     fig.update_traces(hovertemplate="%{x}: %{y:.2f}%<extra></extra>")
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=_percent_axis(train + test))
-    return _layout(fig, "Training-set vs test-set accuracy", "accuracy (%)")
+    return _layout(fig, _("Training-set vs test-set accuracy"), _("accuracy (%)"))
 
 
 RIGHT = (46, 160, 67)
@@ -204,7 +214,7 @@ def labelled_grid(
     `labels[i]` holds image i's lines as (text, right). Returns an RGB uint8 array.
     """
     if not images:
-        raise ValueError("There are no images to show.")
+        raise ValueError(_("There are no images to show."))
     if len(labels) != len(images):
         raise ValueError("Give one list of label lines per image.")
     font = default_font(font_size)

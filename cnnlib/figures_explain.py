@@ -20,6 +20,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 from cnnlib.figures_live import to_rgb_uint8, upscale
+from cnnlib.i18n import _
 
 SALIENCY_SCALE = "Inferno"
 GRAD_CAM_SCALE = "Jet"
@@ -188,9 +189,11 @@ def layer_maps_figure(
     low, high = float(maps.min()), float(maps.max())
     if high <= low:
         high = low + 1.0
-    label = f"{title}: all {maps.shape[2]} channels, one scale {low:.3g} to {high:.3g}"
+    label = _("{layer}: all {count} channels, one scale {low} to {high}").format(
+        layer=title, count=maps.shape[2], low=f"{low:.3g}", high=f"{high:.3g}"
+    )
     return _grid_figure(
-        grid, index, label, ACTIVATION_SCALE, low, high, "activation", "channel", height
+        grid, index, label, ACTIVATION_SCALE, low, high, _("activation value"), _("channel"), height
     )
 
 
@@ -204,13 +207,14 @@ def layer_filters_figure(
         raise ValueError(f"A convolution kernel is (kh, kw, in, out), got {kernel.shape}.")
     if not 0 <= input_channel < kernel.shape[2]:
         raise ValueError(
-            f"Input channel {input_channel} does not exist; the kernel reads {kernel.shape[2]}."
+            _("Input channel {channel} does not exist; the kernel reads {count}.").format(
+                channel=input_channel, count=kernel.shape[2]
+            )
         )
     planes = kernel[:, :, input_channel, :]
     grid, index = _grid(planes, columns, gap=1)
     low, high = value_range(planes, signed=True)
-    label = (
-        f"{title}: all {planes.shape[2]} filters on input channel {input_channel}, "
-        f"one scale ±{high:.3g} (white = 0)"
-    )
-    return _grid_figure(grid, index, label, WEIGHT_SCALE, low, high, "weight", "filter", None)
+    label = _(
+        "{layer}: all {count} filters on input channel {channel}, one scale ±{high} (white = 0)"
+    ).format(layer=title, count=planes.shape[2], channel=input_channel, high=f"{high:.3g}")
+    return _grid_figure(grid, index, label, WEIGHT_SCALE, low, high, _("weight"), _("filter"), None)

@@ -323,7 +323,7 @@ def test_bigger_maps_show_every_channel_on_one_stated_scale():
         cells = grid[index == channel].reshape(5, 6)
         np.testing.assert_allclose(cells, maps[:, :, channel])  # raw values, not rescaled
     assert "all 64 channels" in figure.layout.title.text
-    assert heatmap.colorbar.title.text == "activation"
+    assert heatmap.colorbar.title.text == "activation value"
 
     kernel = np.random.default_rng(12).normal(size=(3, 3, 2, 40))
     filters = fx.layer_filters_figure(kernel, "conv2d_1", input_channel=1)

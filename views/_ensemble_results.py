@@ -39,7 +39,7 @@ def show_result(bundle: dict) -> None:
     columns[2].metric(
         _("Best combiner: {name}").format(name=top),
         f"{result.combiner_test_accuracy[top]:.2%}",
-        help=ensemble.COMBINER_LABELS[top],
+        help=_(ensemble.COMBINER_LABELS[top]),
         border=True,
     )
     for note in bundle["notes"]:
