@@ -448,6 +448,7 @@ def test_end_of_training_report_matches_an_independent_count(jobs):
         ("seed", -3),
         ("precision", "float16"),
         ("test_each_epoch", 1),
+        ("schedule", "linear"),
         # Extremes that used to pass: each is refused by name, with its bound.
         ("learning_rate", 1e9),
         ("batch_size", 10**9),

@@ -3,7 +3,7 @@
 - `settings`: `TrainSettings`, the bounds of every choice, and the one optimizer factory;
 - `state`: `JobState`, with the questions pages ask (`.active`, `.ended`);
 - `job`: `TrainingJob`, the thread, its controls and its plain-data `snapshot()`;
-- `loop`: what the thread does, batch by batch;
+- `loop`: what the thread does, batch by batch; `steps`: several batches per compiled call;
 - `data` and `history`: the arrays a job trains on, and what it remembers of its run.
 
 Which run a page started, on which data, and the record it becomes is `cnnlib.runs`'. Data
@@ -17,6 +17,7 @@ from typing import Any
 # imported (by pages that never train) without loading TensorFlow through the job.
 _EXPORTS = {
     "OPTIMIZERS": "cnnlib.training.settings",
+    "SCHEDULES": "cnnlib.training.settings",
     "TrainSettings": "cnnlib.training.settings",
     "JobState": "cnnlib.training.state",
     "TrainingJob": "cnnlib.training.job",

@@ -116,6 +116,7 @@ class TrainingJob:
         self._model: keras.Model | None = None
         self.test_probabilities: np.ndarray | None = None
         self._learning_rate = settings.learning_rate
+        self._rate_now = settings.learning_rate  # after the schedule: what the optimizer uses
         self._momentum = settings.momentum
         self._weight_decay = settings.weight_decay
         self._batch_size = settings.batch_size
@@ -271,6 +272,7 @@ class TrainingJob:
                 "eta_s": remaining / speed if speed and self._state == "running" else None,
                 "samples_per_s": speed,
                 "learning_rate": self._learning_rate,
+                "learning_rate_now": self._rate_now,
                 "momentum": self._momentum,
                 "weight_decay": self._weight_decay,
                 "batch_size": self._batch_size,

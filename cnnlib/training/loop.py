@@ -1,8 +1,10 @@
-"""What a training job's thread does: build and compile the model, then run Keras's compiled
-train step batch by batch, so that between two batches it can pause (holding no CPU and giving
-its running slot to the next job), stop, take a new learning rate, momentum, weight decay or
-batch size, call a probe for live visualisations, and notice a NaN or diverging loss; at each
-epoch's end, validate (and test, if asked); at the end, measure the test set.
+"""What a training job's thread does: build and compile the model, then run Keras's train step
+a few batches per compiled call (`cnnlib.training.steps`, each call about 0.1 s), so that
+between two calls it can pause (holding no CPU and giving its running slot to the next job),
+stop, take a new learning rate, momentum, weight decay or batch size, call a probe for live
+visualisations, and notice a NaN or diverging loss; every batch's loss and accuracy still
+reach the history. At each epoch's end, validate (and test, if asked); at the end, measure the
+test set.
 
 Each function takes the `TrainingJob` it works for and updates its state under the job's lock;
 `train(job)` is the entry point, called from the job's thread. Images arrive as uint8 and are
@@ -13,9 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -24,7 +25,13 @@ from cnnlib.augment import augment_batch
 from cnnlib.i18n import _
 from cnnlib.metrics import PredictionStopped, classification_report, predict_in_chunks, to_float
 from cnnlib.training.history import MovingAverage, smoothing_window
-from cnnlib.training.settings import NOT_DECAYED, TYPICAL_LEARNING_RATES, make_optimizer
+from cnnlib.training.settings import (
+    NOT_DECAYED,
+    TYPICAL_LEARNING_RATES,
+    make_optimizer,
+    schedule_factor,
+)
+from cnnlib.training.steps import CallSizer, MultiStep
 
 # A loss this many times that of guessing at random (ln of the number of classes), batch after
 # batch, means training is diverging even when the loss stays finite: a too-large learning
@@ -50,17 +57,27 @@ class _Loop:
 
     order_rng: np.random.Generator
     augment_rng: np.random.Generator
-    train_function: Callable
+    train_function: MultiStep
     decayed: list
     loss_smooth: MovingAverage
     accuracy_smooth: MovingAverage
     next_probe: float = 0.0
     next_decay_loss: float = 0.0
     diverging_batches: int = 0  # consecutive batches whose loss is far above chance level
-    # The next step traces the train function: its time says nothing about speed.
-    tracing: bool = True
+    # How many batches each compiled call runs.
+    sizer: CallSizer = field(default_factory=CallSizer)
     # Prepares the next batch (gather, augment, scale) while the current one trains.
     preparer: ThreadPoolExecutor | None = None
+
+
+@dataclass
+class _Stack:
+    """Batches of one size, stacked for one compiled call."""
+
+    size: int  # images per batch
+    x: np.ndarray  # (batches, size, ...) uint8, as stored
+    inputs: np.ndarray  # the same as float32 in [0, 1], as trained on
+    y: np.ndarray  # (batches, size) labels
 
 
 def _build(job) -> keras.Model:
@@ -78,7 +95,6 @@ def _build(job) -> keras.Model:
     optimizer.build(model.trainable_variables)
     if settings.optimizer == "sgd":
         optimizer.momentum = job._momentum
-    model.make_train_function()
     return model
 
 
@@ -91,7 +107,7 @@ def train(job) -> None:
     loop = _Loop(
         order_rng=np.random.default_rng(settings.seed),
         augment_rng=np.random.default_rng([settings.seed, 1]),
-        train_function=model.train_function,
+        train_function=MultiStep(model),
         decayed=decayed_variables(model),
         loss_smooth=MovingAverage(window),
         accuracy_smooth=MovingAverage(window),
@@ -133,7 +149,7 @@ def train(job) -> None:
 
 
 def _train_epoch(job, model: keras.Model, epoch: int, loop: _Loop):
-    """One pass over the training set, batch by batch.
+    """One pass over the training set, a few batches per compiled call.
 
     Returns "stopped", "failed", or (mean loss, mean accuracy, seconds trained) when done.
     """
@@ -150,89 +166,110 @@ def _train_epoch(job, model: keras.Model, epoch: int, loop: _Loop):
     seconds = 0.0
     started = previous_end = time.perf_counter()
 
-    def prepare(start: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        indices = order[start : start + size]
-        x_batch = data.x_train[indices]
-        if augment:
-            x_batch = augment_batch(
-                x_batch, loop.augment_rng, settings.augment_shift, settings.augment_flip
-            )
-        return x_batch, to_float(x_batch), data.y_train[indices]
+    def prepare(start: int, size: int, batches: int) -> _Stack:
+        """`batches` batches of `size` from `start` (the last batch of an epoch alone)."""
+        x_batches, y_batches = [], []
+        for index in range(batches):
+            indices = order[start + index * size : start + (index + 1) * size]
+            x_batch = data.x_train[indices]
+            if augment:
+                x_batch = augment_batch(
+                    x_batch, loop.augment_rng, settings.augment_shift, settings.augment_flip
+                )
+            x_batches.append(x_batch)
+            y_batches.append(data.y_train[indices])
+        x_stack = np.stack(x_batches)
+        return _Stack(size, x_stack, to_float(x_stack), np.stack(y_batches))
 
-    # (start, size, future) of the batch being prepared in the background. Batches are
-    # prepared strictly one after another, so the random draws come in the same order
-    # as without it and a seed gives the same run.
+    def plan(start: int) -> tuple[int, int]:
+        """(batch size, batches) of the call that starts at `start`."""
+        size = job._batch_size
+        full = (count - start) // size
+        if full == 0:
+            return count - start, 1  # the epoch's last, smaller batch
+        most = loop.sizer.batches()
+        if settings.schedule != "constant":
+            # The rate is set per call: a call covers at most 1% of the run.
+            most = min(most, max(1, job._examples_total // (100 * size)))
+        return size, min(full, most)
+
+    # The stack being prepared in the background for the next call. Batches are prepared
+    # strictly one after another, so the random draws come in the same order as one batch
+    # per call would make them, and a seed gives the same run.
     ahead = None
     while position < count:
         if job._attention:
             retrace, resumed_at = _between_batches(job, model)
             if retrace:
-                model.make_train_function(force=True)
-                loop.train_function = model.train_function
-                loop.tracing = True
+                loop.train_function = MultiStep(model)
             if job._stop_requested:
                 return "stopped"
             if resumed_at is not None:
                 seconds += previous_end - started
                 started = previous_end = resumed_at
-        batch_size = job._batch_size
-        if ahead is not None and ahead[:2] == (position, batch_size):
-            x_batch, inputs, y_batch = ahead[2].result()
+        _schedule_rate(job, model)
+        size, batches = plan(position)
+        if ahead is not None and (ahead[0], ahead[1]) == (position, size):
+            stack = ahead[2].result()
         else:
             if ahead is not None:
                 ahead[2].result()  # prepared for a batch size no longer wanted
-            x_batch, inputs, y_batch = prepare(position, batch_size)
-        size = len(y_batch)
+                loop.sizer.forget()
+            stack = prepare(position, size, batches)
         ahead = None
-        if position + size < count:
-            ahead = (
-                position + size,
-                batch_size,
-                loop.preparer.submit(prepare, position + size, batch_size),
-            )
+        end = position + stack.size * len(stack.y)
+        if end < count:
+            next_size, next_batches = plan(end)
+            ahead = (end, next_size, loop.preparer.submit(prepare, end, next_size, next_batches))
+        inputs = stack.inputs
+        tracing = loop.train_function.will_trace()
         step_started = time.perf_counter()
-        logs = loop.train_function(iter([(inputs, y_batch)]))
-        batch_loss, batch_accuracy = float(logs["loss"]), float(logs["accuracy"])
+        running_losses, running_accuracies = loop.train_function(inputs, stack.y)
         step_ended = time.perf_counter()
-        batch += 1
-        if not math.isfinite(batch_loss):
-            _fail_on_loss(job, batch_loss, epoch, batch)
-            return "failed"
-        # Keras keeps running means over the epoch; a batch's own value is the change
-        seen = position + size
-        # in their sums (clipped: float32 sums leave a rounding error of about 1e-7).
-        batch_loss, mean_loss = (
-            max(0.0, (batch_loss * seen - mean_loss * position) / size),
-            batch_loss,
-        )
-        batch_accuracy, mean_accuracy = (
-            min(1.0, max(0.0, (batch_accuracy * seen - mean_accuracy * position) / size)),
-            batch_accuracy,
-        )
-        position = seen
-        if batch_loss > DIVERGED_FACTOR * math.log(max(2, len(job._data.class_names))):
-            loop.diverging_batches += 1
-            if loop.diverging_batches >= DIVERGED_BATCHES:
+        if not tracing:
+            loop.sizer.record(step_ended - step_started, len(stack.y))
+        for running_loss, running_accuracy in zip(running_losses, running_accuracies, strict=True):
+            batch_loss, batch_accuracy = float(running_loss), float(running_accuracy)
+            batch += 1
+            if not math.isfinite(batch_loss):
                 _fail_on_loss(job, batch_loss, epoch, batch)
                 return "failed"
-        else:
-            loop.diverging_batches = 0
-        smooth = (loop.loss_smooth.add(batch_loss), loop.accuracy_smooth.add(batch_accuracy))
-        with job._lock:
-            job._batch = batch
-            job._step += 1
-            job._examples_seen += size
-            left = math.ceil((count - position) / job._batch_size)
-            job._batches_per_epoch = batch + left
-            job._history.add(job._step, batch_loss, batch_accuracy, smooth)
-            if not loop.tracing:
-                job._ms_per_example.add(1000 * (step_ended - step_started) / size)
-                # From the end of the last step, so preparing batches and probing count.
-                job._samples_per_s.add(size / (step_ended - previous_end))
-        loop.tracing = False
+            seen = position + size
+            # Keras keeps running means over the epoch; a batch's own value is the change
+            # in their sums (clipped: float32 sums leave a rounding error of about 1e-7).
+            batch_loss, mean_loss = (
+                max(0.0, (batch_loss * seen - mean_loss * position) / size),
+                batch_loss,
+            )
+            batch_accuracy, mean_accuracy = (
+                min(1.0, max(0.0, (batch_accuracy * seen - mean_accuracy * position) / size)),
+                batch_accuracy,
+            )
+            position = seen
+            if batch_loss > DIVERGED_FACTOR * math.log(max(2, len(job._data.class_names))):
+                loop.diverging_batches += 1
+                if loop.diverging_batches >= DIVERGED_BATCHES:
+                    _fail_on_loss(job, batch_loss, epoch, batch)
+                    return "failed"
+            else:
+                loop.diverging_batches = 0
+            smooth = (loop.loss_smooth.add(batch_loss), loop.accuracy_smooth.add(batch_accuracy))
+            with job._lock:
+                job._batch = batch
+                job._step += 1
+                job._examples_seen += size
+                left = math.ceil((count - position) / job._batch_size)
+                job._batches_per_epoch = batch + left
+                job._history.add(job._step, batch_loss, batch_accuracy, smooth)
+        examples = size * len(stack.y)
+        if not tracing:
+            with job._lock:
+                job._ms_per_example.add(1000 * (step_ended - step_started) / examples)
+                # From the end of the last call, so preparing batches and probing count.
+                job._samples_per_s.add(examples / (step_ended - previous_end))
         previous_end = step_ended
         if job._probe is not None and step_ended >= loop.next_probe:
-            _run_probe(job, model, inputs, x_batch, y_batch, epoch, batch)
+            _run_probe(job, model, inputs[-1], stack.x[-1], stack.y[-1], epoch, batch)
             loop.next_probe = time.perf_counter() + job._probe_interval
         if job._weight_decay > 0 and step_ended >= loop.next_decay_loss:
             _update_decay_loss(job, loop.decayed)
@@ -328,7 +365,7 @@ def _apply(job, model: keras.Model, pending: dict) -> bool:
             for setting, value in pending.items():
                 job._changes.add(setting, value, job._step, job._epoch, job._batch)
     if "learning_rate" in pending:
-        optimizer.learning_rate = pending["learning_rate"]
+        _schedule_rate(job, model)
     if "momentum" in pending and job.settings.optimizer == "sgd":
         if optimizer.momentum != pending["momentum"]:
             optimizer.momentum = pending["momentum"]
@@ -342,6 +379,17 @@ def _apply(job, model: keras.Model, pending: dict) -> bool:
             with job._lock:
                 job._weight_decay_loss = 0.0
     return retrace
+
+
+def _schedule_rate(job, model: keras.Model) -> None:
+    """Give the optimizer the chosen learning rate times the schedule's factor for how far the
+    run has come. The rate lives in a variable the compiled step reads: no retrace."""
+    progress = job._examples_seen / job._examples_total
+    rate = job._learning_rate * schedule_factor(job.settings.schedule, progress)
+    if rate != job._rate_now:
+        model.optimizer.learning_rate = rate
+        with job._lock:
+            job._rate_now = rate
 
 
 def _run_probe(job, model, inputs, x_batch, y_batch, epoch: int, batch: int) -> None:

@@ -19,6 +19,10 @@ from cnnlib.i18n import _
 from cnnlib.precision import PRECISIONS
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adadelta")
+# How the learning rate changes over a run: "constant" keeps the chosen rate (the lecture's
+# way); "cosine" lowers it along half a cosine from the chosen rate at the first batch to zero
+# at the last, so the last epochs take small, careful steps.
+SCHEDULES = ("constant", "cosine")
 # A learning rate that usually works for each optimizer: the NaN message suggests it.
 # Adadelta adapts its own step sizes and is meant to run at 1.0 (Zeiler, 2012).
 TYPICAL_LEARNING_RATES = {"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3, "adadelta": 1.0}
@@ -105,6 +109,7 @@ class TrainSettings:
     batch_size: int = 128  # examples per gradient step, as in the lecture
     optimizer: str = "adam"  # adam | sgd | rmsprop | adadelta, as ConvNetJS offers
     learning_rate: float = 1e-3  # step size; Adam's usual value, the lecture's default
+    schedule: str = "constant"  # constant | cosine (falls to zero at the last batch)
     momentum: float = 0.9  # SGD only: share of the last update carried into the next
     weight_decay: float = 0.0  # each step shrinks kernels by learning_rate * weight_decay
     validation_split: float = 0.1  # last tenth of the training set, unshuffled; 0 = none
@@ -126,6 +131,12 @@ class TrainSettings:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(_optimizer_message(self.optimizer))
         self.learning_rate = check_learning_rate(self.learning_rate)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                _("schedule must be one of {choices}; got {value}.").format(
+                    choices=", ".join(SCHEDULES), value=repr(self.schedule)
+                )
+            )
         self.momentum = check_momentum(self.momentum)
         self.weight_decay = check_weight_decay(self.weight_decay)
         if not is_number(self.validation_split) or not 0 <= self.validation_split < 1:
@@ -163,6 +174,14 @@ class TrainSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def schedule_factor(schedule: str, progress: float) -> float:
+    """What the chosen learning rate is multiplied by when `progress` (0 to 1) of the run's
+    training images have been seen."""
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+    return 1.0
 
 
 def make_optimizer(
