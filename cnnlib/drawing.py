@@ -5,11 +5,15 @@ anti-aliasing so that its longer side is 20 pixels (keeping the aspect ratio), a
 in a 28×28 frame so that the ink's centre of mass sits at the frame's centre. A model trained
 on MNIST reads a drawing well only if the drawing is prepared the same way, which is what
 `preprocess_drawing` does; `mnist_steps` gives each step's image, and `cnnlib.own_image` uses
-the same steps for an uploaded picture. This module uses NumPy and Pillow only; predicting is
-`cnnlib.inference`'s job.
+the same steps for an uploaded picture; `image_from_data_url` reads the PNG data URL a browser
+canvas sends. This module uses NumPy and Pillow only; predicting is `cnnlib.inference`'s job.
 """
 
 from __future__ import annotations
+
+import base64
+import binascii
+import io
 
 import numpy as np
 from PIL import Image
@@ -53,6 +57,22 @@ def ink_of(image: np.ndarray) -> np.ndarray:
     # ITU-R 601 luma, the weights Pillow's "L" conversion uses.
     grey = pixels[:, :, 0] * 0.299 + pixels[:, :, 1] * 0.587 + pixels[:, :, 2] * 0.114
     return np.clip(grey, 0.0, 1.0)
+
+
+def image_from_data_url(url: str) -> np.ndarray:
+    """The image of a data URL (`data:image/png;base64,...`, as a canvas's `toDataURL` gives
+    it) as a uint8 array: (H, W, 4) for RGBA, (H, W, 3) for RGB, (H, W) for grey."""
+    header, separator, payload = str(url).partition(",")
+    if not header.startswith("data:image/") or not header.endswith(";base64") or not separator:
+        raise ValueError(
+            f"Expected a base64 image data URL (data:image/png;base64,...), got {url[:40]!r}."
+        )
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(payload, validate=True))) as image:
+            image.load()
+            return np.asarray(image)
+    except (binascii.Error, OSError) as error:
+        raise ValueError(f"The data URL holds no readable image: {error}") from error
 
 
 def preprocess_drawing(rgba: np.ndarray) -> np.ndarray | None:

@@ -5,6 +5,8 @@ back as they were)."""
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,13 @@ import pytest
 from PIL import Image
 
 from cnnlib import datasets
-from cnnlib.drawing import centre_of_mass, ink_of, mnist_steps, preprocess_drawing
+from cnnlib.drawing import (
+    centre_of_mass,
+    image_from_data_url,
+    ink_of,
+    mnist_steps,
+    preprocess_drawing,
+)
 
 CANVAS = 280
 FIXTURE = Path(__file__).parent / "fixtures" / "mnist_t10k_first40.npz"
@@ -183,3 +191,15 @@ def test_digits_survive_the_round_trip_through_the_canvas():
         assert abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5
     assert np.median(correlations) > 0.95
     assert min(correlations) > 0.85
+
+
+def test_a_canvas_data_url_reads_back_as_its_pixels():
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, size=(12, 9, 4), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="RGBA").save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    np.testing.assert_array_equal(image_from_data_url(url), pixels)
+    for bad in ("", "data:text/plain;base64,aGk=", "data:image/png;base64,bm90IGEgcG5n"):
+        with pytest.raises(ValueError, match="data URL"):
+            image_from_data_url(bad)

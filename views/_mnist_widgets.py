@@ -1,19 +1,24 @@
 """The MNIST page's own panels: the lecture's settings in one click, a run's test accuracy
-beside the lecture's, and the drawing canvas that a trained model reads, with why it read the
-drawing so and its layers opened large on request. Training itself is the one trainer's
-(`_trainer`); preprocessing a drawing, predicting and figures are `cnnlib`'s, explanations
+beside the lecture's, and the drawing pad that a trained model reads, with why it read the
+drawing so and its layers opened large on request. The pad is a small canvas component of its
+own that sends each stroke at once, and a stroke's charts are filled into figures built once, so
+that the reading follows the pen. Training itself is the one trainer's (`_trainer`);
+preprocessing a drawing, predicting and figures are `cnnlib`'s, explanations
 `_explain_widgets`'.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import os
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from cnnlib import registry
-from cnnlib.drawing import preprocess_drawing
+from cnnlib.drawing import image_from_data_url, preprocess_drawing
 from cnnlib.i18n import _, ngettext
 from views._explain_widgets import explain_panel, layer_maps_panel
 from views._models import models_for
@@ -22,6 +27,163 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 CANVAS_SIDE = 280  # pixels: ten canvas pixels per MNIST pixel
 PEN_WIDTH = 20  # a 200-pixel digit drawn with it shrinks to MNIST's 2-pixel strokes
+# Which canvas the digit is drawn on: "pad", the small canvas below, sends the drawing the
+# moment a stroke ends; "fabric", streamlit-drawable-canvas, waits 200 ms after each stroke
+# before it sends (a debounce built into its frontend) and is kept only so that
+# `benchmarks/draw_latency.py` can measure the two side by side.
+DRAWING_CANVAS = os.environ.get("CNNLAB_DRAWING_CANVAS", "pad")
+
+# The drawing pad: strokes of a round pen, undo, redo and reset, and the drawing sent to the
+# server as a PNG data URL when a stroke ends or the toolbar changes it (None when empty). The
+# toolbar's labels are those of streamlit-drawable-canvas, its predecessor; its canvas keeps
+# that component's class name, `upper-canvas`, by which the browser tests find it.
+_PAD_CSS = """
+.pad-root { display: inline-flex; flex-direction: column; gap: 4px; }
+.pad-toolbar { display: flex; justify-content: flex-end; gap: 2px; }
+.pad-toolbar button {
+    width: 28px; height: 28px; padding: 4px; border: 0; border-radius: 4px; cursor: pointer;
+    background: transparent; color: var(--st-text-color, #31333f);
+}
+.pad-toolbar button:hover:not(:disabled) { background: rgba(128, 128, 128, 0.15); }
+.pad-toolbar button:disabled { opacity: 0.35; cursor: default; }
+.pad-toolbar svg {
+    width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width: 2;
+    stroke-linecap: round; stroke-linejoin: round;
+}
+.pad-canvas { display: block; cursor: crosshair; touch-action: none; }
+"""
+_PAD_JS = """
+const pads = new WeakMap();
+
+// Outline icons (as Lucide draws undo, redo and a bin), in a 24-pixel box.
+const ICONS = {
+    undo: ["M9 14 4 9l5-5", "M4 9h10.5a5.5 5.5 0 0 1 0 11H11"],
+    redo: ["m15 14 5-5-5-5", "M20 9H9.5a5.5 5.5 0 0 0 0 11H13"],
+    reset: [
+        "M3 6h18", "M19 6v14c0 1-1 2-2 2H7c-1 0-2-1-2-2V6", "M8 6V4c0-1 1-2 2-2h4c1 0 2 1 2 2v2",
+    ],
+};
+
+function button(toolbar, name, label, onClick) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.title = label;
+    element.setAttribute("aria-label", label);
+    const paths = ICONS[name].map((d) => `<path d="${d}"/>`).join("");
+    element.innerHTML = `<svg viewBox="0 0 24 24" aria-hidden="true">${paths}</svg>`;
+    element.addEventListener("click", onClick);
+    toolbar.appendChild(element);
+    return element;
+}
+
+function makePad(root) {
+    const toolbar = document.createElement("div");
+    toolbar.className = "pad-toolbar";
+    const canvas = document.createElement("canvas");
+    canvas.className = "pad-canvas upper-canvas";
+    root.append(toolbar, canvas);
+    const context = canvas.getContext("2d");
+    const pad = { canvas, strokes: [], undone: [], current: null, options: null, send: null };
+
+    const paint = (stroke) => {
+        context.beginPath();
+        context.moveTo(stroke[0][0], stroke[0][1]);
+        // A lone point still leaves a round dot.
+        for (const [x, y] of stroke.length > 1 ? stroke.slice(1) : stroke) context.lineTo(x, y);
+        context.stroke();
+    };
+    const repaint = () => {
+        const { width, height, background, pen, penWidth } = pad.options;
+        context.fillStyle = background;
+        context.fillRect(0, 0, width, height);
+        Object.assign(context, { strokeStyle: pen, lineWidth: penWidth });
+        Object.assign(context, { lineCap: "round", lineJoin: "round" });
+        pad.strokes.forEach(paint);
+        undo.disabled = pad.strokes.length === 0;
+        redo.disabled = pad.undone.length === 0;
+        reset.disabled = pad.strokes.length === 0 && pad.undone.length === 0;
+    };
+    // The drawing goes to the server the moment it changes: no waiting, no debounce.
+    const send = () => pad.send(pad.strokes.length ? canvas.toDataURL("image/png") : null);
+    pad.repaint = repaint;
+
+    const undo = button(toolbar, "undo", "Undo", () => {
+        if (!pad.strokes.length) return;
+        pad.undone.push(pad.strokes.pop());
+        repaint();
+        send();
+    });
+    const redo = button(toolbar, "redo", "Redo", () => {
+        if (!pad.undone.length) return;
+        pad.strokes.push(pad.undone.pop());
+        repaint();
+        send();
+    });
+    const reset = button(toolbar, "reset", "Reset canvas & history", () => {
+        pad.strokes = [];
+        pad.undone = [];
+        repaint();
+        send();
+    });
+
+    const point = (event) => {
+        const box = canvas.getBoundingClientRect();
+        return [
+            ((event.clientX - box.left) * canvas.width) / box.width,
+            ((event.clientY - box.top) * canvas.height) / box.height,
+        ];
+    };
+    canvas.addEventListener("pointerdown", (event) => {
+        if (event.button !== 0) return;
+        canvas.setPointerCapture(event.pointerId);
+        pad.current = [point(event)];
+        paint(pad.current);
+    });
+    canvas.addEventListener("pointermove", (event) => {
+        if (!pad.current) return;
+        const last = pad.current[pad.current.length - 1];
+        const next = point(event);
+        pad.current.push(next);
+        context.beginPath();
+        context.moveTo(last[0], last[1]);
+        context.lineTo(next[0], next[1]);
+        context.stroke();
+    });
+    const finish = () => {
+        if (!pad.current) return;
+        pad.strokes.push(pad.current);
+        pad.current = null;
+        pad.undone = [];
+        repaint();
+        send();
+    };
+    canvas.addEventListener("pointerup", finish);
+    canvas.addEventListener("pointercancel", finish);
+    return pad;
+}
+
+export default function (component) {
+    const { data, parentElement, setStateValue } = component;
+    const root = parentElement.querySelector(".pad-root");
+    let pad = pads.get(parentElement);
+    if (!pad) {
+        pad = makePad(root);
+        pads.set(parentElement, pad);
+    }
+    pad.send = (value) => setStateValue("drawing", value);
+    const options = JSON.stringify(data);
+    if (options !== JSON.stringify(pad.options)) {
+        pad.options = data;
+        pad.canvas.width = data.width;
+        pad.canvas.height = data.height;
+        pad.repaint();
+    }
+    return () => {
+        pads.delete(parentElement);
+        root.replaceChildren();
+    };
+}
+"""
 
 
 def use_lecture_settings(train_size: int) -> None:
@@ -115,8 +277,6 @@ def drawing_panel() -> None:
 @st.fragment
 def _drawing_fragment(name: str) -> None:
     # A fragment, so that each stroke reruns only this part of the page.
-    from streamlit_drawable_canvas import st_canvas
-
     record = models_for(INPUT_SHAPE, NUM_CLASSES).get(name)
     if record is None:
         st.warning(_("That model has left the session; choose another."))
@@ -129,19 +289,8 @@ def _drawing_fragment(name: str) -> None:
                 "and clears it (the bin)."
             )
         )
-        # The toolbar floats just above the canvas: leave it room so it hides no text.
-        st.space(40)
-        canvas = st_canvas(
-            stroke_width=PEN_WIDTH,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            width=CANVAS_SIDE,
-            height=CANVAS_SIDE,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key="mnist_canvas",
-        )
-    image = None if canvas.image_data is None else preprocess_drawing(canvas.image_data)
+        drawing = _fabric_canvas() if DRAWING_CANVAS == "fabric" else _drawing_pad()
+    image = None if drawing is None else preprocess_drawing(drawing)
     with right:
         if image is None:
             st.info(_("Draw a digit on the black square: the model's reading appears here."))
@@ -170,8 +319,53 @@ def _drawing_fragment(name: str) -> None:
             layer_maps_panel(record.model, image, key="mnist_draw_maps")
 
 
+@functools.cache
+def _pad_component():
+    return st.components.v2.component(
+        "cnnlab_drawing_pad", html='<div class="pad-root"></div>', css=_PAD_CSS, js=_PAD_JS
+    )
+
+
+def _drawing_pad() -> np.ndarray | None:
+    """The drawing pad; returns the drawing as RGBA (H, W, 4) uint8, or None while empty."""
+    result = _pad_component()(
+        data={
+            "width": CANVAS_SIDE,
+            "height": CANVAS_SIDE,
+            "background": "#000000",
+            "pen": "#FFFFFF",
+            "penWidth": PEN_WIDTH,
+        },
+        key="mnist_canvas",
+        default={"drawing": None},
+        on_drawing_change=lambda: None,
+        width="content",
+        height="content",
+    )
+    url = result.get("drawing")
+    return None if url is None else image_from_data_url(url)
+
+
+def _fabric_canvas() -> np.ndarray | None:
+    """streamlit-drawable-canvas, as the page drew digits before the pad; for measuring."""
+    from streamlit_drawable_canvas import st_canvas
+
+    # The toolbar floats just above the canvas: leave it room so it hides no text.
+    st.space(40)
+    canvas = st_canvas(
+        stroke_width=PEN_WIDTH,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=CANVAS_SIDE,
+        height=CANVAS_SIDE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key="mnist_canvas",
+    )
+    return canvas.image_data
+
+
 def _reading(record: Any, image: np.ndarray) -> None:
-    from cnnlib.figures import probability_bars
     from cnnlib.inference import predict_proba
 
     probabilities = predict_proba(record.model, image)[0]
@@ -184,12 +378,12 @@ def _reading(record: Any, image: np.ndarray) -> None:
         st.caption(_("with probability {share}").format(share=f"{probabilities[best]:.1%}"))
     with bars:
         st.plotly_chart(
-            probability_bars(probabilities, record.class_names), key="mnist_chart_probabilities"
+            probability_figure(probabilities, record.class_names),
+            key="mnist_chart_probabilities",
         )
 
 
 def _feature_maps(record: Any, image: np.ndarray) -> None:
-    from cnnlib.figures import feature_map_grid
     from cnnlib.inference import feature_maps
 
     maps = feature_maps(record.model, image)
@@ -207,6 +401,59 @@ def _feature_maps(record: Any, image: np.ndarray) -> None:
     )
     for tab, (layer, values) in zip(tabs, maps, strict=True):
         with tab:
-            st.plotly_chart(
-                feature_map_grid(values, title=layer, columns=8), key=f"mnist_chart_maps_{layer}"
-            )
+            st.plotly_chart(feature_map_figure(values, layer), key=f"mnist_chart_maps_{layer}")
+
+
+# Each stroke redraws the probabilities and the feature maps. Building a Plotly figure with
+# `cnnlib.figures` validates every property, its template's too: 15-80 ms a figure on this
+# machine, many times the model's reading. So each kind of figure is built there once (per
+# class list, per layer and shape) as a template, and a stroke puts its numbers into a copy,
+# unvalidated; `tests/test_mnist_widgets.py` checks that the browser receives the same chart.
+
+
+@functools.lru_cache(maxsize=32)
+def _bars_template(class_names: tuple[str, ...]) -> dict:
+    from cnnlib.figures import probability_bars
+
+    uniform = np.full(len(class_names), 1 / len(class_names))
+    return probability_bars(uniform, class_names).to_dict()
+
+
+def probability_figure(probabilities: np.ndarray, class_names) -> Any:
+    """`cnnlib.figures.probability_bars(probabilities, class_names)`, from its template."""
+    import plotly.graph_objects as go
+
+    from cnnlib.figures import BAR_COLOUR, CORRECT_COLOUR
+
+    values = np.asarray(probabilities, dtype=float).reshape(-1)
+    figure = copy.deepcopy(_bars_template(tuple(str(name) for name in class_names)))
+    colours = [BAR_COLOUR] * len(values)
+    colours[int(values.argmax())] = CORRECT_COLOUR
+    figure["data"][0].update(
+        y=values, text=[f"{v:.0%}" if v >= 0.005 else "" for v in values], marker={"color": colours}
+    )
+    return go.Figure(figure, _validate=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_template(layer: str, shape: tuple[int, int, int]) -> dict:
+    from cnnlib.figures import feature_map_grid
+
+    figure = feature_map_grid(np.zeros(shape, dtype=np.float32), title=layer, columns=8).to_dict()
+    # The numbers of a stroke replace these.
+    figure["data"][0].pop("z")
+    figure["data"][0].pop("customdata")
+    return figure
+
+
+def feature_map_figure(values: np.ndarray, layer: str) -> Any:
+    """`cnnlib.figures.feature_map_grid(values, title=layer, columns=8)`, from its template,
+    with the maps in single precision: half the bytes to send, and no visible difference."""
+    import plotly.graph_objects as go
+
+    from cnnlib.figures import feature_map_mosaic
+
+    mosaic, channel_of = feature_map_mosaic(values, columns=8)
+    figure = copy.deepcopy(_grid_template(layer, tuple(values.shape)))
+    figure["data"][0].update(z=mosaic.astype(np.float32), customdata=channel_of.astype(np.int8))
+    return go.Figure(figure, _validate=False)
