@@ -13,7 +13,11 @@ of both. Wall-clock throughput is what a user sees; CPU time per example (of the
 process) is steadier when other programs share the machine. Prints a table for float32 and
 for the precision "auto" picks, with the ratio job / plain. Targets (issue 3): the job within
 5% of plain `fit` at equal precision; "auto" at least 1.5x plain float32 where it picks
-bfloat16.
+bfloat16. Then (issue 18): the share of a 4096² matrix product's FLOP/s (measured in the same
+run, same precision) that the job reaches, and the control latency: pause requested → the
+job reports paused, and stop → the job leaves the running state (target: within 0.25 s).
+The job runs several batches per compiled call (about 0.1 s each); plain `fit` is the same
+in every version, so job/plain compares versions of the job.
 
 Run from the project folder: `.venv/bin/python benchmarks/train_speed.py [--repeats 3]
 [--train-size 20000]`.
@@ -22,6 +26,7 @@ Run from the project folder: `.venv/bin/python benchmarks/train_speed.py [--repe
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -114,14 +119,16 @@ def job_fit(network, policy: str, data) -> tuple[float, float]:
     """Seconds (wall, CPU) of the job's second epoch.
 
     Wall time is the job's own epoch time. CPU time is read by a probe, which the job calls in
-    its training thread after every batch (so its small cost counts against the job): from
-    the end of the epoch's first batch to the end of its last, scaled up to the whole epoch.
+    its training thread after every compiled call (so its small cost counts against the job):
+    from the end of the epoch's first call to the end of its last, scaled up to the whole
+    epoch.
     """
     marks: list[tuple[int, float]] = []
 
     def clock(model, info):
+        # Called after every compiled call, which may run several batches.
         if info["epoch"] == 2:
-            marks.append((len(info["y"]), time.process_time()))
+            marks.append((info["batch"], time.process_time()))
 
     settings = TrainSettings(
         epochs=2, batch_size=BATCH_SIZE, validation_split=0.0, precision=policy, seed=0
@@ -141,9 +148,58 @@ def job_fit(network, policy: str, data) -> tuple[float, float]:
     snapshot = job.snapshot()
     if snapshot["state"] != "finished":
         raise RuntimeError(f"The benchmark job ended {snapshot['state']}: {snapshot['error']}")
-    examples = sum(size for size, _ in marks[1:])
-    cpu = (marks[-1][1] - marks[0][1]) * len(data.x_train) / examples
+    batches = snapshot["batches_per_epoch"]
+    cpu = (marks[-1][1] - marks[0][1]) * batches / (marks[-1][0] - marks[0][0])
     return snapshot["epoch_history"][1]["seconds"], cpu
+
+
+def matmul_peak(dtype: str, size: int = 4096, repeats: int = 10) -> float:
+    """FLOP/s of a size x size matrix product in TensorFlow (best of `repeats`)."""
+    import tensorflow as tf
+
+    a = tf.random.uniform((size, size), dtype=tf.float32)
+    b = tf.random.uniform((size, size), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y), tf.float32)))
+    product(a, b).numpy()  # trace and warm up
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        product(a, b).numpy()
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
+
+
+def control_latency(network, policy: str, data, rounds: int = 5) -> dict[str, list[float]]:
+    """Seconds from a control to its effect on a running job: pause until the job reports
+    paused, and stop until it reports that it has left the running state."""
+    settings = TrainSettings(
+        epochs=50, batch_size=BATCH_SIZE, validation_split=0.0, precision=policy, seed=0
+    )
+    job = TrainingJob(
+        lambda dtype: build_model(network, dtype), data, settings, scheduler=JobScheduler(1)
+    ).start()
+
+    def wait_until(condition) -> float:
+        started = time.perf_counter()
+        while not condition():
+            time.sleep(0.001)
+        return time.perf_counter() - started
+
+    wait_until(lambda: job.snapshot()["step"] >= 60)  # traced, and calls sized
+    pauses = []
+    for _ in range(rounds):
+        step = job.snapshot()["step"]
+        wait_until(lambda step=step: job.snapshot()["step"] >= step + 20)
+        job.pause()
+        pauses.append(wait_until(lambda: job.state == "paused"))
+        job.resume()
+        wait_until(lambda: job.state == "running")
+    job.stop()
+    stop = wait_until(lambda: job.state != "running")
+    job.wait()
+    job.release()
+    return {"pause": pauses, "stop": [stop]}
 
 
 def main() -> None:
@@ -205,6 +261,32 @@ def main() -> None:
             f"\n{auto} over float32: plain fit {auto_plain / float_plain:.2f}x, "
             f"job {auto_job / float_plain:.2f}x plain float32 (target 1.5x)."
         )
+    # How much of the machine's arithmetic the job uses: the model's training FLOPs per
+    # image (forward and backward: about 3 x 2 x its multiply-adds) times images/s, over a
+    # large matrix product's FLOP/s measured now, in the same precision.
+    from cnnlib.arithmetic import analyse
+
+    flop_per_image = 3 * 2 * analyse(network).total_macs
+    print(f"\nTraining costs about {flop_per_image / 1e6:.1f} MFLOP per image (3 x 2 x MACs).")
+    for policy, runs in results.items():
+        dtype = "bfloat16" if "bfloat16" in policy else "float32"
+        peak = matmul_peak(dtype)
+        job_speed = statistics.median(speed for speed, _ in runs["job"])
+        print(
+            f"{policy:<15} 4096² matmul {peak / 1e12:.2f} TFLOP/s in {dtype}; the job "
+            f"{job_speed * flop_per_image / 1e12:.3f} TFLOP/s = "
+            f"{job_speed * flop_per_image / peak:.1%} of it"
+        )
+    for policy in results:
+        latency = control_latency(network, policy, data)
+        pauses = sorted(latency["pause"])
+        print(
+            f"{policy:<15} control latency: pause → paused median "
+            f"{1000 * statistics.median(pauses):.0f} ms, max {1000 * pauses[-1]:.0f} ms "
+            f"over {len(pauses)}; stop → stopping {1000 * latency['stop'][0]:.0f} ms "
+            "(target 250 ms)"
+        )
+    print(f"Load average at the end: {load_average()}\n")
     print(
         "Medians over the repeats; the job target is job/plain >= 0.95. When the load average "
         "exceeds the number of cores, other programs decide the wall-clock figures: trust the "
