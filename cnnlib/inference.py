@@ -6,7 +6,9 @@ batch and channel axes) and, for the one or few images a drawing gives, calls th
 through a compiled `tf.function` kept per model instead of `model.predict`, whose per-call
 setup costs far more than a small CNN's forward pass (about 1 ms against 50 ms for the
 lecture's two-convolution model on one image). `feature_maps` returns the output of every
-Conv2D layer for one image, building the sub-model that exposes them once per model. Scores
+Conv2D layer for one image, building the sub-model that exposes them once per model;
+`warm_up` compiles both for a model ahead of its first image (tracing takes a few hundred
+milliseconds, which a student would otherwise wait for after the first stroke). Scores
 worked out from probabilities (accuracy, confusion, mistakes) are `cnnlib.metrics`'; training
 lives in `cnnlib.training`; figures of these results in `cnnlib.figures`.
 """
@@ -28,6 +30,8 @@ DIRECT_CALL_LIMIT = 64
 # model alive.
 _forward_passes: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _feature_models: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# Models whose forward passes have been traced by `warm_up`.
+_warmed: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def model_input_shape(model: Any) -> tuple[int, ...]:
@@ -101,6 +105,17 @@ def _forward(model: Any) -> Any:
 
     _forward_passes[model] = forward
     return forward
+
+
+def warm_up(model: Any) -> None:
+    """Trace the compiled forward passes of `predict_proba` and `feature_maps` for `model` on a
+    blank image, once per model; later calls return at once."""
+    if model in _warmed:
+        return
+    blank = np.zeros(model_input_shape(model), dtype=np.float32)
+    predict_proba(model, blank)
+    feature_maps(model, blank)
+    _warmed.add(model)
 
 
 def conv_layer_names(model: Any) -> list[str]:

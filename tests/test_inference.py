@@ -122,3 +122,21 @@ def test_a_retrained_model_is_read_with_its_new_weights(images):
     dense.set_weights([kernel, bias + np.array([5.0, 0, 0, 0])])
     after = inference.predict_proba(model, images[0])
     assert after[0].argmax() == 0 and not np.allclose(before, after)
+
+
+def test_after_warm_up_the_first_image_is_read_without_tracing(images):
+    model = small_model(seed=3)
+    inference.warm_up(model)
+    forward = inference._forward_passes[model]
+    exposer_forward = inference._forward_passes[inference._feature_models[model]]
+    traced = forward.experimental_get_tracing_count()
+    assert traced == 1 and exposer_forward.experimental_get_tracing_count() == 1
+    inference.warm_up(model)  # a second warm-up does nothing
+    probabilities = inference.predict_proba(model, images[0])
+    maps = inference.feature_maps(model, images[0])
+    assert forward.experimental_get_tracing_count() == traced
+    assert exposer_forward.experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(
+        probabilities, model.predict(images[:1] / 255.0, verbose=0), atol=1e-6
+    )
+    assert [name for name, _ in maps] == ["conv_a", "conv_b"]

@@ -271,6 +271,10 @@ def drawing_panel() -> None:
     name = st.selectbox(
         _("Model that reads your drawing"), names, key="mnist_w_draw_model", persist_state="session"
     )
+    from cnnlib.inference import warm_up
+
+    # Compiled now, while the student picks up the pen, rather than after the first stroke.
+    warm_up(models[name].model)
     _drawing_fragment(name)
 
 
