@@ -5,10 +5,13 @@ Two settings, each a set of members trained through `cnnlib.training.TrainingJob
 - `lecture`: five `mnist_two_conv` members (seeds 0-4) with the lecture's settings (12 epochs,
   batch 128, Adam at 0.001). Target: the average of probabilities reaches at least 99.4% test
   accuracy and beats the best member.
-- `best`: five `exercise` members (the registry's batch-normalised model) with random shifts
-  of up to 2 pixels, 15 epochs, the learning rate divided by 10 for the last 3. Target: the
-  best combiner reaches at least 99.6%. When both settings run, all ten members are also
-  combined together, against the same 99.6% target.
+- `fast`: five `exercise` members trained with the exercise's own recipe (the registry's
+  `recipe`: 12 epochs, batch 128, Adam at 0.001 with a cosine schedule, random shifts of up
+  to 2 pixels), the setting the ensemble page's "fast best setting" button picks. Targets:
+  the best combiner reaches at least 99.6%, and training all members takes at most 10
+  minutes. (Its predecessor, five members of the earlier exercise design trained for 15
+  epochs with a learning-rate drop, reached 99.6% in about 45 minutes.)
+  When both settings run, all ten members are also combined together, against 99.6%.
 
 Members hold out the last `--validation-split` (default 0.1) of the training set; weighted
 average and stacking are fitted on those images, which no member trained on, and every
@@ -32,6 +35,7 @@ Smoke test (minutes): `.venv/bin/python benchmarks/ensemble.py --settings lectur
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -53,12 +57,18 @@ class Setting:
     lr_drop_epochs: int  # the last this-many epochs run at a tenth of the learning rate
     target: float  # test accuracy to reach
     target_of: str  # "average" (must also beat the best member) or "best combiner"
+    schedule: str = "constant"  # the learning-rate schedule (`TrainSettings.schedule`)
+    target_minutes: float | None = None  # training all members should take at most this
 
 
 SETTINGS = {
     "lecture": Setting("mnist_two_conv", 12, 0, 0, 0.994, "average"),
-    "best": Setting("exercise", 15, 2, 3, 0.996, "best combiner"),
+    "fast": Setting("exercise", 12, 2, 0, 0.996, "best combiner", "cosine", 10.0),
 }
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def parse_args() -> argparse.Namespace:
@@ -144,6 +154,7 @@ def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, o
         batch_size=128,
         optimizer="adam",
         learning_rate=0.001,
+        schedule=setting.schedule,
         validation_split=args.validation_split,
         augment_shift=setting.augment_shift,
     )
@@ -151,11 +162,12 @@ def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, o
         args.models_dir.mkdir(parents=True, exist_ok=True)
     print(
         f"\n=== {name}: {args.members} × {setting.architecture}, {settings.epochs} epochs, "
-        f"shifts {setting.augment_shift} px, {train_images:,} training images "
+        f"shifts {setting.augment_shift} px, {settings.schedule} learning rate, "
+        f"{train_images:,} training images "
         f"({settings.validation_split:.0%} held out) ===",
         flush=True,
     )
-    records = []
+    records, training_seconds = [], 0.0
     for seed in range(args.members):
         spec = ensemble.MemberSpec(
             f"{setting.architecture} seed {seed}", setting.architecture, seed
@@ -170,7 +182,9 @@ def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, o
             run = train_member(spec, mnist, train_images, settings, setting.lr_drop_epochs)
             record = run.record()
             run.kept_as = record.name
-            print(f"    {time.perf_counter() - started:.0f} s in all", flush=True)
+            seconds = time.perf_counter() - started
+            training_seconds += seconds
+            print(f"    {seconds:.0f} s in all; load average {load_average()}", flush=True)
             path = member_path(args.models_dir, name, setting.architecture, seed)
             if path is not None:
                 save_record(record, path)
@@ -193,7 +207,17 @@ def run_setting(name: str, setting: Setting, args, mnist) -> tuple[bool, list, o
         for r in records
     ]
     result, seconds = evaluate(members, sets, mnist)
-    return report(name, setting, result, sets, seconds), members, sets
+    met = report(name, setting, result, sets, seconds)
+    if setting.target_minutes is not None:
+        minutes = training_seconds / 60
+        within = minutes <= setting.target_minutes
+        print(
+            f"  training time of the members trained in this run: {minutes:.1f} min "
+            f"(target ≤ {setting.target_minutes:g} min on an idle machine: "
+            f"{'met' if within else 'MISSED'}; members loaded from files count 0)"
+        )
+        met = met and within
+    return met, members, sets
 
 
 def evaluate(members, sets, mnist):
@@ -279,7 +303,8 @@ def main() -> None:
         if same:
             print(f"\n=== all {len(lecture_members) + len(best_members)} members together ===")
             result, seconds = evaluate(lecture_members + best_members, best_sets, mnist)
-            outcomes["all members"] = report("all", SETTINGS["best"], result, best_sets, seconds)
+            outcomes["all members"] = report("all", SETTINGS["fast"], result, best_sets, seconds)
+    print(f"load average at the end: {load_average()}")
     print("\nsummary: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in outcomes.items()))
 
 

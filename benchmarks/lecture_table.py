@@ -6,8 +6,11 @@ lecture's settings (12 epochs, batch 128, Adam at 0.001, the whole 60,000-image 
 the lecture validates on the test set, which does not change training, so no images are held
 out here) on the real MNIST, once per seed. Prints, per model and precision, the test
 accuracy's mean, standard deviation and range over the seeds beside the lecture's figure
-(98.80%, 99.29%, 99.35% for the exercise) and the mean time per epoch. The exercise model
-is expected to average at least 99.3%.
+(98.80%, 99.29%, 99.35% for the exercise), the mean time per epoch and the wall time from
+start to test result. The exercise is trained with its own recipe (`Architecture.recipe`:
+the lecture's settings plus a cosine learning-rate schedule and random shifts of up to 2
+pixels); its targets: every seed at least 99.30%, the mean at least 99.40%, 12 epochs within
+120 s on an idle machine. Five seeds: `--models exercise --seeds 5`.
 
 `--save-dir DIR` keeps every trained model as `DIR/{model}_{precision}_seed{seed}.keras`
 (the ensemble benchmark reuses five two-convolution models). `--epochs`, `--train-size` and
@@ -22,6 +25,7 @@ Smoke test: `.venv/bin/python benchmarks/lecture_table.py --models mnist_two_con
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -36,6 +40,10 @@ from cnnlib.training import PRECISIONS, TrainingJob, TrainSettings, resolve_prec
 
 MODELS = ("mnist_one_conv", "mnist_two_conv", "exercise")
 EXERCISE_TARGET = 0.993
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,6 +61,7 @@ def parse_args() -> argparse.Namespace:
 def train_one(architecture, mnist, settings: TrainSettings) -> dict:
     """Train one model to the end; returns its test accuracy, epoch times and the job."""
     network = architecture.network
+    started = time.perf_counter()
     job = TrainingJob(
         lambda dtype: build_model(network, dtype),
         mnist,
@@ -74,6 +83,7 @@ def train_one(architecture, mnist, settings: TrainSettings) -> dict:
         raise SystemExit(f"{architecture.key} ended {snapshot['state']}: {snapshot['error']}")
     seconds = [entry["seconds"] for entry in snapshot["epoch_history"]]
     return {
+        "wall_s": time.perf_counter() - started,
         "accuracy": snapshot["test"]["accuracy"],
         "seconds_per_epoch": statistics.mean(seconds),
         "precision": snapshot["precision"],
@@ -99,7 +109,7 @@ def main() -> None:
     rows = []
     for key in args.models:
         architecture = registry.get(key)
-        lecture = architecture.lecture_settings or {}
+        lecture = architecture.recipe or architecture.lecture_settings or {}
         for precision in args.precisions:
             runs = []
             for seed in seeds:
@@ -108,6 +118,8 @@ def main() -> None:
                     batch_size=lecture.get("batch_size", 128),
                     optimizer=lecture.get("optimizer", "adam"),
                     learning_rate=lecture.get("learning_rate", 0.001),
+                    schedule=lecture.get("schedule", "constant"),
+                    augment_shift=lecture.get("augment_shift", 0),
                     validation_split=0.0,
                     seed=seed,
                     precision=precision,
@@ -117,7 +129,8 @@ def main() -> None:
                 run = train_one(architecture, data, settings)
                 print(
                     f"    test accuracy {run['accuracy']:.4f} "
-                    f"({time.perf_counter() - started:.0f} s in all)",
+                    f"({time.perf_counter() - started:.0f} s in all, {run['wall_s']:.0f} s from "
+                    f"start to the test result; load average {load_average()})",
                     flush=True,
                 )
                 if args.save_dir:
@@ -131,7 +144,7 @@ def main() -> None:
     print()
     header = (
         f"{'model':<16} {'precision':<15} {'epochs':>6} {'seeds':>5} {'lecture':>8} "
-        f"{'ours mean':>9} {'± std':>6} {'min–max':>15} {'s/epoch':>8}"
+        f"{'ours mean':>9} {'± std':>6} {'min–max':>15} {'s/epoch':>8} {'wall s':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -144,11 +157,15 @@ def main() -> None:
             f"{architecture.key:<16} {precision:<15} {epochs:>6} {len(runs):>5} "
             f"{f'{lecture:.2%}' if lecture else '—':>8} {mean:9.2%} {spread:6.2%} "
             f"{f'{min(accuracies):.2%}–{max(accuracies):.2%}':>15} "
-            f"{statistics.mean(run['seconds_per_epoch'] for run in runs):8.1f}"
+            f"{statistics.mean(run['seconds_per_epoch'] for run in runs):8.1f} "
+            f"{statistics.mean(run['wall_s'] for run in runs):7.0f}"
         )
         if architecture.key == "exercise":
             verdict = "meets" if mean >= EXERCISE_TARGET else "MISSES"
-            print(f"{'':<16} exercise {verdict} the {EXERCISE_TARGET:.1%} target on average")
+            print(f"{'':<16} exercise {verdict} the {EXERCISE_TARGET:.1%} target on average;")
+            below = [run for run in runs if run["accuracy"] < EXERCISE_TARGET]
+            print(f"{'':<16} {len(below)} of {len(runs)} seeds below it")
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,9 @@ class Architecture:
     lecture_settings: dict[str, Any] | None = None  # epochs, batch_size, optimizer, ...
     # (layer index, shape the lecture's comment states, why it differs or "" if it agrees)
     lecture_shapes: tuple[tuple[int, str, str], ...] = ()
+    # Settings this design is trained with where they differ from `lecture_settings` (the
+    # summary says why): epochs, batch_size, optimizer, learning_rate, schedule, augment_shift.
+    recipe: dict[str, Any] | None = None
     published_params: int | None = None  # the count the source states, where it states one
     count_note: str = ""  # why our count differs from the published one, where it does
 
@@ -448,18 +451,14 @@ _ENTRIES = (
             "Exercise (CNN Lab's design)",
             (
                 Input(shape=(28, 28, 1)),
-                _conv(16, 3),
-                BatchNormalization(),
                 _conv(32, 3),
                 BatchNormalization(),
                 MaxPooling2D(pool_size=2),
-                _conv(32, 3),
-                BatchNormalization(),
                 _conv(64, 3),
                 BatchNormalization(),
                 MaxPooling2D(pool_size=2),
-                Dropout(0.25),
                 Flatten(),
+                Dropout(0.25),
                 Dense(128),
                 Dropout(0.5),
                 Dense(10, activation="softmax"),
@@ -471,19 +470,26 @@ _ENTRIES = (
         "in the text; this design is CNN Lab's own.",
         summary="The lecture asks for an MNIST model that reaches at least 99.3% test accuracy "
         "(its own run's log shows 99.35%), but the figure with the intended structure is "
-        "missing from the text. This design is ours: two blocks of two 3×3 convolutions "
-        "(16 then 32 filters, pool, 32 then 64, pool), each followed by batch normalisation, "
-        "trained like the lecture's models (12 epochs, batch 128, Adam). Stacking two small "
-        "convolutions sees as far as one 5×5 with fewer weights, and batch normalisation lets "
-        "Adam train the deeper stack fast. Dropout sits only in the classifier, after the last "
-        "normalisation: placed before one, it makes the statistics the layer learns in "
-        "training differ from what it sees at test time. The first stage is kept narrow "
-        "because it works on the full-size image: the whole network costs under twice the "
-        "multiply-accumulates of the two-convolution model, so it stays quick on a CPU. "
-        "Trained this way with seeds 0, 1 and 2 it reached 99.42%, 99.33% and 99.38% "
-        "(mean 99.38%).",
+        "missing from the text. This design is ours, and it keeps the lecture's two-convolution "
+        "model (32 then 64 filters of 3×3, each followed by 2×2 pooling, then 128 hidden units) "
+        "with three changes, each for a reason. (1) Batch normalisation after each "
+        "convolution keeps every layer's inputs at a steady scale, so Adam can take larger "
+        "useful steps; dropout sits only in the classifier, after the last normalisation: "
+        "placed before one, it makes the statistics the layer learns in training differ from "
+        "what it sees at test time. (2) A cosine learning-rate schedule: the rate starts at "
+        "Adam's 0.001 and falls smoothly to zero at the last batch, so the last epochs fine-"
+        "tune instead of jumping around the best weights. (3) Each training image is shifted "
+        "at random by up to 2 pixels, so the model learns that a digit moved a little is the "
+        "same digit. It trains like the lecture's models otherwise: 12 epochs, batch 128, "
+        "Adam, every training image. What each change bought, measured on this project's "
+        "benchmark (`benchmarks/lecture_table.py`, real MNIST, 12 epochs): the lecture's "
+        "two-convolution model alone reached 99.29% (seed 0) at 8.4 s per epoch; the previous "
+        "exercise design (two blocks of two convolutions, 16-32 and 32-64 filters, batch "
+        "normalisation, constant rate, no shifts) reached 99.20% (seed 0) at 24.5 s per epoch, "
+        "295 s in all: three times the cost, and not better.",
         lecture_accuracy=0.9935,
         lecture_settings=dict(LECTURE_MNIST_SETTINGS),
+        recipe={**LECTURE_MNIST_SETTINGS, "schedule": "cosine", "augment_shift": 2},
     ),
     Architecture(
         key="convnetjs_cifar10",

@@ -148,6 +148,36 @@ def test_trains_new_members_through_the_engine_and_builds_the_ensemble(small_hom
     assert bundle["validation_images"] == 60
 
 
+def test_fast_best_setting_trains_exercise_members_with_their_recipe(small_home):
+    at = _open()
+    at.button(key="ensemble_fast_best").click().run()
+    assert not at.exception
+    assert at.selectbox(key="ensemble_w_architecture_mnist").value == "exercise"
+    assert at.slider(key="ensemble_w_count").value == 5
+    assert at.slider(key="ensemble_w_epochs").value == 12
+    assert at.slider(key="ensemble_w_shift").value == 2
+    assert at.toggle(key="ensemble_w_cosine").value is True
+    # Shortened for the test: two members, one epoch.
+    at.slider(key="ensemble_w_count").set_value(2)
+    at.slider(key="ensemble_w_epochs").set_value(1)
+    next(b for b in at.button if b.label == "Train the members").click().run()
+    assert not at.exception
+    runs = at.session_state["ensemble_state"].member_runs
+    assert len(runs) == 2
+    for entry in runs:
+        job = entry["run"].job
+        assert job.wait(TIMEOUT)
+        snap = job.snapshot()
+        assert snap["state"] == "finished"
+        assert snap["settings"]["schedule"] == "cosine"
+        assert snap["settings"]["augment_shift"] == 2
+        assert snap["learning_rate_now"] < 0.1 * snap["learning_rate"]  # it fell
+    at.run()
+    assert not at.exception
+    models = at.session_state["models"]
+    assert {record.settings["architecture"] for record in models.values()} == {"exercise"}
+
+
 def test_members_of_unknown_training_data_get_average_and_vote_only(small_home):
     mnist = datasets.load_mnist()
     records = {name: _tiny_record(name, mnist, seed, epochs=0) for seed, name in enumerate("xy")}

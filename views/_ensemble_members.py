@@ -20,6 +20,23 @@ from views._trainer import progress as trainer_progress
 
 TRAIN_SIZES = (1000, 2000, 5000, 10_000, 20_000, 0)  # 0: the whole training set
 VALIDATION_SPLIT = 0.1  # as the MNIST page trains; the held-out tenth weighs the members
+# The fast best setting (`benchmarks/ensemble.py --settings fast`): five members of the
+# exercise design, each trained with its recipe on every image (the tenth held out).
+FAST_BEST = {
+    "ensemble_w_data": "mnist",
+    "ensemble_w_mode": "seeds",
+    "ensemble_w_architecture_mnist": "exercise",
+    "ensemble_w_count": 5,
+    "ensemble_w_epochs": registry.get("exercise").recipe["epochs"],
+    "ensemble_w_train_images": 0,
+    "ensemble_w_shift": registry.get("exercise").recipe["augment_shift"],
+    "ensemble_w_cosine": registry.get("exercise").recipe["schedule"] == "cosine",
+}
+
+
+def use_fast_best() -> None:
+    """Button callback: the widgets take the fast best setting."""
+    st.session_state.update(FAST_BEST)
 
 
 def _initial(key: str, value) -> str:
@@ -85,6 +102,11 @@ def train_panel() -> None:
         key=_initial("ensemble_w_shift", 0),
         help=_("Data augmentation: each batch is moved by up to this many pixels."),
     )
+    cosine = right.toggle(
+        _("Cosine learning-rate schedule"),
+        key=_initial("ensemble_w_cosine", False),
+        help=_("The rate falls from 0.001 to zero by each member's last batch."),
+    )
     seed = right.number_input(_("First seed"), 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
     right.caption(
         _(
@@ -92,11 +114,23 @@ def train_panel() -> None:
             "is held out for validation."
         ).format(share=f"{VALIDATION_SPLIT:.0%}")
     )
-    if st.button(_("Train the members"), icon=":material/model_training:", disabled=busy):
-        _start(name, architectures, per, epochs, size, shift, int(seed))
+    train, fast = st.columns(2)
+    fast.button(
+        _("Fast best setting"),
+        key="ensemble_fast_best",
+        on_click=use_fast_best,
+        disabled=busy,
+        help=_(
+            "Five members of the exercise design, each with its recipe: 12 epochs, a cosine "
+            "schedule and shifts of up to 2 pixels, on every training image."
+        ),
+    )
+    if train.button(_("Train the members"), icon=":material/model_training:", disabled=busy):
+        schedule = "cosine" if cosine else "constant"
+        _start(name, architectures, per, epochs, size, shift, schedule, int(seed))
 
 
-def _start(name, architectures, per, epochs, size, shift, seed) -> None:
+def _start(name, architectures, per, epochs, size, shift, schedule, seed) -> None:
     state = _state.ensemble()
     try:
         specs = ensemble.plan_members(
@@ -105,6 +139,7 @@ def _start(name, architectures, per, epochs, size, shift, seed) -> None:
         settings = TrainSettings(
             epochs=epochs,
             batch_size=128,
+            schedule=schedule,
             validation_split=VALIDATION_SPLIT,
             augment_shift=shift,
             augment_flip=name == "cifar10" and shift > 0,

@@ -20,10 +20,14 @@ from cnnlib.layers import Network
 from cnnlib.precision import PRECISIONS
 from cnnlib.profiles import DatasetProfile
 from cnnlib.runs import duration_text, estimate_epoch_seconds, network_problem
-from cnnlib.training import OPTIMIZERS, TrainSettings
+from cnnlib.training import OPTIMIZERS, SCHEDULES, TrainSettings
 from views._trainer_network import first_value, network_panel
 
 BATCH_SIZES = [1, 4, 8, 16, 32, 64, 128, 256, 512]
+SCHEDULE_WORDS = {
+    "constant": N_("constant (as the lecture)"),
+    "cosine": N_("cosine: falls to zero by the last batch"),
+}
 PRECISION_WORDS = {
     "auto": N_("auto (bfloat16 where the CPU computes it natively)"),
     "float32": N_("float32 (as the lecture)"),
@@ -131,6 +135,19 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
             args=("learning_rate",),
             help=_("Changes apply to a running job from its next batch."),
         )
+        schedule = widget(
+            st,
+            "selectbox",
+            _("Learning-rate schedule"),
+            "schedule",
+            p.get("schedule", "constant"),
+            options=SCHEDULES,
+            format_func={key: _(words) for key, words in SCHEDULE_WORDS.items()}.get,
+            help=_(
+                "Cosine starts at the learning rate above and lowers it smoothly to zero at the "
+                "end of the run, so the last epochs make small, careful steps."
+            ),
+        )
         momentum = widget(
             st,
             "slider",
@@ -180,7 +197,7 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
             "selectbox",
             _("Precision"),
             "precision",
-            "float32" if page == "mnist" else "auto",
+            p.get("precision", "auto"),
             options=PRECISIONS,
             # Translated now, in this script run: a format function may be called elsewhere.
             format_func={key: _(words) for key, words in PRECISION_WORDS.items()}.get,
@@ -193,6 +210,7 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         "batch_size": int(batch_size),
         "optimizer": optimizer,
         "learning_rate": float(learning_rate),
+        "schedule": schedule,
         "momentum": float(momentum),
         "weight_decay": float(weight_decay),
         "validation_split": 0.1 if validation else 0.0,
