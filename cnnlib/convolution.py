@@ -32,6 +32,7 @@ from cnnlib.arithmetic import (
     transposed_output_size,
     transposed_size_formula,
 )
+from cnnlib.i18n import N_
 from cnnlib.layers import INTERPOLATIONS
 
 PADDINGS = ("valid", "same")
@@ -799,10 +800,10 @@ def relu(x: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class ClassicKernel:
     key: str
-    title: str
+    title: str  # marked for translation; translate it with `_()` where shown
     family: str  # "edge", "blur", "sharpen" or "emboss"
     weights: np.ndarray  # (kh, kw)
-    what: str  # what the map shows, in a sentence
+    what: str  # what the map shows, in a sentence; marked for translation like `title`
 
 
 def _kernel(key: str, title: str, family: str, weights: list[list[float]], what: str):
@@ -816,52 +817,52 @@ KERNELS: dict[str, ClassicKernel] = {
     for k in (
         _kernel(
             "sobel_x",
-            "Sobel x (vertical edges)",
+            N_("Sobel x (vertical edges)"),
             "edge",
             [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
-            "Bright where the image gets brighter from left to right: vertical edges.",
+            N_("Bright where the image gets brighter from left to right: vertical edges."),
         ),
         _kernel(
             "sobel_y",
-            "Sobel y (horizontal edges)",
+            N_("Sobel y (horizontal edges)"),
             "edge",
             [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
-            "Bright where the image gets brighter from top to bottom: horizontal edges.",
+            N_("Bright where the image gets brighter from top to bottom: horizontal edges."),
         ),
         _kernel(
             "laplacian",
-            "Laplacian (all edges)",
+            N_("Laplacian (all edges)"),
             "edge",
             [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
-            "Responds where a pixel differs from its neighbours, in any direction.",
+            N_("Responds where a pixel differs from its neighbours, in any direction."),
         ),
         _kernel(
             "box_blur",
-            "Box blur",
+            N_("Box blur"),
             "blur",
             [[1 / 9] * 3] * 3,
-            "Each output is the plain average of its 3×3 neighbourhood.",
+            N_("Each output is the plain average of its 3×3 neighbourhood."),
         ),
         _kernel(
             "gaussian_blur",
-            "Gaussian blur",
+            N_("Gaussian blur"),
             "blur",
             [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]],
-            "A weighted average that favours the centre: smoother than the box.",
+            N_("A weighted average that favours the centre: smoother than the box."),
         ),
         _kernel(
             "sharpen",
-            "Sharpen",
+            N_("Sharpen"),
             "sharpen",
             [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
-            "The pixel plus its difference from its neighbours: edges stand out.",
+            N_("The pixel plus its difference from its neighbours: edges stand out."),
         ),
         _kernel(
             "emboss",
-            "Emboss",
+            N_("Emboss"),
             "emboss",
             [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
-            "Light from the top left: strokes look raised.",
+            N_("Light from the top left: strokes look raised."),
         ),
     )
 }

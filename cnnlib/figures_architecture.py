@@ -453,7 +453,7 @@ def activation_maps_figure(image: np.ndarray, maps: list[Any], height: int = 520
     count = len(maps)
     titles = (
         [_("image")]
-        + [m.kernel.title for m in maps]
+        + [_(m.kernel.title) for m in maps]
         + [""]
         + [_("after ReLU ({share} active)").format(share=f"{m.active_fraction:.0%}") for m in maps]
     )

@@ -107,7 +107,7 @@ def convolution_concept() -> None:
     with cols[2]:
         padding = st.selectbox(_("Padding"), cv.PADDINGS, key="explorer_w_conv_pad")
         names = [k.key for k in cv.KERNELS.values()] if kernel_size == 3 else []
-        titles = {key: cv.KERNELS[key].title for key in names}
+        titles = {key: _(cv.KERNELS[key].title) for key in names}
         titles[RANDOM_KERNEL] = _(RANDOM_KERNEL)
         kernel_name = st.selectbox(
             _("Kernel"),
@@ -270,7 +270,8 @@ def activation_concept() -> None:
         _("Kernels"),
         list(cv.KERNELS),
         default=["sobel_x", "sobel_y", "laplacian", "gaussian_blur", "sharpen"],
-        format_func=lambda k: cv.KERNELS[k].title,
+        # Translated now, in this script run: a format function may be called elsewhere.
+        format_func={key: _(kernel.title) for key, kernel in cv.KERNELS.items()}.get,
         key="explorer_w_act_kernels",
     )
     if not keys:
@@ -283,6 +284,6 @@ def activation_concept() -> None:
             "[" + " ".join(cv.format_number(v, 2) for v in row) + "]" for row in item.kernel.weights
         )
         st.caption(
-            f"**{escape_markdown(item.kernel.title)}** "
-            f"{escape_markdown(f'{weights}: {item.kernel.what}')}"
+            f"**{escape_markdown(_(item.kernel.title))}** "
+            f"{escape_markdown(f'{weights}: {_(item.kernel.what)}')}"
         )
