@@ -347,3 +347,30 @@ def test_what_each_filter_looks_for_and_a_test_images_layers_large(small_home):
     captions = [text for element in at.get("image") for text in element.captions]
     assert "Test image 7" in captions
     assert any(title.startswith("conv") and "all 6 channels" in title for title in chart_titles(at))
+
+
+def test_the_exercise_design_offers_its_recipe_and_trains_with_it(small_home):
+    at = open_page()
+    at.selectbox(key="mnist_w_network_mnist").set_value("exercise")
+    at.run()
+    assert at.selectbox(key="mnist_w_schedule").value == "constant"  # the lecture's way first
+    at.button(key="mnist_use_recipe").click()
+    at.run()
+    assert not at.exception
+    recipe = registry.get("exercise").recipe
+    assert at.number_input(key="mnist_w_epochs").value == recipe["epochs"] == 12
+    assert at.selectbox(key="mnist_w_schedule").value == recipe["schedule"] == "cosine"
+    assert at.slider(key="mnist_w_shift").value == recipe["augment_shift"] == 2
+    assert at.select_slider(key="mnist_w_train_size_mnist").value == 600  # all of the small set
+    assert not any(b.key == "mnist_use_recipe" for b in at.button)  # nothing left to apply
+    assert any("this design's recipe" in c.value for c in at.caption)
+    # A short run of it: the job trains with the schedule and the shifts.
+    at.number_input(key="mnist_w_epochs").set_value(1)
+    at.run()
+    at.button(key="mnist_start").click()
+    at.run()
+    job = at.session_state[_state.MNIST].run.job
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap["state"] == "finished"
+    assert (snap["settings"]["schedule"], snap["settings"]["augment_shift"]) == ("cosine", 2)

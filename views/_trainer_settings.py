@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from cnnlib import registry
 from cnnlib.arithmetic import analyse
 from cnnlib.i18n import N_, _, ngettext
 from cnnlib.layers import Network
@@ -220,6 +221,8 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
         "precision": precision,
         "test_each_epoch": bool(p.get("test_each_epoch", False)),
     }
+    if architecture is not None:
+        _recipe(page, architecture, values, sizes[-1], size_key)
     try:
         TrainSettings(**values)
     except ValueError as error:
@@ -238,6 +241,51 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
             )
         )
     return Choice(network, architecture, lecture, values, int(train_images), name or title, problem)
+
+
+RECIPE_WIDGETS = {  # recipe key -> the widget's key after the page's prefix
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "optimizer": "optimizer",
+    "learning_rate": "learning_rate",
+    "schedule": "schedule",
+    "augment_shift": "shift",
+}
+
+
+def _recipe(page: str, architecture: str, values: dict, all_images: int, size_key: str) -> None:
+    """Where the chosen design has a training recipe of its own, say what it changes from the
+    lecture's and offer it with one click."""
+    entry = registry.get(architecture)
+    if not entry.recipe:
+        return
+    recipe = {key: entry.recipe[key] for key in RECIPE_WIDGETS if key in entry.recipe}
+    if all(values[key] == value for key, value in recipe.items()):
+        st.caption(_("Training with this design's recipe."))
+        return
+
+    def use() -> None:
+        for key, value in recipe.items():
+            st.session_state[f"{page}_w_{RECIPE_WIDGETS[key]}"] = value
+        st.session_state[f"{page}_w_{size_key}"] = all_images
+
+    st.button(
+        _("Use this design's recipe"),
+        key=f"{page}_use_recipe",
+        on_click=use,
+        help=_(
+            "{epochs} epochs of batch {batch} with {optimizer} at {rate}, a {schedule} learning-"
+            "rate schedule and random shifts of up to {shift} pixels, on every training image. "
+            "The design's description says what each change buys."
+        ).format(
+            epochs=recipe.get("epochs", 12),
+            batch=recipe.get("batch_size", 128),
+            optimizer=recipe.get("optimizer", "adam"),
+            rate=f"{recipe.get('learning_rate', 1e-3):g}",
+            schedule=recipe.get("schedule", "constant"),
+            shift=recipe.get("augment_shift", 0),
+        ),
+    )
 
 
 def _cost(network: Network, values: dict, train_images: int, state) -> None:
