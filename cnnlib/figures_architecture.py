@@ -25,7 +25,7 @@ from cnnlib.convolution import (
     TransposedConvolution,
     format_number,
 )
-from cnnlib.i18n import _
+from cnnlib.i18n import N_, _
 
 HIGHLIGHT = "#d1242f"  # the window and the output cell being explained
 PADDING_FILL = "#eaeef2"  # zeros added by padding
@@ -72,28 +72,27 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 _SHORT = {
-    "Input": "input",
-    "Conv2D": "conv",
-    "Conv2DTranspose": "conv T",
-    "DepthwiseConv2D": "depthwise",
-    "SeparableConv2D": "separable",
-    "UpSampling2D": "upsample",
-    "MaxPooling2D": "max pool",
-    "AveragePooling2D": "avg pool",
-    "GlobalAveragePooling2D": "global avg",
-    "GlobalMaxPooling2D": "global max",
-    "ZeroPadding2D": "pad",
-    "Flatten": "flatten",
-    "Dense": "dense",
+    "Input": N_("input"),
+    "Conv2D": N_("conv"),
+    "Conv2DTranspose": N_("conv T"),
+    "DepthwiseConv2D": N_("depthwise"),
+    "SeparableConv2D": N_("separable"),
+    "UpSampling2D": N_("upsample"),
+    "MaxPooling2D": N_("max pool"),
+    "AveragePooling2D": N_("avg pool"),
+    "GlobalAveragePooling2D": N_("global avg"),
+    "GlobalMaxPooling2D": N_("global max"),
+    "ZeroPadding2D": N_("pad"),
+    "Flatten": N_("flatten"),
+    "Dense": N_("dense"),
 }
 
 
 def layer_label(row: Any) -> str:
     """A short name for a layer row: "conv", "max pool", or a block's own name."""
     if row.kind == "Parallel":
-        name = row.settings.split(":")[0] if ":" in row.settings else "block"
-        return name
-    return _SHORT.get(row.kind, row.kind)
+        return row.settings.split(":")[0] if ":" in row.settings else _("block")
+    return _(_SHORT[row.kind]) if row.kind in _SHORT else row.kind
 
 
 def volume_diagram(rows: list[Any], height: int = 430) -> go.Figure:
