@@ -11,7 +11,7 @@ import pytest
 from keras import layers
 
 from cnnlib.scheduler import JobScheduler
-from cnnlib.training import TrainingJob, TrainSettings
+from cnnlib.training import TrainingJob, TrainSettings, loop
 from cnnlib.training.settings import schedule_factor
 from cnnlib.training.steps import CallSizer, MultiStep
 from tests.test_training import small_cnn, stripe_data, wait_for
@@ -42,18 +42,20 @@ def test_a_stack_of_batches_trains_exactly_as_keras_does_batch_by_batch():
     xs = (data.x_train.astype("float32") / 255).reshape(6, 16, 9, 9, 1)
     ys = data.y_train.reshape(6, 16)
 
+    rates = [0.01, 0.005, 0.02, 0.001, 0.01, 0.003]  # a schedule changes it step by step
     reference = compiled_cnn(seed=3)
-    expected = [
-        reference.train_on_batch(x, y, return_dict=True) for x, y in zip(xs, ys, strict=True)
-    ]
+    expected = []
+    for x, y, rate in zip(xs, ys, rates, strict=True):
+        reference.optimizer.learning_rate = rate
+        expected.append(reference.train_on_batch(x, y, return_dict=True))
 
     model = compiled_cnn(seed=3)
     model.optimizer.build(model.trainable_variables)
     steps = MultiStep(model)
     assert steps.will_trace()
-    losses_a, accuracies_a = steps(xs[:4], ys[:4])
+    losses_a, accuracies_a = steps(xs[:4], ys[:4], rates[:4])
     assert not steps.will_trace()  # traced once for stacks of any length
-    losses_b, accuracies_b = steps(xs[4:], ys[4:])
+    losses_b, accuracies_b = steps(xs[4:], ys[4:], rates[4:])
     losses = np.concatenate([losses_a, losses_b])
     accuracies = np.concatenate([accuracies_a, accuracies_b])
 
@@ -66,6 +68,38 @@ def test_a_stack_of_batches_trains_exactly_as_keras_does_batch_by_batch():
     np.testing.assert_allclose(accuracies, running_accuracy, rtol=1e-5)
     for ours, theirs in zip(model.weights, reference.weights, strict=True):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+class OneBatchPerCall(CallSizer):
+    def batches(self) -> int:
+        return 1
+
+
+def test_how_batches_are_grouped_into_calls_does_not_change_the_run(monkeypatch):
+    """The same seed with a cosine schedule and shifts: one batch per call, or as many as
+    fit in 0.1 s, gives the same losses batch by batch."""
+
+    def run() -> dict:
+        settings = TrainSettings(
+            epochs=2,
+            batch_size=16,
+            learning_rate=0.01,
+            schedule="cosine",
+            augment_shift=1,
+            validation_split=0.0,
+            precision="float32",
+        )
+        job = TrainingJob(small_cnn, stripe_data(), settings, scheduler=JobScheduler(1)).start()
+        assert job.wait(60)
+        return job.snapshot()
+
+    grouped = run()
+    monkeypatch.setattr(loop, "CallSizer", OneBatchPerCall)
+    single = run()
+    assert grouped["state"] == single["state"] == "finished"
+    losses = grouped["batch_history"]["loss"]
+    assert len(losses) == 40
+    np.testing.assert_allclose(losses, single["batch_history"]["loss"], rtol=1e-4, atol=1e-6)
 
 
 def test_calls_are_sized_to_the_target_length():

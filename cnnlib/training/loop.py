@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -61,11 +61,10 @@ class _Loop:
     decayed: list
     loss_smooth: MovingAverage
     accuracy_smooth: MovingAverage
+    sizer: CallSizer  # how many batches each compiled call runs
     next_probe: float = 0.0
     next_decay_loss: float = 0.0
     diverging_batches: int = 0  # consecutive batches whose loss is far above chance level
-    # How many batches each compiled call runs.
-    sizer: CallSizer = field(default_factory=CallSizer)
     # Prepares the next batch (gather, augment, scale) while the current one trains.
     preparer: ThreadPoolExecutor | None = None
 
@@ -112,6 +111,7 @@ def train(job) -> None:
         loss_smooth=MovingAverage(window),
         accuracy_smooth=MovingAverage(window),
         preparer=ThreadPoolExecutor(1, thread_name_prefix="batch preparation"),
+        sizer=CallSizer(),
     )
     test_probabilities = None
     completed = False
@@ -187,11 +187,7 @@ def _train_epoch(job, model: keras.Model, epoch: int, loop: _Loop):
         full = (count - start) // size
         if full == 0:
             return count - start, 1  # the epoch's last, smaller batch
-        most = loop.sizer.batches()
-        if settings.schedule != "constant":
-            # The rate is set per call: a call covers at most 1% of the run.
-            most = min(most, max(1, job._examples_total // (100 * size)))
-        return size, min(full, most)
+        return size, min(full, loop.sizer.batches())
 
     # The stack being prepared in the background for the next call. Batches are prepared
     # strictly one after another, so the random draws come in the same order as one batch
@@ -207,7 +203,6 @@ def _train_epoch(job, model: keras.Model, epoch: int, loop: _Loop):
             if resumed_at is not None:
                 seconds += previous_end - started
                 started = previous_end = resumed_at
-        _schedule_rate(job, model)
         size, batches = plan(position)
         if ahead is not None and (ahead[0], ahead[1]) == (position, size):
             stack = ahead[2].result()
@@ -224,7 +219,8 @@ def _train_epoch(job, model: keras.Model, epoch: int, loop: _Loop):
         inputs = stack.inputs
         tracing = loop.train_function.will_trace()
         step_started = time.perf_counter()
-        running_losses, running_accuracies = loop.train_function(inputs, stack.y)
+        rates = _scheduled_rates(job, len(stack.y), stack.size)
+        running_losses, running_accuracies = loop.train_function(inputs, stack.y, rates)
         step_ended = time.perf_counter()
         if not tracing:
             loop.sizer.record(step_ended - step_started, len(stack.y))
@@ -381,15 +377,22 @@ def _apply(job, model: keras.Model, pending: dict) -> bool:
     return retrace
 
 
+def _scheduled_rates(job, batches: int, size: int) -> list[float]:
+    """The learning rate of each of the next `batches` steps: the chosen rate times the
+    schedule's factor for how far the run will have come at that step."""
+    total, seen, base = job._examples_total, job._examples_seen, job._learning_rate
+    schedule = job.settings.schedule
+    rates = [base * schedule_factor(schedule, (seen + i * size) / total) for i in range(batches)]
+    with job._lock:
+        job._rate_now = rates[-1]
+    return rates
+
+
 def _schedule_rate(job, model: keras.Model) -> None:
-    """Give the optimizer the chosen learning rate times the schedule's factor for how far the
-    run has come. The rate lives in a variable the compiled step reads: no retrace."""
-    progress = job._examples_seen / job._examples_total
-    rate = job._learning_rate * schedule_factor(job.settings.schedule, progress)
-    if rate != job._rate_now:
-        model.optimizer.learning_rate = rate
-        with job._lock:
-            job._rate_now = rate
+    """Give the optimizer the rate the next step will use (the steps set it themselves;
+    this shows a change at once, while the job is paused too). The rate lives in a
+    variable the compiled step reads: no retrace."""
+    model.optimizer.learning_rate = _scheduled_rates(job, 1, 1)[0]
 
 
 def _run_probe(job, model, inputs, x_batch, y_batch, epoch: int, batch: int) -> None:

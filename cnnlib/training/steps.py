@@ -28,9 +28,10 @@ class MultiStep:
     """`model.train_step` over a stack of batches in one compiled call, traced once for stacks
     of any length and batch size.
 
-    Call with xs of shape (k, batch, ...) float32 and ys of shape (k, batch); returns two
-    NumPy arrays of k values: the running mean loss and accuracy after each batch (Keras's
-    metrics accumulate over the epoch until `model.reset_metrics()`).
+    Call with xs of shape (k, batch, ...) float32, ys of shape (k, batch) and the learning
+    rate of each of the k steps (a schedule changes it step by step, inside the call); returns
+    two NumPy arrays of k values: the running mean loss and accuracy after each batch
+    (Keras's metrics accumulate over the epoch until `model.reset_metrics()`).
     """
 
     def __init__(self, model) -> None:
@@ -45,14 +46,17 @@ class MultiStep:
         signature = [
             tf.TensorSpec((None, None, *xs.shape[2:]), tf.as_dtype(xs.dtype)),
             tf.TensorSpec((None, None, *ys.shape[2:]), tf.as_dtype(ys.dtype)),
+            tf.TensorSpec((None,), tf.float32),
         ]
+        rate = model.optimizer.learning_rate  # the variable the optimizer reads
 
         @tf.function(input_signature=signature)
-        def run(xs, ys):
+        def run(xs, ys, rates):
             count = tf.shape(xs)[0]
             losses = tf.TensorArray(tf.float32, size=count)
             accuracies = tf.TensorArray(tf.float32, size=count)
             for index in tf.range(count):
+                rate.assign(tf.cast(rates[index], rate.dtype))
                 logs = model.train_step((xs[index], ys[index]))
                 losses = losses.write(index, tf.cast(logs["loss"], tf.float32))
                 accuracies = accuracies.write(index, tf.cast(logs["accuracy"], tf.float32))
@@ -65,10 +69,12 @@ class MultiStep:
         speed."""
         return self._run is None
 
-    def __call__(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, xs: np.ndarray, ys: np.ndarray, rates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         if self._run is None:
             self._run = self._trace(xs, ys)
-        losses, accuracies = self._run(xs, ys)
+        losses, accuracies = self._run(xs, ys, np.asarray(rates, np.float32))
         return losses.numpy(), accuracies.numpy()
 
 
