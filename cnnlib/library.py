@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlib.datasets import CIFAR10_CLASS_NAMES, MNIST_CLASS_NAMES
+from cnnlib.i18n import _
 from cnnlib.layers import Network
 from cnnlib.paths import models_dir
 
@@ -144,11 +145,17 @@ def release(record: ModelRecord) -> None:
 def record_to_bytes(record: ModelRecord) -> bytes:
     """The record as a `.keras` file: Keras's own entries plus `cnnlab.json`."""
     if record.model is None:
-        raise ValueError(f"The model {record.name!r} was released; train or load it again.")
+        raise ValueError(
+            _("The model {name} was released; train or load it again.").format(
+                name=repr(record.name)
+            )
+        )
     try:
         metadata = json.dumps(record.metadata(), default=_plain, indent=1)
     except TypeError as err:
-        raise ValueError(f"The model's settings cannot be saved: {err}.") from None
+        raise ValueError(
+            _("The model's settings cannot be saved: {error}.").format(error=err)
+        ) from None
     try:
         with tempfile.TemporaryDirectory(prefix="cnnlab-") as folder:
             path = Path(folder) / "model.keras"
@@ -158,8 +165,10 @@ def record_to_bytes(record: ModelRecord) -> bytes:
             return path.read_bytes()
     except OSError as err:
         raise ValueError(
-            f"The model {record.name!r} could not be written ({err.strerror or err}). The "
-            "server's temporary folder may be full; try again later or tell the teacher."
+            _(
+                "The model {name} could not be written ({error}). The server's temporary folder "
+                "may be full; try again later or tell the teacher."
+            ).format(name=repr(record.name), error=err.strerror or err)
         ) from None
 
 
@@ -198,14 +207,20 @@ def record_from_bytes(
     input_shape, classes = _model_io(model)
     if expected_input_shape is not None and tuple(expected_input_shape) != input_shape:
         raise ValueError(
-            f"This model takes {_shape_text(input_shape)} inputs, but this page feeds it "
-            f"{_shape_text(tuple(expected_input_shape))} images. Upload a model trained on "
-            "this page's dataset."
+            _(
+                "This model takes {shape} inputs, but this page feeds it {page_shape} images. "
+                "Upload a model trained on this page's dataset."
+            ).format(
+                shape=_shape_text(input_shape),
+                page_shape=_shape_text(tuple(expected_input_shape)),
+            )
         )
     if expected_classes is not None and expected_classes != classes:
         raise ValueError(
-            f"This model answers with {classes} classes, but this page has {expected_classes}. "
-            "Upload a model trained on this page's dataset."
+            _(
+                "This model answers with {classes} classes, but this page has {expected}. "
+                "Upload a model trained on this page's dataset."
+            ).format(classes=classes, expected=expected_classes)
         )
     if metadata is None:
         return _inferred_record(model, input_shape, classes, name)
@@ -214,11 +229,13 @@ def record_from_bytes(
 
 def _open_archive(data: bytes) -> zipfile.ZipFile:
     if not data:
-        raise ValueError("The file is empty. Choose a .keras model file.")
+        raise ValueError(_("The file is empty. Choose a .keras model file."))
     if data.startswith(b"\x89HDF"):
         raise ValueError(
-            "This is an old-style HDF5 (.h5) model. CNN Lab reads .keras files: load it in "
-            "Keras and save it again with model.save('name.keras')."
+            _(
+                "This is an old-style HDF5 (.h5) model. CNN Lab reads .keras files: load it in "
+                "Keras and save it again with model.save('name.keras')."
+            )
         )
     _check_directory(data)
     try:
@@ -226,18 +243,22 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
     except zipfile.BadZipFile:
         if data.startswith(b"PK\x03\x04"):
             raise ValueError(
-                "The file is truncated or damaged (its zip directory is missing). "
-                "Download or copy it again and upload the complete file."
+                _(
+                    "The file is truncated or damaged (its zip directory is missing). Download "
+                    "or copy it again and upload the complete file."
+                )
             ) from None
         raise ValueError(
-            "This is not a Keras model file. Upload a .keras file saved with model.save."
+            _("This is not a Keras model file. Upload a .keras file saved with model.save.")
         ) from None
     names = archive.namelist()
     if _KERAS_CONFIG not in names or not any(entry in names for entry in _KERAS_WEIGHTS):
         archive.close()
         raise ValueError(
-            "This zip file is not a Keras model (it has no config.json and weights). "
-            "Upload a .keras file saved with model.save."
+            _(
+                "This zip file is not a Keras model (it has no config.json and weights). "
+                "Upload a .keras file saved with model.save."
+            )
         )
     members = archive.infolist()
     unpacked = sum(info.file_size for info in members)
@@ -247,11 +268,16 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
     elif unpacked > MAX_UNPACKED_BYTES or (
         unpacked > _BOMB_FLOOR_BYTES and unpacked > _BOMB_RATIO * len(data)
     ):
-        problem = (
-            f"The file's {len(members)} entries would unpack to {unpacked:,} bytes from "
-            f"{len(data):,}; a model file unpacks to at most {MAX_UNPACKED_BYTES:,}, and "
-            "weights do not shrink that much when zipped. CNN Lab did not unpack it. Upload the "
-            ".keras file exactly as model.save wrote it, with nothing added."
+        problem = _(
+            "The file's {count} entries would unpack to {unpacked} bytes from {size}; a model "
+            "file unpacks to at most {limit}, and weights do not shrink that much when zipped. "
+            "CNN Lab did not unpack it. Upload the .keras file exactly as model.save wrote it, "
+            "with nothing added."
+        ).format(
+            count=len(members),
+            unpacked=f"{unpacked:,}",
+            size=f"{len(data):,}",
+            limit=f"{MAX_UNPACKED_BYTES:,}",
         )
     if problem is not None:
         archive.close()
@@ -262,8 +288,10 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
         ):
             archive.close()
             raise ValueError(
-                f"The file's entry {info.filename!r} unpacks to {info.file_size:,} bytes; "
-                "refusing it. Upload a .keras file saved with model.save."
+                _(
+                    "The file's entry {entry} unpacks to {size} bytes; refusing it. Upload a "
+                    ".keras file saved with model.save."
+                ).format(entry=repr(info.filename), size=f"{info.file_size:,}")
             )
     try:
         damaged = archive.testzip()
@@ -272,8 +300,10 @@ def _open_archive(data: bytes) -> zipfile.ZipFile:
     if damaged is not None:
         archive.close()
         raise ValueError(
-            "The file is truncated or damaged (an entry fails its checksum). "
-            "Download or copy it again and upload the complete file."
+            _(
+                "The file is truncated or damaged (an entry fails its checksum). Download or "
+                "copy it again and upload the complete file."
+            )
         )
     return archive
 
@@ -291,14 +321,17 @@ def _check_directory(data: bytes) -> None:
 
 
 def _too_many_members(entries: int, directory_bytes: int | None = None) -> str:
-    listed = f"{entries:,} entries" + (
-        f" in a {directory_bytes:,}-byte directory" if directory_bytes is not None else ""
-    )
-    return (
-        f"The file lists {listed}; a Keras model file has a handful (config.json, "
-        f"metadata.json, the weights), and CNN Lab reads at most {MAX_MEMBERS}. Upload the "
-        ".keras file exactly as model.save wrote it, not a zip with other files added."
-    )
+    if directory_bytes is None:
+        listed = _("{count} entries").format(count=f"{entries:,}")
+    else:
+        listed = _("{count} entries in a {size}-byte directory").format(
+            count=f"{entries:,}", size=f"{directory_bytes:,}"
+        )
+    return _(
+        "The file lists {listed}; a Keras model file has a handful (config.json, metadata.json, "
+        "the weights), and CNN Lab reads at most {limit}. Upload the .keras file exactly as "
+        "model.save wrote it, not a zip with other files added."
+    ).format(listed=listed, limit=MAX_MEMBERS)
 
 
 def _read_json(archive: zipfile.ZipFile, entry: str) -> Any:
@@ -306,7 +339,9 @@ def _read_json(archive: zipfile.ZipFile, entry: str) -> Any:
         return json.loads(archive.read(entry))
     except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile, RecursionError):
         raise ValueError(
-            f"The file's {entry} is damaged. Save the model again and upload the new file."
+            _(
+                "The file's {entry} is damaged. Save the model again and upload the new file."
+            ).format(entry=entry)
         ) from None
 
 
@@ -317,8 +352,11 @@ def _refuse_code(config: Any) -> None:
         node = stack.pop()
         if isinstance(node, str) and _looks_like_bytecode(node):
             raise ValueError(
-                "This model contains Python code (a lambda function); CNN Lab never runs code "
-                "from a file. Rebuild the model with standard Keras layers and save it again."
+                _(
+                    "This model contains Python code (a lambda function); CNN Lab never runs "
+                    "code from a file. Rebuild the model with standard Keras layers and save it "
+                    "again."
+                )
             )
         if isinstance(node, list):
             stack.extend(node)
@@ -328,15 +366,19 @@ def _refuse_code(config: Any) -> None:
         class_name = node.get("class_name")
         if class_name in _REFUSED_CLASSES:
             raise ValueError(
-                f"This model contains a {class_name.strip('_').title()} layer, which holds "
-                "Python code; CNN Lab never runs code from a file. Rebuild the model with "
-                "standard Keras layers and save it again."
+                _(
+                    "This model contains a {layer} layer, which holds Python code; CNN Lab never "
+                    "runs code from a file. Rebuild the model with standard Keras layers and "
+                    "save it again."
+                ).format(layer=class_name.strip("_").title())
             )
         module = node.get("module")
         if isinstance(module, str) and module != "keras" and not module.startswith("keras."):
             raise ValueError(
-                f"This model uses {class_name!r} from {module!r}, which is not part of Keras; "
-                "CNN Lab loads only models made of standard Keras layers."
+                _(
+                    "This model uses {layer} from {module}, which is not part of Keras; CNN Lab "
+                    "loads only models made of standard Keras layers."
+                ).format(layer=repr(class_name), module=repr(module))
             )
         stack.extend(node.values())
 
@@ -375,27 +417,35 @@ def _load_keras(archive: zipfile.ZipFile) -> Any:
             text = " ".join(str(err).split())
             if "lambda" in text.lower():
                 raise ValueError(
-                    "This model contains Python code (a lambda); CNN Lab never runs code "
-                    "from a file. Rebuild the model with standard Keras layers."
+                    _(
+                        "This model contains Python code (a lambda); CNN Lab never runs code "
+                        "from a file. Rebuild the model with standard Keras layers."
+                    )
                 ) from None
             raise ValueError(
-                f"Keras could not read this model ({type(err).__name__}: {text[:200]}). "
-                "Upload a .keras file saved with model.save."
+                _(
+                    "Keras could not read this model ({error}). Upload a .keras file saved with "
+                    "model.save."
+                ).format(error=f"{type(err).__name__}: {text[:200]}")
             ) from None
 
 
 def _model_io(model: Any) -> tuple[tuple[int, ...], int]:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(
-            "This model has several inputs or outputs; CNN Lab uses image classifiers with "
-            "one input and one output."
+            _(
+                "This model has several inputs or outputs; CNN Lab uses image classifiers with "
+                "one input and one output."
+            )
         )
     input_shape = tuple(model.inputs[0].shape[1:])
     output_shape = tuple(model.outputs[0].shape[1:])
     if any(size is None for size in input_shape) or len(output_shape) != 1:
         raise ValueError(
-            f"This model takes {input_shape} and returns {output_shape}; CNN Lab uses image "
-            "classifiers with a fixed input size and one score per class."
+            _(
+                "This model takes {input} and returns {output}; CNN Lab uses image classifiers "
+                "with a fixed input size and one score per class."
+            ).format(input=input_shape, output=output_shape)
         )
     return tuple(int(size) for size in input_shape), int(output_shape[0])
 
@@ -431,14 +481,16 @@ def _record_from_metadata(
 ) -> ModelRecord:
     def damaged(what: str) -> ValueError:
         return ValueError(
-            f"The file's CNN Lab metadata is damaged ({what}). Save the model again from "
-            "CNN Lab, or upload the plain Keras file."
+            _(
+                "The file's CNN Lab metadata is damaged ({what}). Save the model again from CNN "
+                "Lab, or upload the plain Keras file."
+            ).format(what=what)
         )
 
     if not isinstance(metadata, dict) or not isinstance(metadata.get("format"), int):
         raise damaged("not a metadata object")
     if metadata["format"] > METADATA_FORMAT:
-        raise ValueError("This file was saved by a newer CNN Lab; update CNN Lab to load it.")
+        raise ValueError(_("This file was saved by a newer CNN Lab; update CNN Lab to load it."))
     text_fields = ("name", "dataset", "created", "precision", "source")
     for key in text_fields:
         if not isinstance(metadata.get(key), str):
@@ -501,7 +553,9 @@ def save_record(record: ModelRecord, path: str | Path) -> Path:
     """Write `record` to `path` (a `.keras` file), replacing it in one step."""
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"Model files end in .keras; rename {path.name!r}.")
+        raise ValueError(
+            _("Model files end in .keras; rename {name}.").format(name=repr(path.name))
+        )
     _write_atomically(path, record_to_bytes(record), overwrite=True)
     return path
 
@@ -516,7 +570,7 @@ def load_record(
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ValueError(f"There is no model file {path.name!r}.") from None
+        raise ValueError(_("There is no model file {name}.").format(name=repr(path.name))) from None
     return record_from_bytes(data, expected_input_shape, expected_classes, name=path.stem)
 
 
@@ -541,8 +595,10 @@ def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
             os.link(temporary, path)
     except FileExistsError:
         raise ValueError(
-            f"A model named {path.stem!r} is already in the library; choose another name "
-            "or overwrite it."
+            _(
+                "A model named {name} is already in the library; choose another name or "
+                "overwrite it."
+            ).format(name=repr(path.stem))
         ) from None
     except OSError as err:
         raise _unwritable(path, err) from None
@@ -553,9 +609,11 @@ def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
 
 def _unwritable(path: Path, err: OSError) -> ValueError:
     return ValueError(
-        f"The model could not be saved as {path.name!r} ({err.strerror or err}). Try a "
-        "shorter name; if that fails too, the model folder may be full or read-only: "
-        "download the model instead and tell the teacher."
+        _(
+            "The model could not be saved as {name} ({error}). Try a shorter name; if that fails "
+            "too, the model folder may be full or read-only: download the model instead and tell "
+            "the teacher."
+        ).format(name=repr(path.name), error=err.strerror or err)
     )
 
 
@@ -571,23 +629,33 @@ def safe_name(name: str) -> str:
     bytes as a UTF-8 file name, where letters beyond ASCII (Hangul, accented) take 2 to 4.
     """
     if not isinstance(name, str):
-        raise ValueError("A model name must be text.")
+        raise ValueError(_("A model name must be text."))
     name = name.strip()
     if not name:
-        raise ValueError("Give the model a name.")
+        raise ValueError(_("Give the model a name."))
     if "/" in name or "\\" in name or "\x00" in name:
-        raise ValueError(f"A model name cannot contain '/' or '\\': {name!r}. Remove them.")
+        raise ValueError(
+            _("A model name cannot contain '/' or '\\': {name}. Remove them.").format(
+                name=repr(name)
+            )
+        )
     if name.startswith("."):
-        raise ValueError(f"A model name cannot start with a dot: {name!r}.")
+        raise ValueError(_("A model name cannot start with a dot: {name}.").format(name=repr(name)))
     if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"A model name has at most {MAX_NAME_LENGTH} characters; shorten it.")
+        raise ValueError(
+            _("A model name has at most {limit} characters; shorten it.").format(
+                limit=MAX_NAME_LENGTH
+            )
+        )
     safe = _UNSAFE.sub("_", name)
     size = len(safe.encode("utf-8"))
     if size > MAX_NAME_BYTES:
         raise ValueError(
-            f"A model name can take at most {MAX_NAME_BYTES} bytes as a file name, and this one "
-            f"takes {size} (a Hangul letter takes 3, a Latin letter 1). Shorten it, e.g. to "
-            f"{MAX_NAME_BYTES // 3} Hangul letters."
+            _(
+                "A model name can take at most {limit} bytes as a file name, and this one takes "
+                "{size} (a Hangul letter takes 3, a Latin letter 1). Shorten it, e.g. to "
+                "{letters} Hangul letters."
+            ).format(limit=MAX_NAME_BYTES, size=size, letters=MAX_NAME_BYTES // 3)
         )
     return safe
 
@@ -669,14 +737,18 @@ class ModelLibrary:
     ) -> ModelRecord:
         path = self.path(name)
         if not path.is_file():
-            raise ValueError(f"There is no model named {name!r} in the library.")
+            raise ValueError(
+                _("There is no model named {name} in the library.").format(name=repr(name))
+            )
         return load_record(path, expected_input_shape, expected_classes)
 
     def delete(self, name: str) -> None:
         try:
             self.path(name).unlink()
         except FileNotFoundError:
-            raise ValueError(f"There is no model named {name!r} in the library.") from None
+            raise ValueError(
+                _("There is no model named {name} in the library.").format(name=repr(name))
+            ) from None
 
 
 def _peek_metadata(path: Path) -> dict[str, Any]:
@@ -687,9 +759,9 @@ def _peek_metadata(path: Path) -> dict[str, Any]:
                 return {}
             metadata = json.loads(archive.read(METADATA_ENTRY))
     except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError, RecursionError):
-        raise ValueError("The file is damaged; delete it or save the model again.") from None
+        raise ValueError(_("The file is damaged; delete it or save the model again.")) from None
     if not isinstance(metadata, dict):
-        raise ValueError("The file's CNN Lab metadata is damaged.")
+        raise ValueError(_("The file's CNN Lab metadata is damaged."))
     accuracy = metadata.get("test_accuracy")
     return {
         "dataset": metadata.get("dataset") if isinstance(metadata.get("dataset"), str) else None,
