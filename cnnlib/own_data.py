@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from cnnlib.datasets import Dataset, DatasetError
+from cnnlib.i18n import _, ngettext
 from cnnlib.layers import (
     Conv2D,
     Dense,
@@ -277,16 +278,23 @@ def _open_zip(source, filename: str, limits: Limits) -> zipfile.ZipFile:
         source.seek(0)
     if size > limits.max_upload_bytes:
         raise OwnDataError(
-            f"{filename or 'The upload'} is {size / 2**20:,.1f} MB; the limit is "
-            f"{limits.max_upload_bytes / 2**20:,.0f} MB. Upload fewer or smaller images."
+            _(
+                "{file} is {size} MB; the limit is {limit} MB. Upload fewer or smaller images."
+            ).format(
+                file=filename or _("The upload"),
+                size=f"{size / 2**20:,.1f}",
+                limit=f"{limits.max_upload_bytes / 2**20:,.0f}",
+            )
         )
     try:
         archive = zipfile.ZipFile(source)
     # A damaged central directory can also surface as a ValueError (a negative seek).
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
         raise OwnDataError(
-            f"{filename or 'The upload'} is not a readable .zip or .npz file ({error}). Upload "
-            "a .zip of one folder per class, or a .npz saved with numpy.savez."
+            _(
+                "{file} is not a readable .zip or .npz file ({error}). Upload a .zip of one "
+                "folder per class, or a .npz saved with numpy.savez."
+            ).format(file=filename or _("The upload"), error=error)
         ) from None
     try:
         _check_directory(archive, filename, limits)
@@ -299,17 +307,24 @@ def _open_zip(source, filename: str, limits: Limits) -> zipfile.ZipFile:
 def _check_directory(archive: zipfile.ZipFile, filename: str, limits: Limits) -> None:
     """Refuse hostile or oversized archives from their directory alone."""
     infos = archive.infolist()
-    what = filename or "the upload"
+    what = filename or _("the upload")
     if len(infos) > limits.max_files:
         raise OwnDataError(
-            f"{what} holds {len(infos):,} files; the limit is {limits.max_files:,}. Upload "
-            "fewer images."
+            _("{file} holds {count} files; the limit is {limit}. Upload fewer images.").format(
+                file=what, count=f"{len(infos):,}", limit=f"{limits.max_files:,}"
+            )
         )
     unpacked = sum(info.file_size for info in infos)
     if unpacked > limits.max_unpacked_bytes:
         raise OwnDataError(
-            f"{what} would unpack to {unpacked / 2**20:,.0f} MB; the limit is "
-            f"{limits.max_unpacked_bytes / 2**20:,.0f} MB. Upload fewer or smaller images."
+            _(
+                "{file} would unpack to {size} MB; the limit is {limit} MB. Upload fewer or "
+                "smaller images."
+            ).format(
+                file=what,
+                size=f"{unpacked / 2**20:,.0f}",
+                limit=f"{limits.max_unpacked_bytes / 2**20:,.0f}",
+            )
         )
     seen = set()
     for info in infos:
@@ -372,7 +387,7 @@ def _is_junk(parts: tuple[str, ...]) -> bool:
 
 
 def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) -> UploadReport:
-    what = filename or "the upload"
+    what = filename or _("the upload")
     files: list[tuple[tuple[str, ...], zipfile.ZipInfo]] = []
     folders: set[tuple[str, ...]] = set()
     for info in archive.infolist():
@@ -385,7 +400,9 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
             files.append((parts, info))
             folders.update(parts[:depth] for depth in range(1, len(parts)))
     if not files:
-        raise OwnDataError(f"{what} is empty. Put one folder of images per class in the zip.")
+        raise OwnDataError(
+            _("{file} is empty. Put one folder of images per class in the zip.").format(file=what)
+        )
     images = [(p, i) for p, i in files if Path(p[-1]).suffix.lower() in IMAGE_SUFFIXES]
     # Other files never decide the layout: they are listed as skipped wherever they are.
     skipped = [
@@ -395,8 +412,10 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
     ]
     if not images:
         raise OwnDataError(
-            f"{what} holds no images, only {len(files):,} other files. Put PNG, JPEG, BMP, GIF "
-            "or WebP images in one folder per class."
+            _(
+                "{file} holds no images, only {count} other files. Put PNG, JPEG, BMP, GIF or "
+                "WebP images in one folder per class."
+            ).format(file=what, count=f"{len(files):,}")
         )
     prefix = _wrapper_prefix([parts for parts, _ in images])
     inner = {parts: parts[len(prefix) :] for parts, _ in images}
@@ -415,17 +434,21 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
     depth = 3 if split_tops else 2
     loose = [rel for rel in inner.values() if len(rel) < depth]
     nested = [rel for rel in inner.values() if len(rel) > depth]
-    where = "train/<class>/ or test/<class>/" if split_tops else "a class folder"
+    where = _("train/<class>/ or test/<class>/") if split_tops else _("a class folder")
     if loose:
         raise OwnDataError(
-            f"{what} has images outside any class folder, such as {'/'.join(loose[0])!r}. Put "
-            f"every image in {where}; a class is named after its folder."
+            _(
+                "{file} has images outside any class folder, such as {example}. Put every image "
+                "in {where}; a class is named after its folder."
+            ).format(file=what, example=repr("/".join(loose[0])), where=where)
         )
     if nested:
         raise OwnDataError(
-            f"{what} has folders inside class folders, such as {'/'.join(nested[0][:-1])!r}. "
-            f"Put each image directly in {where}: one folder level per class, so that no class "
-            "hides inside another."
+            _(
+                "{file} has folders inside class folders, such as {example}. Put each image "
+                "directly in {where}: one folder level per class, so that no class hides inside "
+                "another."
+            ).format(file=what, example=repr("/".join(nested[0][:-1])), where=where)
         )
     if split_tops:
         parts_found = {SPLIT_FOLDERS[top.lower()] for top in split_tops}
@@ -442,11 +465,18 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
     class_names = tuple(sorted(class_folders))
     label_of = {name: index for index, name in enumerate(class_names)}
     if len(class_names) < 2:
-        raise OwnDataError(
-            f"{what} has {'one class' if class_names else 'no class'} "
-            f"({', '.join(class_names) or 'no folders'}); a classifier needs at least two. Add "
-            "a folder of images for each other class."
+        message = (
+            _(
+                "{file} has one class ({names}); a classifier needs at least two. Add a folder of "
+                "images for each other class."
+            )
+            if class_names
+            else _(
+                "{file} has no class folder; a classifier needs at least two. Add a folder of "
+                "images for each class."
+            )
         )
+        raise OwnDataError(message.format(file=what, names=", ".join(class_names)))
     entries: list[_Entry] = []
     sizes: Counter = Counter()
     modes: Counter = Counter()
@@ -491,8 +521,10 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
         modes[mode] += 1
     if not entries:
         raise OwnDataError(
-            f"{what} holds no readable images ({len(skipped):,} files skipped). Put PNG, JPEG, "
-            "BMP, GIF or WebP images in the class folders."
+            _(
+                "{file} holds no readable images ({count} files skipped). Put PNG, JPEG, BMP, "
+                "GIF or WebP images in the class folders."
+            ).format(file=what, count=f"{len(skipped):,}")
         )
 
     def decode(entry: _Entry) -> Image.Image:
@@ -515,16 +547,20 @@ def _wrapper_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def _report(kind, filename, class_names, entries, skipped, sizes, modes, digests, decode):
-    what = filename or "the upload"
+    what = filename or _("the upload")
     counts = [0] * len(class_names)
     for entry in entries:
         counts[entry.label] += 1
     empty = [name for name, count in zip(class_names, counts, strict=True) if count == 0]
     if empty:
         raise OwnDataError(
-            f"The class{'es' if len(empty) > 1 else ''} {', '.join(map(repr, empty))} of "
-            f"{what} {'have' if len(empty) > 1 else 'has'} no readable images. Add images to "
-            "its folder or remove the folder (in a .npz: drop its class name)."
+            ngettext(
+                "The class {names} of {file} has no readable images. Add images to its folder "
+                "or remove the folder (in a .npz: drop its class name).",
+                "The classes {names} of {file} have no readable images. Add images to their "
+                "folders or remove the folders (in a .npz: drop their class names).",
+                len(empty),
+            ).format(names=", ".join(map(repr, empty)), file=what)
         )
     parts = sorted({entry.part for entry in entries if entry.part})
     part_counts = {}
@@ -539,16 +575,26 @@ def _report(kind, filename, class_names, entries, skipped, sizes, modes, digests
         missing = [name for name, n in zip(class_names, part_counts["train"], strict=True) if not n]
         if missing:
             raise OwnDataError(
-                f"The class{'es' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                f"of {what} {'have' if len(missing) > 1 else 'has'} test images but no training "
-                "images. Add training images for them, or remove them from test/."
+                ngettext(
+                    "The class {names} of {file} has test images but no training images. Add "
+                    "training images for it, or remove it from test/.",
+                    "The classes {names} of {file} have test images but no training images. Add "
+                    "training images for them, or remove them from test/.",
+                    len(missing),
+                ).format(names=", ".join(map(repr, missing)), file=what)
             )
         for part in [part for part in ("test", "val") if part in part_counts]:
             absent = [n for n, c in zip(class_names, part_counts[part], strict=True) if not c]
             if absent:
+                message = ngettext(
+                    "{count} class has no {part} images ({names}); its accuracy cannot be "
+                    "measured.",
+                    "{count} classes have no {part} images ({names}); their accuracy cannot be "
+                    "measured.",
+                    len(absent),
+                )
                 warnings.append(
-                    f"{len(absent)} class(es) have no {part} images ({', '.join(absent[:5])}); "
-                    "their accuracy cannot be measured."
+                    message.format(count=len(absent), part=part, names=", ".join(absent[:5]))
                 )
     else:
         few = [
@@ -558,26 +604,43 @@ def _report(kind, filename, class_names, entries, skipped, sizes, modes, digests
         ]
         if few:
             raise OwnDataError(
-                f"The class{'es' if len(few) > 1 else ''} {', '.join(map(repr, few))} of {what} "
-                f"{'have' if len(few) > 1 else 'has'} fewer than {MIN_IMAGES_PER_CLASS} images: "
-                "each class needs at least one for training, validation and test. Add images."
+                ngettext(
+                    "The class {names} of {file} has fewer than {least} images: each class needs "
+                    "at least one for training, validation and test. Add images.",
+                    "The classes {names} of {file} have fewer than {least} images: each class "
+                    "needs at least one for training, validation and test. Add images.",
+                    len(few),
+                ).format(names=", ".join(map(repr, few)), file=what, least=MIN_IMAGES_PER_CLASS)
             )
     groups = tuple(tuple(paths) for paths in digests.values() if len(paths) > 1)
     if groups:
         copies = sum(len(group) - 1 for group in groups)
         warnings.append(
-            f"{copies:,} file(s) are exact copies of another; duplicates are dropped on import "
-            "by default, so that no image is both trained on and tested on."
+            ngettext(
+                "{count} file is an exact copy of another; duplicates are dropped on import by "
+                "default, so that no image is both trained on and tested on.",
+                "{count} files are exact copies of another; duplicates are dropped on import by "
+                "default, so that no image is both trained on and tested on.",
+                copies,
+            ).format(count=f"{copies:,}")
         )
     imbalance = max(counts) / min(counts)
     if imbalance >= IMBALANCE_WARNING:
         big, small = class_names[counts.index(max(counts))], class_names[counts.index(min(counts))]
         warnings.append(
-            f"The classes are imbalanced: {big!r} has {imbalance:.1f}× the images of {small!r}. "
-            "A network can score well by favouring the large class; watch per-class accuracy."
+            _(
+                "The classes are imbalanced: {big} has {ratio}× the images of {small}. A network "
+                "can score well by favouring the large class; watch per-class accuracy."
+            ).format(big=repr(big), ratio=f"{imbalance:.1f}", small=repr(small))
         )
     if skipped:
-        warnings.append(f"{len(skipped):,} file(s) are not images or unreadable and are skipped.")
+        warnings.append(
+            ngettext(
+                "{count} file is not an image or unreadable and is skipped.",
+                "{count} files are not images or unreadable and are skipped.",
+                len(skipped),
+            ).format(count=f"{len(skipped):,}")
+        )
     samples = []
     for label in range(len(class_names)):
         chosen = [entry for entry in entries if entry.label == label][:SAMPLES_PER_CLASS]
