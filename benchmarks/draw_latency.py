@@ -4,20 +4,24 @@ the new reading on the screen.
 Starts the dashboard with a CNNLAB_HOME holding the real MNIST (fetched once into
 `test-output/draw-latency-home`, as `cnnlib.datasets` fetches it), trains a model through the
 page's Train tab as a student would (one epoch of the page's first run unless `--epochs` says
-otherwise), then draws ten digits with mouse strokes on the Draw tab in headless Chromium,
-clearing the canvas before each. Every stroke is timed in the browser: `performance.now()` at
-the mouse-up event, and again at the first animation frame after a MutationObserver saw the
-complete new reading in the DOM (the 28×28 view's new image, the digit read and its
-probability). The mouse-up → rerun request (the websocket message the canvas sends) part is
-printed beside it, so the canvas's own wait shows apart from the server's and the page's.
+otherwise), then draws ten digits (0-9; 4 in two strokes) with mouse strokes on the Draw tab in
+headless Chromium, clearing the canvas before each. Every stroke is timed in the browser with
+`performance.now()`: at the mouse-up event, and at the first animation frame after a
+MutationObserver saw the complete new reading in the DOM (the 28×28 view's new image, the digit
+read and its probability). Beside it: when the page sent the rerun request (its first websocket
+message after the mouse-up: the canvas's own wait), the first and last server messages before
+the reading reached the DOM (the server's part), and that DOM change (the page's part).
 
 Prints, per stroke, the latency and its parts; then the median and 95th percentile, the model,
-the digits drawn and read, and the load average. Target: p95 ≤ 150 ms.
+the digits drawn and read, and the load average. Target: p95 ≤ 150 ms. On a busy machine the
+figures grow with the load; compare versions back to back, never across days.
 
 Run from the project folder:  .venv/bin/python benchmarks/draw_latency.py [--runs 10]
-`--project DIR` serves another checkout of CNN Lab (e.g. an older commit made with
-`git worktree add`) with this project's Python, so that two versions are measured back to back
-in the same conditions; `--env KEY=VALUE` passes settings to the server.
+Options: `--project DIR` serves another checkout of CNN Lab (say the commit before a change,
+made with `git worktree add /tmp/old <commit>`) with this project's Python, so two versions are
+measured in the same conditions; `--env KEY=VALUE` passes a setting to the server, e.g.
+`--env CNNLAB_DRAWING_CANVAS=fabric` to draw on streamlit-drawable-canvas instead of the page's
+own pad; `--epochs`, `--home` and `--screenshot NAME` (saved under test-output/screenshots).
 """
 
 from __future__ import annotations
@@ -288,7 +292,7 @@ def measure(page, runs: int) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--runs", type=int, default=10, help="digits drawn (0-9, then again)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs of the page's first run")
     parser.add_argument("--project", type=Path, default=REPO_ROOT, help="checkout to serve")
@@ -326,7 +330,11 @@ def main() -> None:
 
     latencies = [result["latency"] for result in results]
     requests = [result["request"] for result in results if result["request"] is not None]
-    p95 = statistics.quantiles(latencies, n=20, method="inclusive")[-1]
+    p95 = (
+        statistics.quantiles(latencies, n=20, method="inclusive")[-1]
+        if len(latencies) > 1
+        else latencies[0]
+    )
     drawn = " ".join(result["drawn"] for result in results if result["stroke"].startswith("1/"))
     finals = [
         result["digit"]
