@@ -703,19 +703,27 @@ def _npz_header(archive: zipfile.ZipFile, key: str, what: str) -> tuple[tuple[in
                 if version == (1, 0)
                 else np.lib.format.read_array_header_2_0
             )
-            shape, _, dtype = read_header(handle)
+            shape, _fortran_order, dtype = read_header(handle)
     except KeyError:
         raise OwnDataError(
-            f"{what} has no {key}. Save it with numpy.savez(file, x_train=..., y_train=..., "
-            "x_test=..., y_test=...)."
+            _(
+                "{file} has no {key}. Save it with numpy.savez(file, x_train=..., y_train=..., "
+                "x_test=..., y_test=...)."
+            ).format(file=what, key=key)
         ) from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise OwnDataError(f"{key} in {what} is not a readable array ({_short(error)}).") from None
+        raise OwnDataError(
+            _("{key} in {file} is not a readable array ({error}).").format(
+                key=key, file=what, error=_short(error)
+            )
+        ) from None
     if dtype.hasobject:
         raise OwnDataError(
-            f"{key} in {what} is an array of Python objects, which is refused because loading "
-            "it could run code. Save numbers as uint8/int arrays and names as "
-            "numpy.array(names, dtype=str)."
+            _(
+                "{key} in {file} is an array of Python objects, which is refused because loading "
+                "it could run code. Save numbers as uint8/int arrays and names as "
+                "numpy.array(names, dtype=str)."
+            ).format(key=key, file=what)
         )
     return tuple(shape), dtype
 
@@ -725,7 +733,11 @@ def _npz_array(archive: zipfile.ZipFile, key: str, what: str) -> np.ndarray:
         with archive.open(f"{key}.npy") as handle:
             return np.lib.format.read_array(handle, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise OwnDataError(f"{key} in {what} is not a readable array ({_short(error)}).") from None
+        raise OwnDataError(
+            _("{key} in {file} is not a readable array ({error}).").format(
+                key=key, file=what, error=_short(error)
+            )
+        ) from None
 
 
 def _check_npz(archive: zipfile.ZipFile, what: str, limits: Limits) -> dict[str, Any]:
@@ -738,43 +750,66 @@ def _check_npz(archive: zipfile.ZipFile, what: str, limits: Limits) -> dict[str,
         (x_shape, x_dtype), (y_shape, y_dtype) = headers[f"x_{part}"], headers[f"y_{part}"]
         if len(x_shape) not in (3, 4) or (len(x_shape) == 4 and x_shape[3] not in (1, 3)):
             raise OwnDataError(
-                f"x_{part} in {what} has shape {x_shape}; it must be (images, height, width) "
-                "for grayscale or (images, height, width, 1 or 3) for colour."
+                _(
+                    "{key} in {file} has shape {shape}; it must be (images, height, width) for "
+                    "grayscale or (images, height, width, 1 or 3) for colour."
+                ).format(key=f"x_{part}", file=what, shape=x_shape)
             )
         if x_dtype != np.uint8:
             raise OwnDataError(
-                f"x_{part} in {what} holds {x_dtype}; it must hold uint8 pixels 0..255. "
-                "Convert floats in [0, 1] with (x * 255).round().astype('uint8')."
+                _(
+                    "{key} in {file} holds {dtype}; it must hold uint8 pixels 0..255. Convert "
+                    "floats in [0, 1] with (x * 255).round().astype('uint8')."
+                ).format(key=f"x_{part}", file=what, dtype=x_dtype)
             )
         if len(y_shape) != 1 or y_shape[0] != x_shape[0]:
-            hint = " (one-hot labels: use y.argmax(axis=1))" if len(y_shape) == 2 else ""
+            hint = _(" (one-hot labels: use y.argmax(axis=1))") if len(y_shape) == 2 else ""
             raise OwnDataError(
-                f"y_{part} in {what} has shape {y_shape}; it must be ({x_shape[0]},): one "
-                f"integer label per image of x_{part}{hint}."
+                _(
+                    "{key} in {file} has shape {shape}; it must be ({count},): one integer label "
+                    "per image of {images}{hint}."
+                ).format(
+                    key=f"y_{part}",
+                    file=what,
+                    shape=y_shape,
+                    count=x_shape[0],
+                    images=f"x_{part}",
+                    hint=hint,
+                )
             )
         if not np.issubdtype(y_dtype, np.integer):
             raise OwnDataError(
-                f"y_{part} in {what} holds {y_dtype}; labels must be integers 0, 1, 2, ..."
+                _("{key} in {file} holds {dtype}; labels must be integers 0, 1, 2, ...").format(
+                    key=f"y_{part}", file=what, dtype=y_dtype
+                )
             )
         if x_shape[0] == 0:
-            raise OwnDataError(f"x_{part} in {what} holds no images.")
+            raise OwnDataError(
+                _("{key} in {file} holds no images.").format(key=f"x_{part}", file=what)
+            )
         pixels += math.prod(x_shape)
     if headers["x_train"][0][1:3] != headers["x_test"][0][1:3]:
         raise OwnDataError(
-            f"x_train holds {headers['x_train'][0][1:3]} images but x_test "
-            f"{headers['x_test'][0][1:3]} in {what}; give both parts one image size."
+            _(
+                "x_train holds {train} images but x_test {test} in {file}; give both parts one "
+                "image size."
+            ).format(train=headers["x_train"][0][1:3], test=headers["x_test"][0][1:3], file=what)
         )
     if pixels > limits.max_total_pixels:
         raise OwnDataError(
-            f"The images of {what} hold {pixels:,} values; the limit is "
-            f"{limits.max_total_pixels:,}. Upload fewer or smaller images."
+            _(
+                "The images of {file} hold {count} values; the limit is {limit}. Upload fewer or "
+                "smaller images."
+            ).format(file=what, count=f"{pixels:,}", limit=f"{limits.max_total_pixels:,}")
         )
     if "class_names" in headers:
         shape, dtype = headers["class_names"]
         if len(shape) != 1 or dtype.kind not in "US":
             raise OwnDataError(
-                f"class_names in {what} has shape {shape} and type {dtype}; it must be a list "
-                "of strings: numpy.array(names, dtype=str)."
+                _(
+                    "class_names in {file} has shape {shape} and type {dtype}; it must be a list "
+                    "of strings: numpy.array(names, dtype=str)."
+                ).format(file=what, shape=shape, dtype=dtype)
             )
     return headers
 
@@ -787,7 +822,9 @@ def _npz_parts(archive: zipfile.ZipFile, what: str, limits: Limits):
     top = max(int(y.max()) for y in labels.values())
     low = min(int(y.min()) for y in labels.values())
     if low < 0:
-        raise OwnDataError(f"The labels in {what} include {low}; labels start at 0.")
+        raise OwnDataError(
+            _("The labels in {file} include {low}; labels start at 0.").format(file=what, low=low)
+        )
     if "class_names" in headers:
         raw = _npz_array(archive, "class_names", what)
         names = tuple(
@@ -798,21 +835,29 @@ def _npz_parts(archive: zipfile.ZipFile, what: str, limits: Limits):
         )
         if len(names) <= top:
             raise OwnDataError(
-                f"{what} has labels up to {top} but only {len(names)} class names; give one "
-                "name per label."
+                _(
+                    "{file} has labels up to {top} but only {count} class names; give one name "
+                    "per label."
+                ).format(file=what, top=top, count=len(names))
             )
         if len(set(names)) != len(names):
-            raise OwnDataError(f"class_names in {what} repeats a name; give each class its own.")
+            raise OwnDataError(
+                _("class_names in {file} repeats a name; give each class its own.").format(
+                    file=what
+                )
+            )
     else:
         names = tuple(str(label) for label in range(top + 1))
     return headers, labels, names
 
 
 def _inspect_npz(archive: zipfile.ZipFile, filename: str, limits: Limits) -> UploadReport:
-    what = filename or "the upload"
-    _, labels, names = _npz_parts(archive, what, limits)
+    what = filename or _("the upload")
+    _headers, labels, names = _npz_parts(archive, what, limits)
     if len(names) < 2:
-        raise OwnDataError(f"{what} has one class; a classifier needs at least two.")
+        raise OwnDataError(
+            _("{file} has one class; a classifier needs at least two.").format(file=what)
+        )
     entries, sizes, modes = [], Counter(), Counter()
     digests: dict[str, list[str]] = defaultdict(list)
     images = {}
@@ -923,11 +968,13 @@ def import_upload(
     folder = own_dir(home) / name
     if folder.exists() and not replace:
         raise OwnDataError(
-            f"A stored set called {name!r} exists already. Choose another name, or replace it."
+            _(
+                "A stored set called {name} exists already. Choose another name, or replace it."
+            ).format(name=repr(name))
         )
     with _open_zip(source, filename, limits) as archive:
         if report is None:
-            report_progress(0.0, "Checking the upload")
+            report_progress(0.0, _("Checking the upload"))
             report = (_inspect_npz if _is_npz(archive, filename) else _inspect_folders)(
                 archive, filename, limits
             )
@@ -937,9 +984,15 @@ def import_upload(
         output_bytes = count * settings.size**2 * settings.channels
         if output_bytes > limits.max_output_bytes:
             raise OwnDataError(
-                f"{count:,} images of {settings.size}×{settings.size}×{settings.channels} make "
-                f"{output_bytes / 2**20:,.0f} MB; the limit is "
-                f"{limits.max_output_bytes / 2**20:,.0f} MB. Choose a smaller size."
+                _(
+                    "{count} images of {shape} make {size} MB; the limit is {limit} MB. Choose a "
+                    "smaller size."
+                ).format(
+                    count=f"{count:,}",
+                    shape=f"{settings.size}×{settings.size}×{settings.channels}",
+                    size=f"{output_bytes / 2**20:,.0f}",
+                    limit=f"{limits.max_output_bytes / 2**20:,.0f}",
+                )
             )
         npz_images = {}
         if report.kind == "npz":
@@ -965,16 +1018,23 @@ def import_upload(
                 filled += 1
                 done += 1
                 if done % 500 == 0:
-                    report_progress(done / max(count, 1), f"Decoded {done:,} of {count:,} images")
+                    report_progress(
+                        done / max(count, 1),
+                        _("Decoded {done} of {count} images").format(
+                            done=f"{done:,}", count=f"{count:,}"
+                        ),
+                    )
             arrays[f"x_{part}"], arrays[f"y_{part}"] = x[:filled], y[:filled]
         del npz_images
     for label, class_name in enumerate(report.class_names):
         if not np.any(arrays["y_train"] == label):
             raise OwnDataError(
-                f"No training image of class {class_name!r} could be decoded. Replace its files "
-                "with readable images."
+                _(
+                    "No training image of class {name} could be decoded. Replace its files with "
+                    "readable images."
+                ).format(name=repr(class_name))
             )
-    report_progress(0.95, "Saving")
+    report_progress(0.95, _("Saving"))
     created = datetime.now(UTC).isoformat(timespec="microseconds")
     meta = {
         "format": FORMAT_VERSION,
@@ -989,7 +1049,7 @@ def import_upload(
         "duplicates_dropped": len(report.entries) - len(entries),
     }
     _write_atomically(folder, arrays, meta, replace)
-    report_progress(1.0, f"Stored as {name}")
+    report_progress(1.0, _("Stored as {name}").format(name=name))
     return _info(folder)
 
 
@@ -1067,7 +1127,7 @@ def safe_name(title: str) -> str:
             dash = True
     name = "".join(out).strip("-_")[:60].strip("-_")
     if not name:
-        raise OwnDataError("Give the dataset a name with at least one letter or digit.")
+        raise OwnDataError(_("Give the dataset a name with at least one letter or digit."))
     return name
 
 
@@ -1080,7 +1140,11 @@ def _write_atomically(folder: Path, arrays: dict, meta: dict, replace: bool) -> 
         (staging / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), "utf-8")
         if folder.exists():
             if not replace:
-                raise OwnDataError(f"A stored set called {folder.name!r} appeared meanwhile.")
+                raise OwnDataError(
+                    _("A stored set called {name} appeared meanwhile.").format(
+                        name=repr(folder.name)
+                    )
+                )
             old = folder.parent / f".{folder.name}.old"
             shutil.rmtree(old, ignore_errors=True)
             folder.rename(old)
@@ -1113,13 +1177,17 @@ def _read_meta(folder: Path) -> dict:
         meta = json.loads((folder / META_FILE).read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise OwnDataError(
-            f"The stored set {folder.name!r} has no readable {META_FILE} ({_short(error)}). "
-            "Delete it and import it again."
+            _(
+                "The stored set {name} has no readable {file} ({error}). Delete it and import it "
+                "again."
+            ).format(name=repr(folder.name), file=META_FILE, error=_short(error))
         ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
         raise OwnDataError(
-            f"The stored set {folder.name!r} was written in another format. Delete it and "
-            "import it again."
+            _(
+                "The stored set {name} was written in another format. Delete it and import it "
+                "again."
+            ).format(name=repr(folder.name))
         )
     return meta
 
@@ -1162,7 +1230,11 @@ def load_stored(name: str, home: str | os.PathLike | None = None) -> OwnDataset:
     folder = own_dir(home) / name
     if name != safe_name(name) or not folder.is_dir():
         known = ", ".join(info.name for info in list_stored(home)) or "none"
-        raise OwnDataError(f"No stored set called {name!r}. Stored sets: {known}.")
+        raise OwnDataError(
+            _("No stored set called {name}. Stored sets: {known}.").format(
+                name=repr(name), known=known
+            )
+        )
     meta = _read_meta(folder)
     try:
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as archive:
@@ -1185,7 +1257,9 @@ def load_stored(name: str, home: str | os.PathLike | None = None) -> OwnDataset:
         )
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise OwnDataError(
-            f"The stored set {name!r} is damaged ({_short(error)}). Delete it and import it again."
+            _("The stored set {name} is damaged ({error}). Delete it and import it again.").format(
+                name=repr(name), error=_short(error)
+            )
         ) from None
 
 
@@ -1194,7 +1268,9 @@ def delete_stored(name: str, home: str | os.PathLike | None = None) -> None:
     name = name.removeprefix(NAME_PREFIX)
     folder = own_dir(home) / name
     if name != safe_name(name) or not folder.is_dir():
-        raise OwnDataError(f"No stored set called {name!r}; nothing was deleted.")
+        raise OwnDataError(
+            _("No stored set called {name}; nothing was deleted.").format(name=repr(name))
+        )
     # Renamed first, so a half-deleted folder never looks like a stored set.
     doomed = folder.parent / f".{name}.deleted"
     shutil.rmtree(doomed, ignore_errors=True)
