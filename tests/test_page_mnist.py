@@ -95,6 +95,9 @@ def test_settings_survive_a_visit_to_another_page(small_home):
     assert at.selectbox(key="mnist_w_optimizer").value == "adam"
     assert at.select_slider(key="mnist_w_train_size_mnist").value == 600  # all of the small set
     assert at.checkbox(key="mnist_w_validation").value is False
+    assert at.selectbox(key="mnist_w_precision").value == "float32"
+    assert at.selectbox(key="mnist_w_schedule").value == "constant"
+    assert at.slider(key="mnist_w_shift").value == 0
 
 
 def test_dropout_sliders_edit_the_network_that_is_trained(small_home):

@@ -189,7 +189,8 @@ export default function (component) {
 def use_lecture_settings(train_size: int) -> None:
     """Button callback: the lecture's run (`registry.LECTURE_MNIST_SETTINGS`: 12 epochs of
     batch 128 with Adam) on every image, with none held out (the lecture validates on the test
-    set, which this page keeps for the final test), in float32 as the lecture trained."""
+    set, which this page keeps for the final test), in float32 as the lecture trained, at a
+    constant learning rate and with no shifted images."""
     lecture = registry.LECTURE_MNIST_SETTINGS
     st.session_state.update(
         {
@@ -200,6 +201,8 @@ def use_lecture_settings(train_size: int) -> None:
             "mnist_w_train_size_mnist": train_size,
             "mnist_w_validation": False,
             "mnist_w_precision": "float32",
+            "mnist_w_schedule": "constant",
+            "mnist_w_shift": 0,
         }
     )
 
