@@ -28,6 +28,8 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from cnnlib.i18n import _
+
 PADDINGS = ("valid", "same")
 INTERPOLATIONS = ("nearest", "bilinear")  # how UpSampling2D fills the new pixels
 ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "softmax", "elu", "gelu", "linear")
@@ -47,6 +49,7 @@ MAX_VECTOR_LENGTH = 1_048_576  # an Input of shape (length,)
 # Parallel blocks inside Parallel blocks: real networks use one level (inception modules,
 # residual blocks); deeper files are refused before their nesting can exhaust Python's stack.
 MAX_NESTING = 8
+_NETWORK_EXAMPLE = '{"name": "my net", "layers": [{"type": "Input", "shape": [28, 28, 1]}]}'
 
 
 def _pair(value: Any) -> Any:
@@ -300,7 +303,7 @@ class Network:
     @property
     def input_shape(self) -> tuple[int, ...]:
         if not self.layers or not isinstance(self.layers[0], Input):
-            raise ValueError("A network must start with an Input layer; add one at the top.")
+            raise ValueError(_("A network must start with an Input layer; add one at the top."))
         return self.layers[0].shape
 
     def to_dict(self) -> dict[str, Any]:
@@ -313,18 +316,26 @@ class Network:
     def from_dict(cls, data: Any) -> Network:
         if not isinstance(data, dict) or "layers" not in data:
             raise ValueError(
-                'A network file must be a JSON object with "name" and "layers", '
-                'e.g. {"name": "my net", "layers": [{"type": "Input", "shape": [28, 28, 1]}]}.'
+                _(
+                    'A network file must be a JSON object with "name" and "layers", e.g. {example}.'
+                ).format(example=_NETWORK_EXAMPLE)
             )
         layers = data["layers"]
         if not isinstance(layers, list) or not layers:
-            raise ValueError('"layers" must be a non-empty list of layer objects.')
+            raise ValueError(_('"layers" must be a non-empty list of layer objects.'))
         name = data.get("name", "network")
         if not isinstance(name, str):
-            raise ValueError('"name" must be a string.')
-        parsed = tuple(from_dict(item, where=f"layer {i}") for i, item in enumerate(layers))
+            raise ValueError(_('"name" must be a string.'))
+        parsed = tuple(
+            from_dict(item, where=_("layer {number}").format(number=i))
+            for i, item in enumerate(layers)
+        )
         if not isinstance(parsed[0], Input):
-            raise ValueError('The first layer must be {"type": "Input", "shape": [...]}.')
+            raise ValueError(
+                _("The first layer must be {example}.").format(
+                    example='{"type": "Input", "shape": [...]}'
+                )
+            )
         return cls(name=name, layers=parsed)
 
     @classmethod
@@ -332,20 +343,27 @@ class Network:
         size = len(text.encode() if isinstance(text, str) else text)
         if size > MAX_SPEC_BYTES:
             raise ValueError(
-                f"The network file is {size:,} bytes; the limit is {MAX_SPEC_BYTES:,}. "
-                "Upload a network definition exported by CNN Lab, not a model or data file."
+                _(
+                    "The network file is {size} bytes; the limit is {limit}. Upload a network "
+                    "definition exported by CNN Lab, not a model or data file."
+                ).format(size=f"{size:,}", limit=f"{MAX_SPEC_BYTES:,}")
             )
         try:
             data = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(
-                f"The network file is not valid JSON ({err}). "
-                "Export a network from the architecture explorer and edit that."
+                _(
+                    "The network file is not valid JSON ({error}). Export a network from the "
+                    "architecture explorer and edit that."
+                ).format(error=err)
             ) from None
         except RecursionError:
             raise ValueError(
-                "The network file nests lists or objects hundreds of levels deep; real networks "
-                "need a few. Export a network from the architecture explorer and edit that."
+                _(
+                    "The network file nests lists or objects hundreds of levels deep; real "
+                    "networks need a few. Export a network from the architecture explorer and "
+                    "edit that."
+                )
             ) from None
         return cls.from_dict(data)
 
@@ -371,18 +389,28 @@ def from_dict(data: Any, where: str = "layer", depth: int = 0) -> Any:
     """Parse one layer spec, refusing unknown types, unknown fields, wrong value types and
     sizes beyond the bounds above. `depth` counts the Parallel blocks around this layer."""
     if not isinstance(data, dict) or "type" not in data:
-        raise ValueError(f'{where}: each layer must be an object with a "type" key.')
+        raise ValueError(
+            _('{where}: each layer must be an object with a "type" key.').format(where=where)
+        )
     kind = data["type"]
     cls = LAYER_TYPES.get(kind)
     if cls is None:
         known = ", ".join(LAYER_TYPES)
-        raise ValueError(f"{where}: unknown layer type {kind!r}; use one of {known}.")
+        raise ValueError(
+            _("{where}: unknown layer type {kind}; use one of {known}.").format(
+                where=where, kind=repr(kind), known=known
+            )
+        )
     allowed = {f.name for f in fields(cls)}
     extra = set(data) - allowed - {"type"}
     if extra:
         raise ValueError(
-            f"{where} ({kind}): unknown setting(s) {', '.join(sorted(extra))}; "
-            f"{kind} takes {', '.join(sorted(allowed)) or 'no settings'}."
+            _("{where} ({kind}): unknown setting(s) {settings}; {kind} takes {allowed}.").format(
+                where=where,
+                kind=kind,
+                settings=", ".join(sorted(extra)),
+                allowed=", ".join(sorted(allowed)) or _("no settings"),
+            )
         )
     kwargs = {k: v for k, v in data.items() if k != "type"}
     for key, value in kwargs.items():
@@ -391,16 +419,28 @@ def from_dict(data: Any, where: str = "layer", depth: int = 0) -> Any:
     if cls is Parallel and "branches" in kwargs:
         branches = kwargs["branches"]
         if not isinstance(branches, list) or not all(isinstance(b, list) for b in branches):
-            raise ValueError(f"{where} (Parallel): branches must be a list of lists of layers.")
+            raise ValueError(
+                _("{where} (Parallel): branches must be a list of lists of layers.").format(
+                    where=where
+                )
+            )
         if depth >= MAX_NESTING:
             raise ValueError(
-                f"{where} (Parallel): blocks are nested more than {MAX_NESTING} deep; real "
-                "networks need one or two levels. Put the inner blocks one after another "
-                "instead of inside each other."
+                _(
+                    "{where} (Parallel): blocks are nested more than {limit} deep; real networks "
+                    "need one or two levels. Put the inner blocks one after another instead of "
+                    "inside each other."
+                ).format(where=where, limit=MAX_NESTING)
             )
         kwargs["branches"] = tuple(
             tuple(
-                from_dict(sub, where=f"{where}, branch {b}, layer {i}", depth=depth + 1)
+                from_dict(
+                    sub,
+                    where=_("{where}, branch {branch}, layer {number}").format(
+                        where=where, branch=b, number=i
+                    ),
+                    depth=depth + 1,
+                )
                 for i, sub in enumerate(br)
             )
             for b, br in enumerate(branches)
@@ -411,31 +451,40 @@ def from_dict(data: Any, where: str = "layer", depth: int = 0) -> Any:
 def _check_bounds(where: str, kind: str, key: str, value: Any) -> None:
     """Refuse sizes beyond the MAX_ bounds; `_check_value` has already checked the types."""
     if key == "filters":
-        bounds, advice = [("filters", value, MAX_FILTERS)], "use fewer filters"
+        bounds, advice = [("filters", value, MAX_FILTERS)], _("use fewer filters")
     elif key == "units":
-        bounds, advice = [("units", value, MAX_UNITS)], "use fewer units"
+        bounds, advice = [("units", value, MAX_UNITS)], _("use fewer units")
     elif key == "depth_multiplier":
         bounds = [("depth_multiplier", value, MAX_DEPTH_MULTIPLIER)]
-        advice = "use a smaller multiplier"
+        advice = _("use a smaller multiplier")
     elif key in ("kernel_size", "pool_size", "strides", "dilation_rate", "size") or (
         key == "padding" and kind == "ZeroPadding2D"
     ):
-        bounds, advice = [(key, n, MAX_WINDOW) for n in _leaves(value)], "use a smaller value"
+        bounds, advice = [(key, n, MAX_WINDOW) for n in _leaves(value)], _("use a smaller value")
     elif key == "shape" and kind == "Input":
         sizes = value if isinstance(value, list) else [value]
-        advice = "use smaller images or shorter vectors"
+        advice = _("use smaller images or shorter vectors")
         if len(sizes) == 1:
-            bounds = [("vector length", sizes[0], MAX_VECTOR_LENGTH)]
+            bounds = [(_("vector length"), sizes[0], MAX_VECTOR_LENGTH)]
         else:
-            bounds = [("height or width", n, MAX_INPUT_SIDE) for n in sizes[:2]]
-            bounds += [("channels", n, MAX_FILTERS) for n in sizes[2:]]
+            bounds = [(_("height or width"), n, MAX_INPUT_SIDE) for n in sizes[:2]]
+            bounds += [(_("channels"), n, MAX_FILTERS) for n in sizes[2:]]
     else:
         return
     for what, number, limit in bounds:
         if isinstance(number, int) and number > limit:
             raise ValueError(
-                f"{where} ({kind}): {what} {number:,} is more than CNN Lab allows "
-                f"({limit:,}); {advice}."
+                _(
+                    "{where} ({kind}): {what} {number} is more than CNN Lab allows ({limit}); "
+                    "{advice}."
+                ).format(
+                    where=where,
+                    kind=kind,
+                    what=what,
+                    number=f"{number:,}",
+                    limit=f"{limit:,}",
+                    advice=advice,
+                )
             )
 
 

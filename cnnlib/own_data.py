@@ -406,7 +406,7 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
     images = [(p, i) for p, i in files if Path(p[-1]).suffix.lower() in IMAGE_SUFFIXES]
     # Other files never decide the layout: they are listed as skipped wherever they are.
     skipped = [
-        SkippedFile("/".join(p), "not an image file (by its name)")
+        SkippedFile("/".join(p), _("not an image file (by its name)"))
         for p, i in sorted(files, key=lambda item: item[0])
         if Path(p[-1]).suffix.lower() not in IMAGE_SUFFIXES
     ]
@@ -490,7 +490,7 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
             width, height = image.size
             mode = image.mode
         except DECODE_ERRORS as error:
-            skipped.append(SkippedFile(path, f"unreadable ({_short(error)})"))
+            skipped.append(SkippedFile(path, _("unreadable ({error})").format(error=_short(error))))
             continue
         # The caps are checked from the header, before the pixels are decoded.
         if width * height > limits.max_image_pixels:
@@ -510,7 +510,7 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
                 image.draft(image.mode, (SAMPLE_SIDE, SAMPLE_SIDE))
                 image.load()
         except DECODE_ERRORS as error:
-            skipped.append(SkippedFile(path, f"unreadable ({_short(error)})"))
+            skipped.append(SkippedFile(path, _("unreadable ({error})").format(error=_short(error))))
             continue
         total_pixels += width * height
         digest = hashlib.sha256(data).hexdigest()
@@ -1012,7 +1012,11 @@ def import_upload(
                         image = _open_image(archive.read(entry.member), settings.size)
                     x[filled] = _fit(image, settings.size, settings.colour, settings.fit)
                 except DECODE_ERRORS as error:
-                    skipped.append(SkippedFile(entry.path, f"unreadable ({_short(error)})"))
+                    skipped.append(
+                        SkippedFile(
+                            entry.path, _("unreadable ({error})").format(error=_short(error))
+                        )
+                    )
                     continue
                 y[filled] = entry.label
                 filled += 1

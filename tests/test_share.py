@@ -145,3 +145,13 @@ def test_refusals_speak_the_page_language():
         share.read_explorer({"net": "no_such_network"})
     assert "no_such_network" in str(refused.value)
     assert any("\uac00" <= char <= "\ud7a3" for char in str(refused.value))
+
+
+def test_the_import_checks_speak_korean_inside_a_refusal():
+    huge = EDITED.to_dict()
+    huge["layers"][1]["filters"] = 10**6
+    with language("ko"), pytest.raises(share.LinkError) as refused:
+        share.read_explorer({"net": pack(json.dumps(huge).encode())})
+    # The link's own words and the layer check's words, both in Korean.
+    assert "링크에 담긴 네트워크" in str(refused.value)
+    assert "계층 1 (Conv2D): filters 1,000,000" in str(refused.value)
