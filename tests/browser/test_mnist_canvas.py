@@ -89,7 +89,7 @@ def test_train_then_draw_a_digit(page):
     draw_seven(page)
     page.get_by_text(PROMPT).wait_for(state="detached")
     assert reading(page)[0] == digit
-    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_role("button", name="Clear the drawing").click()
     page.get_by_text(PROMPT).wait_for()
     no_exception(page)
 
