@@ -116,21 +116,37 @@ class ImportSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 4 <= self.size <= 256:
             raise OwnDataError(
-                f"size must be a whole number of pixels from 4 to 256, such as "
-                f"{', '.join(map(str, TARGET_SIZES))}; got {self.size!r}."
+                _(
+                    "size must be a whole number of pixels from 4 to 256, such as {sizes}; got "
+                    "{value}."
+                ).format(sizes=", ".join(map(str, TARGET_SIZES)), value=repr(self.size))
             )
         if self.colour not in COLOURS:
-            raise OwnDataError(f"colour must be one of {', '.join(COLOURS)}; got {self.colour!r}.")
+            raise OwnDataError(
+                _("colour must be one of {choices}; got {value}.").format(
+                    choices=", ".join(COLOURS), value=repr(self.colour)
+                )
+            )
         if self.fit not in FITS:
-            raise OwnDataError(f"fit must be one of {', '.join(FITS)}; got {self.fit!r}.")
+            raise OwnDataError(
+                _("fit must be one of {choices}; got {value}.").format(
+                    choices=", ".join(FITS), value=repr(self.fit)
+                )
+            )
         for name in ("validation_fraction", "test_fraction"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 <= value < 0.5:
-                raise OwnDataError(f"{name} must be a fraction from 0 up to 0.5; got {value!r}.")
+                raise OwnDataError(
+                    _("{setting} must be a fraction from 0 up to 0.5; got {value}.").format(
+                        setting=name, value=repr(value)
+                    )
+                )
         if self.validation_fraction + self.test_fraction >= 0.8:
             raise OwnDataError(
-                "validation_fraction and test_fraction together leave too few "
-                "training images; keep their sum below 0.8."
+                _(
+                    "validation_fraction and test_fraction together leave too few training "
+                    "images; keep their sum below 0.8."
+                )
             )
 
     @property

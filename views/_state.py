@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from cnnlib.i18n import _
+
 # Shared across pages: name -> cnnlib.library.ModelRecord of each model trained or loaded
 # in this session.
 MODELS = "models"
@@ -187,14 +189,13 @@ def _autosave(record) -> None:
         taken = {entry["name"] for entry in library.list()}
         stored = library.save(dataclasses.replace(record, name=unique_name(record.name, taken)))
     except (ValueError, OSError) as error:
-        st.session_state[MODELS_NOTE] = (
-            f"{record.name!r} is kept in this session but could not be saved to the library: "
-            f"{error}"
-        )
+        st.session_state[MODELS_NOTE] = _(
+            "{name} is kept in this session but could not be saved to the library: {error}"
+        ).format(name=repr(record.name), error=error)
         return
     record.settings["library_name"] = stored.stem
-    st.session_state[MODELS_NOTE] = (
-        f"{record.name!r} is saved in the model library as {stored.stem!r}."
+    st.session_state[MODELS_NOTE] = _("{name} is saved in the model library as {stored}.").format(
+        name=repr(record.name), stored=repr(stored.stem)
     )
 
 
@@ -210,10 +211,10 @@ def _cap(models: dict) -> None:
         if "library_name" not in record.settings and record.model is not None:
             _autosave(record)
         release(record)
-        st.session_state[MODELS_NOTE] = (
-            f"This session keeps its {limit} newest models in memory; {oldest!r} left it and "
-            "is in the model library, where you can load it again."
-        )
+        st.session_state[MODELS_NOTE] = _(
+            "This session keeps its {limit} newest models in memory; {name} left it and is in "
+            "the model library, where you can load it again."
+        ).format(limit=limit, name=repr(oldest))
 
 
 def keep_finished_runs() -> None:
