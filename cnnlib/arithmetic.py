@@ -38,6 +38,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from cnnlib import layers as L
+from cnnlib.i18n import _
 
 BYTES_PER_VALUE = 4  # float32
 # The layers with kernels that slide over a volume, as `LayerRow.kind` names them.
@@ -254,24 +255,31 @@ def analyse(network: L.Network) -> Analysis:
     layer_list = getattr(network, "layers", None)
     if not layer_list:
         raise ValueError(
-            "The network has no layers. Start it with an Input layer, "
-            "e.g. Input(shape=(28, 28, 1))."
+            _(
+                "The network has no layers. Start it with an Input layer, e.g. "
+                "Input(shape=(28, 28, 1))."
+            )
         )
     first = layer_list[0]
     if not isinstance(first, L.Input):
         raise ValueError(
-            f"Layer 0 ({type(first).__name__}): a network must start with an Input layer. "
-            "Add an Input with the image shape at the top."
+            _(
+                "Layer 0 ({kind}): a network must start with an Input layer. Add an Input with "
+                "the image shape at the top."
+            ).format(kind=type(first).__name__)
         )
     rows: list[LayerRow] = []
     shape: tuple[int, ...] = ()
     for index, layer in enumerate(layer_list):
-        where = _Where(index=index, path=str(index), depth=0, label=f"Layer {index}")
+        label = _("Layer {number}").format(number=index)
+        where = _Where(index=index, path=str(index), depth=0, label=label)
         if index == 0:
             row = _input_row(layer, where)
         elif isinstance(layer, L.Input):
             raise ValueError(
-                f"Layer {index} (Input): only the first layer may be an Input. Remove this one."
+                _(
+                    "Layer {number} (Input): only the first layer may be an Input. Remove this one."
+                ).format(number=index)
             )
         else:
             row = _layer_row(layer, shape, where)
@@ -370,9 +378,11 @@ def _conv2d(layer: L.Conv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
     conv = _conv_settings(layer, shape, name, "Conv2D")
     if max(conv.strides) > 1 and max(conv.dilation) > 1:
         raise ValueError(
-            f"{name}: Keras's Conv2D cannot take a stride above 1 and a dilation above 1 at "
-            "once. Use stride 1 with the dilation, or dilation 1 with the stride "
-            "(DepthwiseConv2D and SeparableConv2D allow both)."
+            _(
+                "{layer}: Keras's Conv2D cannot take a stride above 1 and a dilation above 1 at "
+                "once. Use stride 1 with the dilation, or dilation 1 with the stride "
+                "(DepthwiseConv2D and SeparableConv2D allow both)."
+            ).format(layer=name)
         )
     filters = _positive(layer.filters, "filters", name)
     (kh, kw), channels = conv.kernel, shape[2]
@@ -420,7 +430,7 @@ class _ConvSettings:
 def _conv_settings(layer: Any, shape: tuple[int, ...], name: str, kind: str) -> _ConvSettings:
     """Check what every sliding convolution shares (kernel, stride, dilation, padding,
     activation, bias) and work out its output size."""
-    height, width, _ = _need_volume(shape, name, kind)
+    height, width, _channels = _need_volume(shape, name, kind)
     kh, kw = _positive_pair(layer.kernel_size, "kernel_size", name)
     sh, sw = _positive_pair(layer.strides, "strides", name)
     dh, dw = _positive_pair(getattr(layer, "dilation_rate", (1, 1)), "dilation_rate", name)
@@ -431,11 +441,19 @@ def _conv_settings(layer: Any, shape: tuple[int, ...], name: str, kind: str) -> 
     span = (kh + (kh - 1) * (dh - 1), kw + (kw - 1) * (dw - 1))
     if (dh, dw) != (1, 1) and padding == "valid" and (span[0] > height or span[1] > width):
         raise ValueError(
-            f"{name}: a {kh}×{kw} kernel dilated by {_pair_text(dh, dw)} spans "
-            f"{span[0]}×{span[1]}, which does not fit the {_shape_text(shape)} input with "
-            "'valid' padding. Use a smaller kernel or dilation, or padding='same'."
+            _(
+                "{layer}: a {kernel} kernel dilated by {rate} spans {span}, which does not fit "
+                "the {shape} input with 'valid' padding. Use a smaller kernel or dilation, or "
+                "padding='same'."
+            ).format(
+                layer=name,
+                kernel=f"{kh}×{kw}",
+                rate=_pair_text(dh, dw),
+                span=f"{span[0]}×{span[1]}",
+                shape=_shape_text(shape),
+            )
         )
-    _window_fits(shape, (kh, kw), padding, name, "kernel")
+    _window_fits(shape, (kh, kw), padding, name, _("kernel"))
     rows = size_formula(height, kh, sh, padding, dh)
     cols = size_formula(width, kw, sw, padding, dw)
     return _ConvSettings(
@@ -609,7 +627,7 @@ def _pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
     strides = layer.pool_size if layer.strides is None else layer.strides
     sh, sw = _positive_pair(strides, "strides", name)
     padding = _padding(layer.padding, name)
-    _window_fits(shape, (ph, pw), padding, name, "pooling window")
+    _window_fits(shape, (ph, pw), padding, name, _("pooling window"))
     out = (
         conv_output_size(height, ph, sh, padding),
         conv_output_size(width, pw, sw, padding),
@@ -628,7 +646,7 @@ def _pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
 def _global_pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
     kind = type(layer).__name__
     name = where.named(kind)
-    _, _, channels = _need_volume(shape, name, kind)
+    _height, _width, channels = _need_volume(shape, name, kind)
     how = "average" if kind.startswith("GlobalAverage") else "maximum"
     return _row(
         where,
@@ -677,8 +695,10 @@ def _dense(layer: L.Dense, shape: tuple[int, ...], where: _Where) -> LayerRow:
     name = where.named("Dense")
     if len(shape) != 1:
         raise ValueError(
-            f"{name}: Dense needs a vector, but it gets {_describe(shape)}. "
-            "Add Flatten or GlobalAveragePooling2D before it."
+            _(
+                "{layer}: Dense needs a vector, but it gets {input}. Add Flatten or "
+                "GlobalAveragePooling2D before it."
+            ).format(layer=name, input=_describe(shape))
         )
     units = _positive(layer.units, "units", name)
     _activation(layer.activation, name)
@@ -741,7 +761,11 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
     name = where.named(title)
     branches = layer.branches
     if not branches:
-        raise ValueError(f"{name}: a block needs at least one branch; add branches or remove it.")
+        raise ValueError(
+            _("{layer}: a block needs at least one branch; add branches or remove it.").format(
+                layer=name
+            )
+        )
     if layer.merge not in L.MERGES:
         raise ValueError(
             f"{name}: merge must be 'concat' or 'add', not {layer.merge!r}. "
@@ -759,7 +783,9 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
                 index=where.index,
                 path=f"{where.path}.b{b}.{i}",
                 depth=where.depth + 1,
-                label=f"{name}, branch {b}, layer {i}",
+                label=_("{block}, branch {branch}, layer {number}").format(
+                    block=name, branch=b, number=i
+                ),
             )
             if isinstance(inner, L.Input):
                 raise ValueError(
@@ -814,22 +840,28 @@ def _merge(
     if merge == "add":
         if any(s != outputs[0] for s in outputs):
             raise ValueError(
-                f"{name}: adding needs the same shape from every branch, but got {shapes}. "
-                "Make the filters, strides and padding agree, e.g. give the shortcut a 1×1 "
-                "convolution with the main branch's filters and stride."
+                _(
+                    "{layer}: adding needs the same shape from every branch, but got {shapes}. "
+                    "Make the filters, strides and padding agree, e.g. give the shortcut a 1×1 "
+                    "convolution with the main branch's filters and stride."
+                ).format(layer=name, shapes=shapes)
             )
         return outputs[0], f"element-wise sum of {len(outputs)} × {_shape_text(outputs[0])}"
     if len({len(s) for s in outputs}) != 1:
         raise ValueError(
-            f"{name}: concatenating needs all branches to end in volumes or all in vectors, "
-            f"but got {shapes}. Add Flatten or global pooling to every branch, or to none."
+            _(
+                "{layer}: concatenating needs all branches to end in volumes or all in vectors, "
+                "but got {shapes}. Add Flatten or global pooling to every branch, or to none."
+            ).format(layer=name, shapes=shapes)
         )
     if len(outputs[0]) == 3:
         if len({s[:2] for s in outputs}) != 1:
             raise ValueError(
-                f"{name}: concatenating along channels needs the same height and width in "
-                f"every branch, but got {shapes}. Use padding='same' and equal strides in "
-                "each branch."
+                _(
+                    "{layer}: concatenating along channels needs the same height and width in "
+                    "every branch, but got {shapes}. Use padding='same' and equal strides in "
+                    "each branch."
+                ).format(layer=name, shapes=shapes)
             )
     elif len(outputs[0]) != 1:
         raise ValueError(f"{name}: cannot concatenate {shapes}.")
@@ -909,12 +941,20 @@ def _need_volume(shape: tuple[int, ...], name: str, kind: str) -> tuple[int, int
 def _window_fits(
     shape: tuple[int, ...], window: tuple[int, int], padding: str, name: str, what: str
 ) -> None:
-    height, width, _ = shape
+    height, width, _channels = shape
     if padding == "valid" and (window[0] > height or window[1] > width):
         raise ValueError(
-            f"{name}: a {window[0]}×{window[1]} {what} does not fit the {_shape_text(shape)} "
-            f"input with 'valid' padding. Use a {what} of at most {height}×{width}, or "
-            "padding='same', or remove a pooling layer before it."
+            _(
+                "{layer}: a {size} {what} does not fit the {shape} input with 'valid' padding. "
+                "Use a {what} of at most {most}, or padding='same', or remove a pooling layer "
+                "before it."
+            ).format(
+                layer=name,
+                size=f"{window[0]}×{window[1]}",
+                what=what,
+                shape=_shape_text(shape),
+                most=f"{height}×{width}",
+            )
         )
 
 
@@ -933,8 +973,8 @@ def _pair_text(first: int, second: int) -> str:
 def _describe(shape: tuple[int, ...]) -> str:
     """'a vector of 128' or 'a 7×7×64 volume', for messages."""
     if len(shape) == 1:
-        return f"a vector of {shape[0]:,}"
-    return f"a {_shape_text(shape)} volume"
+        return _("a vector of {length}").format(length=f"{shape[0]:,}")
+    return _("a {shape} volume").format(shape=_shape_text(shape))
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

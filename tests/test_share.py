@@ -155,3 +155,10 @@ def test_the_import_checks_speak_korean_inside_a_refusal():
     # The link's own words and the layer check's words, both in Korean.
     assert "링크에 담긴 네트워크" in str(refused.value)
     assert "계층 1 (Conv2D): filters 1,000,000" in str(refused.value)
+
+
+def test_a_shape_that_does_not_fit_is_refused_in_korean():
+    too_small = Network("tiny", (L.Input((3, 3, 1)), L.Conv2D(4, (5, 5))))
+    with language("ko"), pytest.raises(share.LinkError) as refused:
+        share.read_explorer({"net": share.pack_network(too_small)})
+    assert "계층 1 (Conv2D): 5×5 커널은(는) 'valid' 패딩으로는 3×3×1 입력에" in str(refused.value)
