@@ -931,9 +931,11 @@ def _activation(value: Any, name: str) -> None:
 def _need_volume(shape: tuple[int, ...], name: str, kind: str) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise ValueError(
-            f"{name}: {kind} needs a height × width × channels volume, but it gets "
-            f"{_describe(shape)}. Move it above the layer that made the vector (Flatten or "
-            "global pooling), or give the Input a (height, width, channels) shape."
+            _(
+                "{layer}: {kind} needs a height × width × channels volume, but it gets {input}. "
+                "Move it above the layer that made the vector (Flatten or global pooling), or "
+                "give the Input a (height, width, channels) shape."
+            ).format(layer=name, kind=kind, input=_describe(shape))
         )
     return shape  # type: ignore[return-value]
 
