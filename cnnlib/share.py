@@ -44,6 +44,7 @@ IMAGES = "images"
 SETTINGS = {
     "optimizer": ("optimizer", "word"),
     "lr": ("learning_rate", "number"),
+    "schedule": ("schedule", "word"),
     "batch": ("batch_size", "whole"),
     "epochs": ("epochs", "whole"),
     "momentum": ("momentum", "number"),

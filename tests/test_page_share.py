@@ -102,6 +102,7 @@ TRAINER_LINK = {
     "dropout": "0.3,0.45,0.1",
     "optimizer": "sgd",
     "lr": "0.05",
+    "schedule": "cosine",
     "batch": "64",
     "epochs": "2",
     "momentum": "0.8",
@@ -120,6 +121,7 @@ def test_mnist_page_opens_a_links_settings(small_home):
     assert at.selectbox(key="mnist_w_network_mnist").value == "mnist_two_conv"
     assert at.selectbox(key="mnist_w_optimizer").value == "sgd"
     assert at.number_input(key="mnist_w_learning_rate").value == 0.05
+    assert at.selectbox(key="mnist_w_schedule").value == "cosine"
     assert at.select_slider(key="mnist_w_batch_size").value == 64
     assert at.number_input(key="mnist_w_epochs").value == 2
     assert at.slider(key="mnist_w_momentum").value == 0.8

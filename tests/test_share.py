@@ -64,6 +64,7 @@ def test_trainer_link_round_trips():
         settings={
             "optimizer": "sgd",
             "learning_rate": 0.0125,
+            "schedule": "cosine",
             "batch_size": 64,
             "epochs": 7,
             "momentum": 0.8,
@@ -101,6 +102,7 @@ def test_trainer_link_with_own_network():
         {"batch": "0"},
         {"epochs": "2.5"},
         {"optimizer": "adamw"},
+        {"schedule": "step"},
         {"precision": "float8"},
         {"flip": "yes"},
         {"dropout": "0.5", "net": "lenet5"},  # LeNet-5 has no Dropout

@@ -32,6 +32,7 @@ WIDGETS = {
     "batch_size": "batch_size",
     "optimizer": "optimizer",
     "learning_rate": "learning_rate",
+    "schedule": "schedule",
     "momentum": "momentum",
     "weight_decay": "weight_decay",
     "validation_split": "validation",
