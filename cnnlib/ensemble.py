@@ -94,18 +94,20 @@ def check_members(members: Sequence[Any]) -> None:
     input images.
     """
     if len(members) < 2:
-        raise ValueError("An ensemble needs at least two members; pick two or more models.")
+        raise ValueError(_("An ensemble needs at least two members; pick two or more models."))
     names = [str(m.name) for m in members]
     if len(set(names)) != len(names):
         repeated = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(
-            f"Member {', '.join(repeated)} is picked twice; pick each model once "
-            "(a model averaged with itself adds nothing)."
+            _(
+                "Member {names} is picked twice; pick each model once (a model averaged with "
+                "itself adds nothing)."
+            ).format(names=", ".join(repeated))
         )
     for attribute, what in (
-        ("dataset", "dataset"),
-        ("class_names", "classes"),
-        ("input_shape", "input shape"),
+        ("dataset", _("dataset")),
+        ("class_names", _("classes")),
+        ("input_shape", _("input shape")),
     ):
         groups: dict[str, list[str]] = {}
         for member in members:
@@ -117,7 +119,9 @@ def check_members(members: Sequence[Any]) -> None:
             ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
             parts = [f"{', '.join(group)} ({value})" for value, group in ordered]
             raise ValueError(
-                f"Members differ in {what}: {'; '.join(parts)}. Pick members that share one {what}."
+                _("Members differ in {what}: {groups}. Pick members that share one {what}.").format(
+                    what=what, groups="; ".join(parts)
+                )
             )
 
 
