@@ -3,13 +3,14 @@ one of the lecture's MNIST models through the engine interface (`cnnlib.engines`
 same moment, and poll their job's snapshot once a second as the page does, until every run
 has ended. Done twice on the same cores: with the in-process engine (jobs in this process,
 one at a time as `CNNLAB_MAX_JOBS` defaults) and with Ray (a local Ray given the same cores,
-each job an actor asking for one CPU).
+each job in an actor asking for one CPU, kept warm for the next job).
 
 Prints per engine: total wall time, runs per minute, the longest and the median wait in the
-queue (from start to training), runs finished, the memory of this process (the web server's
-part: its resident size at the start, the peak and the end) and its CPU share while the runs
-train, with the load average before and after. Then each model's training speed in images/s
-per core (Ray's jobs train on one core each), and from it the capacity plan of
+queue (from start to training), runs finished (and on Ray how many worker processes ran
+them), the memory of this process (the web server's part: its resident size at the start,
+the peak and the end) and its CPU share while the runs train, with the load average before
+and after. Then each model's training speed in images/s per core (Ray's jobs train on one
+core each), and from it the capacity plan of
 `deploy/README.md`: a 12-epoch run on the full MNIST training set per core, and the cores a
 class of 100 needs for everyone's run inside a 45-minute lab.
 
@@ -160,6 +161,10 @@ def class_at_once(engine, data, students: int) -> dict:
         "load": (load_before, load_average()),
         "speeds": {key: statistics.median(values) for key, values in speeds.items()},
         "precision": finished[0]["snapshot"]["precision"] if finished else "?",
+        # Ray's worker processes (each imports TensorFlow once); none for the in-process engine.
+        "workers": len(
+            {run["snapshot"]["worker"]["pid"] for run in finished if run["snapshot"].get("worker")}
+        ),
     }
 
 
@@ -178,6 +183,8 @@ def report(name: str, figures: dict, cores: int) -> None:
     )
     print(f"  load average           before {figures['load'][0]}; after {figures['load'][1]}")
     print(f"  precision              {figures['precision']}")
+    if figures["workers"]:
+        print(f"  worker processes       {figures['workers']:8d} for {figures['finished']} runs")
     for key, speed in figures["speeds"].items():
         print(f"  {key:22s} {speed:8.0f} images/s per job")
 
@@ -230,6 +237,7 @@ def main() -> None:
     )
     ray_engine.connect()
     on_ray = class_at_once(ray_engine, data, args.students)
+    ray_engine.close()
     report(f"Ray engine (local Ray, {args.cores} CPUs, one CPU per job)", on_ray, args.cores)
     ratio = on_ray["runs_per_minute"] / in_process["runs_per_minute"]
     print(f"\nRay's throughput / in-process: {ratio:.2f} (target: at least 0.90)")

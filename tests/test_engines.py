@@ -86,6 +86,24 @@ def local_ray():
         ray.shutdown()
 
 
+# The Ray engines a test made: their idle workers are ended after it, so that they hold no
+# cores the next test's jobs need.
+ray_engines: list[RayEngine] = []
+
+
+def new_ray_engine(**settings) -> RayEngine:
+    engine = RayEngine(settings=RaySettings(**settings))
+    ray_engines.append(engine)
+    return engine
+
+
+@pytest.fixture(autouse=True)
+def close_ray_engines():
+    yield
+    while ray_engines:
+        ray_engines.pop().close()
+
+
 class Jobs:
     """Makes jobs on one engine, and reads what only the training process can see."""
 
@@ -99,7 +117,7 @@ class Jobs:
         if self.kind == "in-process":
             return InProcessEngine(JobScheduler(max_running=1))
         self.request.getfixturevalue("local_ray")
-        return RayEngine(settings=RaySettings(num_cpus=num_cpus, **settings))
+        return new_ray_engine(num_cpus=num_cpus, **settings)
 
     def one_at_a_time(self) -> None:
         """On Ray, each job asks for both CPUs, so that one runs and the rest wait."""
@@ -294,9 +312,10 @@ def test_weight_decay_change_reaches_training(jobs):
 
 
 def test_batch_size_change_applies_from_the_next_batch(jobs):
-    # A long first epoch: a page sees a Ray job's progress up to poll_s late, so the pause
-    # may land some batches after the snapshot that asked for it.
-    count = 6000
+    # A long first epoch: a page sees a Ray job's progress up to poll_s late, and a job runs
+    # up to 32 batches per compiled call, so the pause may land many batches after the
+    # snapshot that asked for it.
+    count = 30000
     job = jobs(small_cnn, stripe_data(train=count), endless(batch_size=10)).start()
     wait_for(lambda: job.snapshot()["step"] >= 2)
     job.pause()
@@ -421,7 +440,7 @@ def test_ray_errors_are_told_by_their_reason():
 
 
 def ray_engine(local_ray, **settings) -> RayEngine:
-    return RayEngine(settings=RaySettings(**settings))
+    return new_ray_engine(**settings)
 
 
 def test_ray_refuses_a_job_larger_than_the_cluster(local_ray):
@@ -433,13 +452,14 @@ def test_ray_refuses_a_job_larger_than_the_cluster(local_ray):
 @dataclass
 class Pictures:
     """A probe whose picture is `small` bytes until step `grow`, then `large`. While the
-    pictures are small it holds each batch for `pace` seconds, so that a page polling a few
-    times a second sees several of them."""
+    pictures are small it holds each call for `pace` seconds, so that a page polling a few
+    times a second sees several of them (the probe runs between compiled calls, each of up
+    to 32 batches)."""
 
     grow: int
     small: int = 4096
     large: int = 2 * 2**20
-    pace: float = 0.03
+    pace: float = 0.3
 
     def __call__(self, model, info):
         size = self.large
@@ -480,6 +500,125 @@ def test_ray_polls_a_few_times_a_second_limits_pictures_and_reports_a_dead_worke
     assert "worker" in failed["error"].split("stopped", 1)[1]
     assert failed["error"].endswith("Start the run again.")
     assert job.model is None and failed["step"] > 60
+
+
+SHORT = TrainSettings(epochs=1, batch_size=32, validation_split=0.0, precision="float32")
+
+
+def seeded(seed: int) -> TrainSettings:
+    return TrainSettings(epochs=1, batch_size=16, seed=seed, augment_shift=1, augment_flip=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ray_a_second_job_reuses_the_warm_worker_and_trains_as_the_first(local_ray):
+    # Each job asks for both CPUs, so that the second can only run where the first did.
+    engine = ray_engine(local_ray, num_cpus=2)
+    data = stripe_data()
+    first = engine.make_job(small_cnn, data, seeded(7)).start()
+    assert first.wait(120)
+    assert engine.status()["idle_workers"] == 1
+    second = engine.make_job(small_cnn, data, seeded(7)).start()
+    assert second.wait(120)
+    once, again = first.snapshot(), second.snapshot()
+    assert once["state"] == again["state"] == "finished"
+    assert again["worker"]["pid"] == once["worker"]["pid"] != os.getpid()
+    # Nothing of the first job leaks into the second: the same seed, the same first epoch.
+    assert again["epoch_history"][0]["loss"] == once["epoch_history"][0]["loss"]
+    predicted = second.model.predict(data.x_test.astype(np.float32) / 255, verbose=0)
+    np.testing.assert_allclose(predicted, second.test_probabilities, atol=1e-5)
+    assert again["test"]["accuracy"] == pytest.approx(
+        accuracy_score(data.y_test, predicted.argmax(axis=1))
+    )
+
+
+def test_ray_a_job_queued_behind_a_full_cluster_starts_when_another_ends(local_ray, tmp_path):
+    # Idle workers would keep their cores for ten minutes: the waiting job must be given the
+    # first one that ends its job, not wait for a new worker that cannot be placed.
+    engine = ray_engine(local_ray, num_cpus=1, idle_s=600)
+    gates = [Gate(str(tmp_path / name)) for name in ("a", "b")]
+    for gate in gates:
+        Path(gate.folder).mkdir()
+    held = [
+        engine.make_job(small_cnn, stripe_data(), SHORT, name=f"held {n}", probe=gate).start()
+        for n, gate in enumerate(gates)
+    ]
+    for gate in gates:
+        wait_for(gate.reached, what="both CPUs to train")
+    waiting = engine.make_job(small_cnn, stripe_data(), SHORT, name="waiting").start()
+    assert waiting.snapshot()["queue_position"] == 1 and waiting.snapshot()["state"] == "queued"
+    gates[0].open()
+    assert held[0].wait(90)
+    assert waiting.wait(120), "the waiting job never started"
+    snap = waiting.snapshot()
+    assert snap["state"] == "finished" and snap["test"] is not None
+    assert snap["worker"]["pid"] == held[0].snapshot()["worker"]["pid"]
+    assert held[1].snapshot()["state"] == "running"
+    gates[1].open()
+    assert held[1].wait(90) and held[1].snapshot()["state"] == "finished"
+    assert engine.status() == {
+        "kind": "ray",
+        "address": None,
+        "running": 0,
+        "waiting": 0,
+        "idle_workers": 2,
+    }
+
+
+def test_ray_an_idle_worker_is_ended_after_the_idle_time(local_ray):
+    engine = ray_engine(local_ray, num_cpus=1, idle_s=3)
+    job = engine.make_job(small_cnn, stripe_data(), SHORT).start()
+    assert job.wait(120) and job.snapshot()["state"] == "finished"
+    pid = job.snapshot()["worker"]["pid"]
+    assert engine.status()["idle_workers"] == 1 and process_alive(pid)
+    # Ended after the idle time: its process is gone and the cluster has both CPUs again.
+    wait_for(lambda: engine.status()["idle_workers"] == 0, timeout=30, what="the idle time")
+    wait_for(lambda: not process_alive(pid), timeout=30, what="the idle worker to end")
+    wait_for(lambda: local_ray.available_resources().get("CPU") == 2, what="the CPUs back")
+    # A job after that has a new worker.
+    again = engine.make_job(small_cnn, stripe_data(), SHORT).start()
+    assert again.wait(120) and again.snapshot()["state"] == "finished"
+    assert again.snapshot()["worker"]["pid"] != pid
+
+
+def test_ray_a_worker_killed_mid_run_fails_only_its_job_and_the_next_runs(local_ray):
+    engine = ray_engine(local_ray, num_cpus=1, idle_s=600)
+    # Long runs (100,000 batches), so that the other job is still training after the kill.
+    data = stripe_data(train=3200)
+    doomed, other = (engine.make_job(small_cnn, data, endless()).start() for _ in "ab")
+    for job in (doomed, other):
+        wait_for(lambda job=job: job.snapshot()["step"] >= 2, what="both jobs to train")
+    pid = doomed.snapshot()["worker"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert doomed.wait(60)
+    failed = doomed.snapshot()
+    assert failed["state"] == "failed"
+    assert failed["error"].startswith("Training failed: the Ray worker running this job stopped")
+    # The other job trains on, and a new job runs on a new worker in the dead one's place.
+    step = other.snapshot()["step"]
+    wait_for(lambda: other.snapshot()["step"] > step + 2, what="the other job to go on")
+    after = engine.make_job(small_cnn, stripe_data(), SHORT).start()
+    assert after.wait(120)
+    snap = after.snapshot()
+    assert snap["state"] == "finished" and snap["test"] is not None
+    assert snap["worker"]["pid"] not in (pid, other.snapshot()["worker"]["pid"])
+    assert other.snapshot()["state"] == "running"
+    other.stop()
+    assert other.wait(60) and other.snapshot()["state"] == "finished"
+    assert other.snapshot()["error"] is None
+
+
+def test_the_idle_time_comes_from_the_environment():
+    assert RaySettings.from_env({"CNNLAB_RAY_IDLE_S": "5"}).idle_s == 5
+    assert RaySettings.from_env({}).idle_s == 60
+    with pytest.raises(ValueError, match="CNNLAB_RAY_IDLE_S"):
+        RaySettings.from_env({"CNNLAB_RAY_IDLE_S": "-1"})
 
 
 def test_a_model_larger_than_its_limit_is_not_sent_back():

@@ -7,9 +7,10 @@ plain-data `snapshot()`), so that `cnnlib.runs` and the pages never know which o
 
 - `InProcessEngine`, the default: a `TrainingJob` thread in the web server's own process,
   queued on the process-wide scheduler (`CNNLAB_MAX_JOBS`). Nothing to install or start.
-- `RayEngine` (`cnnlib.engines.ray_jobs`): each job a Ray actor somewhere on a Ray cluster,
-  queued by Ray's scheduler. `CNNLAB_RAY_ADDRESS` chooses it (`local`, `auto` or
-  `ray://host:10001`); `ray` is installed from `requirements-ray.txt`.
+- `RayEngine` (`cnnlib.engines.ray_jobs`): each job in a Ray actor somewhere on a Ray
+  cluster, queued by Ray's scheduler; an actor stays warm a while for the next job.
+  `CNNLAB_RAY_ADDRESS` chooses it (`local`, `auto` or `ray://host:10001`); `ray` is
+  installed from `requirements-ray.txt`.
 
 `default_engine()` is this process's engine, chosen once from the environment. Ray is imported
 only when it is chosen. Streamlit is not imported here.

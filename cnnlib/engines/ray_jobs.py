@@ -1,19 +1,27 @@
-"""The Ray engine: each training job runs as a Ray actor on whichever node of a Ray cluster has
+"""The Ray engine: each training job runs in a Ray actor on whichever node of a Ray cluster has
 room for it, steered from the web server through a proxy with `TrainingJob`'s API.
 
-- `RaySettings`: what each job asks Ray for (`num_cpus`, `num_gpus`, memory) and the limits
-  of what comes back, from the `CNNLAB_RAY_*` environment variables.
+- `RaySettings`: what each job asks Ray for (`num_cpus`, `num_gpus`, memory), the limits of
+  what comes back, and how long an idle worker is kept, from the `CNNLAB_RAY_*` environment
+  variables.
 - `RayEngine`: connects to Ray (`CNNLAB_RAY_ADDRESS`), makes jobs, shares each dataset
-  through the object store once, and keeps the order of the jobs Ray has not placed yet: the
-  queue position a student sees.
+  through the object store once, keeps the order of the jobs still waiting for a worker (the
+  queue position a student sees), and keeps a pool of warm workers: a job goes to an idle
+  worker when there is one, else to a new actor that waits in Ray's queue until the cluster
+  has room. A worker whose job ends takes the first waiting job (a new actor still in Ray's
+  queue is then cancelled, since the idle worker holds the cores it waits for); with no job
+  waiting it stays idle for `CNNLAB_RAY_IDLE_S` seconds (default 60) and is then ended, so
+  that the cluster's cores are not held for ever.
 - `RayJob`: the proxy a page holds. Its controls are actor calls, confirmed by the worker once
   the job runs and replayed in order when it starts; `snapshot()` asks the worker at most
   every `poll_s` seconds and answers from its copy in between, with the live probe's
   pictures sent only when new and only up to `max_probe_mb`; the finished model (config and
   weights) and its test probabilities come back once, up to `max_result_mb`. A worker that
-  dies makes the job failed, with Ray's reason.
-- The actor: a `TrainingJob` in a Ray worker process, on a scheduler of its own, so that the
-  training itself is exactly the in-process engine's.
+  dies makes its job failed, with Ray's reason, and leaves the pool.
+- The actor: a Ray worker process that imports TensorFlow once and trains one `TrainingJob`
+  at a time on a fresh model, on a scheduler of its own, so that the training itself is
+  exactly the in-process engine's; Keras's session is cleared between jobs, and each job
+  seeds its own random generators.
 
 A paused job keeps its place on the cluster (Ray holds an actor's resources while it lives),
 unlike the in-process engine, which gives a paused job's slot to the next one. This module
@@ -71,6 +79,7 @@ class RaySettings:
     max_result_mb: float = 512.0  # largest finished model (weights + test probabilities)
     max_probe_mb: float = 8.0  # largest set of live-view pictures in one snapshot
     control_timeout_s: float = 30.0  # how long a control waits for the worker to confirm
+    idle_s: float = 60.0  # how long a worker without a job keeps its cores for the next one
 
     # The environment variable behind each setting.
     VARIABLES = {
@@ -80,12 +89,13 @@ class RaySettings:
         "poll_s": "CNNLAB_RAY_POLL_S",
         "max_result_mb": "CNNLAB_RAY_MAX_RESULT_MB",
         "max_probe_mb": "CNNLAB_RAY_MAX_PROBE_MB",
+        "idle_s": "CNNLAB_RAY_IDLE_S",
     }
 
     def __post_init__(self) -> None:
         for field, variable in self.VARIABLES.items():
             value = getattr(self, field)
-            low = 0.0 if field in ("num_gpus", "memory_mb") else 1e-9
+            low = 0.0 if field in ("num_gpus", "memory_mb", "idle_s") else 1e-9
             if isinstance(value, bool) or not isinstance(value, int | float):
                 value = math.nan
             if not (math.isfinite(value) and value >= low):
@@ -163,21 +173,36 @@ def failure_reason(error: BaseException) -> str:
 
 
 class _JobActor:
-    """A `TrainingJob` in a Ray worker; made into a Ray actor class by `_actor_class`."""
+    """A Ray worker that trains one `TrainingJob` at a time, on a scheduler of its own, with
+    TensorFlow imported once for all the jobs it trains; made into a Ray actor class by
+    `_actor_class`."""
 
-    def __init__(self, model_factory, data, settings, name, probe, probe_interval, initial, limits):
-        threads = max(1, int(limits["threads"]))
+    def __init__(self, threads: int) -> None:
+        threads = max(1, int(threads))
         try:
             import tensorflow as tf
 
-            # TensorFlow would use every core of the node; the job reserved `threads`.
+            # TensorFlow would use every core of the node; each job reserved `threads`.
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
         except (ImportError, RuntimeError):
             pass
+        self.job: Any = None
+        self.limits: dict = {}
+
+    def begin(self, model_factory, data, settings, name, probe, probe_interval, initial, limits):
+        """Take a new job (not yet started) on a fresh model; the last one must have ended."""
+        import keras
+
         from cnnlib.scheduler import JobScheduler
         from cnnlib.training.job import TrainingJob
 
+        if self.job is not None and not self.job.wait(0):
+            raise RuntimeError("This worker is still training a job.")
+        # Nothing of the last job (its graph, layer names, random state) reaches this one; the
+        # job seeds every random generator itself when it starts.
+        self.job = None
+        keras.backend.clear_session()
         self.limits = limits
         self.job = TrainingJob(
             model_factory,
@@ -192,6 +217,18 @@ class _JobActor:
         self.probe_seen: Any = None
         self.probe_version = 0
         self.probe_note: str | None = None
+
+    def finish(self) -> None:
+        """Forget the ended job, its model and data, so that an idle worker holds no memory
+        of it."""
+        import gc
+
+        import keras
+
+        self.job = None
+        self.probe_seen = None
+        keras.backend.clear_session()
+        gc.collect()
 
     def ready(self) -> dict:
         """Where the job runs: process id, node and GPUs (as TensorFlow sees them)."""
@@ -277,10 +314,27 @@ def _actor_class(ray: Any) -> Any:
     return _actor_classes[0]
 
 
+class _Host:
+    """One `_JobActor` of an engine: starting (in Ray's queue), training a job, or idle."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+        self.worker: dict | None = None  # pid, node and GPUs, once the worker runs
+        self.cancelled = False  # killed by the engine while in Ray's queue
+        self.idle_since: float | None = None  # time.monotonic() when it went idle
+
+
 class RayEngine:
-    """Training jobs as Ray actors on the cluster at `address` (`local` starts one in this
+    """Training jobs on Ray actors on the cluster at `address` (`local` starts one in this
     process, `auto` joins the one running on this machine, `ray://host:10001` a remote one;
-    None uses a Ray this process has already started)."""
+    None uses a Ray this process has already started).
+
+    The engine keeps its workers (`_JobActor`s) warm: a job goes to an idle worker when there
+    is one, else to a new one that waits in Ray's queue. A worker whose job ends goes to the
+    first job still waiting for one (and a worker still in Ray's queue is then cancelled, so
+    that no more workers are asked for than jobs wait), else it stays idle for `idle_s`
+    seconds and is then ended, giving its cores back to the cluster.
+    """
 
     kind = "ray"
 
@@ -294,8 +348,11 @@ class RayEngine:
         self.settings = settings or RaySettings.from_env()
         self.init_options = dict(init_options or {})
         self._lock = threading.Lock()
-        self._waiting: list[RayJob] = []
+        self._waiting: list[RayJob] = []  # jobs waiting for a worker, first first
+        self._starting: list[_Host] = []  # workers asked of Ray, not running yet
+        self._idle: list[_Host] = []  # running workers without a job
         self._running = 0
+        self._closed = False
         self._datasets: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
 
     def connect(self) -> Any:
@@ -364,6 +421,7 @@ class RayEngine:
                 "address": self.address,
                 "running": self._running,
                 "waiting": len(self._waiting),
+                "idle_workers": len(self._idle),
             }
 
     def check_fits(self, ray: Any) -> None:
@@ -400,22 +458,123 @@ class RayEngine:
         with self._lock:
             return self._waiting.index(job) + 1 if job in self._waiting else None
 
-    def _queued(self, job: RayJob) -> None:
+    def close(self) -> None:
+        """End the idle workers now, and every other one when its job ends; jobs still
+        running or waiting go on."""
         with self._lock:
-            self._waiting.append(job)
+            self._closed = True
+            idle, self._idle = self._idle, []
+        self._kill(idle)
 
-    def _placed(self, job: RayJob) -> None:
-        with self._lock:
-            if job in self._waiting:
-                self._waiting.remove(job)
-                self._running += 1
+    # The pool of workers. Jobs are offered workers by `RayJob._offer`, under the lock.
 
-    def _ended(self, job: RayJob, was_running: bool) -> None:
+    def _request(self, ray: Any, job: RayJob, first: bool = False) -> None:
+        """Find `job` a worker: an idle one at once, else a new one from Ray's queue (and
+        the job waits, `first` in line when its worker failed it)."""
         with self._lock:
-            if job in self._waiting:
-                self._waiting.remove(job)
-            elif was_running:
-                self._running -= 1
+            if job._stop_requested:
+                job._offer(None)
+                return
+            if self._idle:
+                host = self._idle.pop()
+                host.idle_since = None
+                job._offer(host)
+                return
+            if first:
+                self._waiting.insert(0, job)
+            else:
+                self._waiting.append(job)
+            options = self.settings.actor_options()
+            host = _Host(_actor_class(ray).options(**options).remote(options["num_cpus"]))
+            self._starting.append(host)
+        threading.Thread(target=self._await_start, args=(ray, host), daemon=True).start()
+
+    def _await_start(self, ray: Any, host: _Host) -> None:
+        """Wait until Ray runs a new worker, then give it to a job or keep it idle."""
+        try:
+            host.worker = ray.get(host.actor.ready.remote())
+        except Exception as error:  # noqa: BLE001 - cancelled, or the worker failed to start
+            with self._lock:
+                if host.cancelled:
+                    return
+                if host in self._starting:
+                    self._starting.remove(host)
+                # The first waiting job takes the failure, so that no more workers are
+                # asked for than jobs wait; each new job asks anew.
+                if self._waiting:
+                    self._waiting.pop(0)._offer(None, error)
+            return
+        self._give(ray, host)
+
+    def _give(self, ray: Any, host: _Host) -> None:
+        """A running worker without a job: to the first waiting job, else idle."""
+        surplus: list[_Host] = []
+        with self._lock:
+            if host in self._starting:
+                self._starting.remove(host)
+            if host.cancelled:
+                return
+            if self._waiting:
+                self._waiting.pop(0)._offer(host)
+                surplus = self._balance()
+            elif self._closed:
+                surplus = [host]
+            else:
+                host.idle_since = stamp = time.monotonic()
+                self._idle.append(host)
+                timer = threading.Timer(self.settings.idle_s, self._expire, (host, stamp))
+                timer.daemon = True
+                timer.start()
+        self._kill(surplus)
+
+    def _balance(self) -> list[_Host]:
+        """Cancel the workers in Ray's queue that no waiting job needs (under the lock): an
+        idle worker holds its cores, so a surplus one could wait for ever."""
+        surplus = []
+        while len(self._starting) > len(self._waiting):
+            host = self._starting.pop()
+            host.cancelled = True
+            surplus.append(host)
+        return surplus
+
+    def _cancel(self, job: RayJob) -> bool:
+        """Take a job that has no worker yet out of the line; False if it has one."""
+        with self._lock:
+            if job not in self._waiting:
+                return False
+            self._waiting.remove(job)
+            surplus = self._balance()
+            job._offer(None)
+        self._kill(surplus)
+        return True
+
+    def _expire(self, host: _Host, stamp: float) -> None:
+        with self._lock:
+            if host not in self._idle or host.idle_since != stamp:
+                return
+            self._idle.remove(host)
+        self._kill([host])
+
+    def _discard(self, host: _Host) -> None:
+        """End a worker that failed or may be unsound; it takes no more jobs."""
+        self._kill([host])
+
+    def _kill(self, hosts: list[_Host]) -> None:
+        import ray
+
+        for host in hosts:
+            try:
+                ray.kill(host.actor)
+            except Exception:  # noqa: BLE001 - already gone, or Ray went away
+                pass
+
+    def _placed(self) -> None:
+        with self._lock:
+            self._running += 1
+
+    def _ended(self) -> None:
+        with self._lock:
+            self._running -= 1
 
 
 class RayJob:
@@ -464,6 +623,8 @@ class RayJob:
         }
         self._ray: Any = None
         self._actor: Any = None
+        self._offered = threading.Event()  # the engine found the job a worker, or none
+        self._offer_made: tuple[_Host | None, BaseException | None] = (None, None)
         self._control_lock = threading.Lock()  # orders controls and the job's start
         self._snapshot_lock = threading.Lock()
         self._done = threading.Event()
@@ -494,33 +655,13 @@ class RayJob:
         try:
             ray = self._engine.connect()
             self._engine.check_fits(ray)
-            limits = {
-                "threads": max(1, int(self._engine.settings.num_cpus)),
-                "max_probe_bytes": int(self._engine.settings.max_probe_mb * MB),
-                "max_result_bytes": int(self._engine.settings.max_result_mb * MB),
-            }
-            arguments = self._arguments
-            self._actor = (
-                _actor_class(ray)
-                .options(**self._engine.settings.actor_options())
-                .remote(
-                    arguments["model_factory"],
-                    self._engine.share(ray, arguments["data"]),
-                    self.settings,
-                    self.name,
-                    arguments["probe"],
-                    arguments["probe_interval"],
-                    arguments["initial"],
-                    limits,
-                )
-            )
+            self._arguments["data"] = self._engine.share(ray, self._arguments["data"])
         except Exception:
             with self._control_lock:
                 self._started = False
             raise
         self._ray = ray
-        self._arguments = None
-        self._engine._queued(self)
+        self._engine._request(ray, self)
         threading.Thread(
             target=self._watch, name=f"ray job {self.name}".strip(), daemon=True
         ).start()
@@ -539,9 +680,10 @@ class RayJob:
             self._stop_requested = True
             if self._placed or self._done.is_set():
                 pass
-            elif self._actor is not None:
-                # Not placed yet: nothing has trained, so the actor is simply cancelled.
-                self._ray.kill(self._actor)
+            elif self._ray is not None:
+                # Not placed yet: nothing has trained, so the job leaves the line (or, when
+                # it has just been given a worker, the watcher gives the worker back).
+                self._engine._cancel(self)
                 return
             else:
                 self._local.stop()
@@ -568,7 +710,8 @@ class RayJob:
         return self._done.wait(timeout)
 
     def release(self) -> None:
-        """Stop the job and drop its model and results here; the worker ends with the job."""
+        """Stop the job and drop its model and results here; the worker forgets the job and
+        takes the next one."""
         self._released = True
         self.stop()
         self._model = None
@@ -683,37 +826,100 @@ class RayJob:
 
     # The watcher thread: waits for Ray to place the job, then for its end.
 
-    def _watch(self) -> None:
-        ray, actor = self._ray, self._actor
-        placed = False
-        try:
-            try:
-                worker = ray.get(actor.ready.remote())
-            except Exception as error:  # noqa: BLE001 - cancelled, or the worker failed
+    def _offer(self, host: _Host | None, error: BaseException | None = None) -> None:
+        """The engine's answer to the job's request: a worker, or none (and why)."""
+        self._offer_made = (host, error)
+        self._offered.set()
+
+    def _begin_on_worker(self) -> _Host | None:
+        """Wait for a worker and hand it the job; None (the job then has ended) when it was
+        stopped in the line or no worker could take it."""
+        ray = self._ray
+        attempts = 0
+        while True:
+            if attempts:
+                self._engine._request(ray, self, first=True)
+            self._offered.wait()
+            self._offered.clear()
+            host, error = self._offer_made
+            if host is None:
                 self._end_unplaced(error)
-                return
+                return None
+            arguments = self._arguments
+            limits = {
+                "max_probe_bytes": int(self._engine.settings.max_probe_mb * MB),
+                "max_result_bytes": int(self._engine.settings.max_result_mb * MB),
+            }
+            try:
+                ray.get(
+                    host.actor.begin.remote(
+                        arguments["model_factory"],
+                        arguments["data"],
+                        self.settings,
+                        self.name,
+                        arguments["probe"],
+                        arguments["probe_interval"],
+                        arguments["initial"],
+                        limits,
+                    )
+                )
+                return host
+            except ray.exceptions.RayActorError as error:
+                # The worker died while idle: another one takes the job, first in line.
+                self._engine._discard(host)
+                attempts += 1
+                if attempts >= 3:
+                    self._end_unplaced(error)
+                    return None
+            except Exception as error:  # noqa: BLE001 - the job's own arguments failed there
+                self._engine._give(ray, host)
+                self._end_unplaced(error)
+                return None
+
+    def _watch(self) -> None:
+        """The watcher thread: finds the job a worker, starts it there, waits for its end,
+        fetches the results and gives the worker back to the engine."""
+        ray = self._ray
+        host = self._begin_on_worker()
+        if host is None:
+            self._arguments = None
+            self._done.set()
+            return
+        self._arguments = None
+        placed = sound = False
+        actor = host.actor
+        try:
             with self._control_lock:
                 if self._stop_requested:
                     self._end_unplaced(None)
+                    sound = True
                     return
                 for method, arguments in self._pending:
                     ray.get(actor.control.remote(method, *arguments))
                 self._pending.clear()
                 ray.get(actor.control.remote("start"))
-                self._worker = worker
+                self._actor = actor
+                self._worker = host.worker
                 self._local = None
-                self._engine._placed(self)
+                self._engine._placed()
                 placed = self._placed = True
             ray.get(actor.wait.options(concurrency_group="wait").remote(None))
             self._collect()
+            sound = True
         except Exception as error:  # noqa: BLE001 - the worker died, or Ray went away
             self._fail(error)
         finally:
-            self._engine._ended(self, placed)
             try:
-                ray.kill(actor)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+                if sound:
+                    ray.get(actor.finish.remote(), timeout=self._engine.settings.control_timeout_s)
+            except Exception:  # noqa: BLE001 - a worker that cannot forget its job is ended
+                sound = False
+            if sound:
+                self._engine._give(ray, host)
+            else:
+                self._engine._discard(host)
+            if placed:
+                self._engine._ended()
             self._done.set()
 
     def _collect(self) -> None:
