@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -47,7 +48,9 @@ TARGET_P95_MS = 150.0
 DEFAULT_HOME = REPO_ROOT / "test-output" / "draw-latency-home"
 TRAIN_TIMEOUT_MS = 900_000
 PROMPT = "Draw a digit on the black square"
-RESET = "Reset canvas & history"
+# The clear button: the pad's label, or streamlit-drawable-canvas's (CNNLAB_DRAWING_CANVAS=fabric,
+# and the versions before the pad).
+RESET = re.compile("^(Clear the drawing|Reset canvas & history)$")
 
 # Installed before the page's own scripts: times every mouse-up, every websocket message the
 # page sends, and every change of the reading (the 28×28 view's image, the digit and its
