@@ -7,7 +7,12 @@ ones), and the published parameter count with a note where ours differs. The lec
 come first, then the case studies. Adding a network means adding an entry here; no page
 changes. Shapes and counts are not stored: `cnnlib.arithmetic.analyse` works them out.
 
-This module holds data only and imports neither TensorFlow nor Keras.
+The texts are English and marked with `N_()` for the catalogs; a text with figures or the
+lecture's citation in it is a marked template filled in by `_filled` (so the catalog holds the
+words, and a percent sign next to a letter is never read as a %-placeholder). Pages show an
+entry's texts in the current language through its `shown_*` methods, or `translated()`.
+
+This module holds data only and imports neither TensorFlow, Keras nor Streamlit.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cnnlib.i18n import N_, _
 from cnnlib.layers import (
     Activation,
     AveragePooling2D,
@@ -34,8 +40,10 @@ from cnnlib.layers import (
 )
 
 DATASETS = ("mnist", "cifar10")
-LECTURE = "Yoon Joong Kim, Deep Learning: CNN(2) Convolutional Neural Networks, Hanbat National "
-LECTURE += "University"
+LECTURE = N_(
+    "Yoon Joong Kim, Deep Learning: CNN(2) Convolutional Neural Networks, Hanbat National "
+    "University"
+)
 # The lecture trains every MNIST model the same way (section 5.2's full program).
 LECTURE_MNIST_SETTINGS = {
     "epochs": 12,
@@ -44,6 +52,33 @@ LECTURE_MNIST_SETTINGS = {
     "learning_rate": 0.001,  # Keras's Adam default; the lecture does not set one
     "loss": "categorical_crossentropy",
 }
+
+
+class Filled(str):
+    """A registry text made from a marked template: the English text itself, which remembers
+    its template and the fields filled in, so that `translated` can fill the translation."""
+
+    template: str
+    fields: dict[str, str]
+
+
+def _filled(template: str, **fields: str) -> Filled:
+    """`template` (marked with `N_()` where it is written) with its named `fields` filled in."""
+    text = Filled(template.format(**fields))
+    text.template, text.fields = template, fields
+    return text
+
+
+def translated(text: str) -> str:
+    """A registry text in the current language. A filled template is translated, then filled
+    with its fields translated in turn (the lecture's citation; figures and addresses, in no
+    catalog, stay as they are). An empty text stays empty."""
+    if not text:
+        return ""
+    if isinstance(text, Filled):
+        fields = {name: translated(value) for name, value in text.fields.items()}
+        return _(text.template).format(**fields)
+    return _(text)
 
 
 @dataclass(frozen=True)
@@ -64,6 +99,24 @@ class Architecture:
     recipe: dict[str, Any] | None = None
     published_params: int | None = None  # the count the source states, where it states one
     count_note: str = ""  # why our count differs from the published one, where it does
+
+    # The texts in the current language, for pages to show; the fields above stay English.
+    def shown_title(self) -> str:
+        return translated(self.title)
+
+    def shown_summary(self) -> str:
+        return translated(self.summary)
+
+    def shown_source(self) -> str:
+        return translated(self.source)
+
+    def shown_count_note(self) -> str:
+        return translated(self.count_note)
+
+    def shown_lecture_shapes(self) -> tuple[tuple[int, str, str], ...]:
+        """`lecture_shapes` with each reason translated (the stated shapes are the lecture's
+        own text and stay as written)."""
+        return tuple((index, stated, translated(why)) for index, stated, why in self.lecture_shapes)
 
 
 class UnknownArchitecture(KeyError, ValueError):
@@ -304,7 +357,7 @@ def _alphago_policy() -> Network:
 _ENTRIES = (
     Architecture(
         key="lecture_figure8",
-        title="Lecture Figure 8: a typical CNN (120×160 input, 4 classes)",
+        title=N_("Lecture Figure 8: a typical CNN (120×160 input, 4 classes)"),
         network=Network(
             "Lecture Figure 8",
             (
@@ -322,12 +375,17 @@ _ENTRIES = (
         ),
         dataset=None,
         num_classes=4,
-        source=f"{LECTURE}, section 5.1, Figure 8 (after https://www.researchgate.net/figure/"
-        "Architecture-of-our-unsupervised-CNN-Network-contains-three-stages-each-of-which"
-        "_283433254)",
-        summary="Three convolution + max-pooling stages on a rectangular 120×160 image, then two "
-        "fully connected layers: the shape of a typical CNN, and practice in working out each "
-        "stage's output size for a non-square input.",
+        source=_filled(
+            N_("{lecture}, section 5.1, Figure 8 (after {address})"),
+            lecture=LECTURE,
+            address="https://www.researchgate.net/figure/Architecture-of-our-unsupervised-CNN-"
+            "Network-contains-three-stages-each-of-which_283433254",
+        ),
+        summary=N_(
+            "Three convolution + max-pooling stages on a rectangular 120×160 image, then two fully "
+            "connected layers: the shape of a typical CNN, and practice in working out each "
+            "stage's output size for a non-square input."
+        ),
         lecture_shapes=(
             (1, "116x156", ""),
             (2, "58x78", ""),
@@ -338,14 +396,16 @@ _ENTRIES = (
             (
                 7,
                 "12x17=204",
-                "Flatten keeps every channel: 12 × 17 × 20 = 4,080 values, not 204 "
-                "(the comment multiplies height by width only, and 12 × 17 is 204).",
+                N_(
+                    "Flatten keeps every channel: 12 × 17 × 20 = 4,080 values, not 204 (the "
+                    "comment multiplies height by width only, and 12 × 17 is 204)."
+                ),
             ),
         ),
     ),
     Architecture(
         key="mnist_one_conv",
-        title="MNIST, one convolution",
+        title=N_("MNIST, one convolution"),
         network=Network(
             "MNIST, one convolution",
             (
@@ -361,10 +421,15 @@ _ENTRIES = (
         ),
         dataset="mnist",
         num_classes=10,
-        source=f"{LECTURE}, section 5.2 (Mnist digit classifier with 1 Convolution layer)",
-        summary="The smallest useful CNN: one 3×3 convolution with 32 filters, 2×2 max "
-        "pooling, dropout and one hidden dense layer. The lecture reports 98.80% test accuracy "
-        "after 12 epochs.",
+        source=_filled(
+            N_("{lecture}, section 5.2 (Mnist digit classifier with 1 Convolution layer)"),
+            lecture=LECTURE,
+        ),
+        summary=N_(
+            "The smallest useful CNN: one 3×3 convolution with 32 filters, 2×2 max pooling, "
+            "dropout and one hidden dense layer. The lecture reports 98.80% test accuracy after 12 "
+            "epochs."
+        ),
         lecture_accuracy=0.9880,
         lecture_settings=dict(LECTURE_MNIST_SETTINGS),
         lecture_shapes=(
@@ -372,18 +437,20 @@ _ENTRIES = (
             (
                 2,
                 "14,14,32",
-                "Pooling a 26×26 map by 2 gives ⌊26 / 2⌋ = 13, so 13,13,32. 14,14 would need "
-                "a 28×28 map, i.e. padding='same' in the convolution, which the code does not ask "
-                "for.",
+                N_(
+                    "Pooling a 26×26 map by 2 gives ⌊26 / 2⌋ = 13, so 13,13,32. 14,14 would need a "
+                    "28×28 map, i.e. padding='same' in the convolution, which the code does not "
+                    "ask for."
+                ),
             ),
-            (4, "6272 = 14*14*32", "Flatten of 13×13×32 gives 13 × 13 × 32 = 5,408 values."),
+            (4, "6272 = 14*14*32", N_("Flatten of 13×13×32 gives 13 × 13 × 32 = 5,408 values.")),
             (5, "128", ""),
             (7, "10", ""),
         ),
     ),
     Architecture(
         key="mnist_two_conv",
-        title="MNIST, two convolutions",
+        title=N_("MNIST, two convolutions"),
         network=Network(
             "MNIST, two convolutions",
             (
@@ -402,17 +469,28 @@ _ENTRIES = (
         ),
         dataset="mnist",
         num_classes=10,
-        source=f"{LECTURE}, section 5.2 (Mnist digit classifier with deep Convolution layers), "
-        "the complete program that compiles and fits the model",
-        summary="Two 3×3 convolution + pooling stages (32 then 64 filters) before the dense "
-        "layers: the second stage sees combinations of the first stage's features. The lecture "
-        "reports 99.29% test accuracy after 12 epochs, batch 128, Adam. The lecture shows two "
-        "listings of this model: an earlier slide with Dropout(0.5) after the hidden Dense layer, "
-        "and the complete program (imports, compile, fit, evaluate) with Dropout(0.25) there. "
-        "This entry follows the complete program, because it is the code the 99.29% run comes "
-        "from: its log follows it and prints the shapes and validation lines that program "
-        "produces. (The slide's comments also say 28,28,32 after the first convolution, which "
-        "holds only with padding='same'; the complete program's say 26,26,32.)",
+        source=_filled(
+            N_(
+                "{lecture}, section 5.2 (Mnist digit classifier with deep Convolution layers), the "
+                "complete program that compiles and fits the model"
+            ),
+            lecture=LECTURE,
+        ),
+        summary=_filled(
+            N_(
+                "Two 3×3 convolution + pooling stages (32 then 64 filters) before the dense "
+                "layers: the second stage sees combinations of the first stage's features. The "
+                "lecture reports {accuracy} test accuracy after 12 epochs, batch 128, Adam. The "
+                "lecture shows two listings of this model: an earlier slide with Dropout(0.5) "
+                "after the hidden Dense layer, and the complete program (imports, compile, fit, "
+                "evaluate) with Dropout(0.25) there. This entry follows the complete program, "
+                "because it is the code the {accuracy} run comes from: its log follows it and "
+                "prints the shapes and validation lines that program produces. (The slide's "
+                "comments also say 28,28,32 after the first convolution, which holds only with "
+                "padding='same'; the complete program's say 26,26,32.)"
+            ),
+            accuracy="99.29%",
+        ),
         lecture_accuracy=0.9929,
         lecture_settings=dict(LECTURE_MNIST_SETTINGS),
         lecture_shapes=(
@@ -420,25 +498,31 @@ _ENTRIES = (
             (
                 2,
                 "14,14,32",
-                "Pooling a 26×26 map by 2 gives ⌊26 / 2⌋ = 13, so 13,13,32.",
+                N_("Pooling a 26×26 map by 2 gives ⌊26 / 2⌋ = 13, so 13,13,32."),
             ),
             (
                 4,
                 "14,14,64",
-                "A 3×3 'valid' convolution of a 13×13 map gives 13 − 3 + 1 = 11, so 11,11,64. "
-                "14,14,64 holds only with padding='same' in both convolutions.",
+                N_(
+                    "A 3×3 'valid' convolution of a 13×13 map gives 13 − 3 + 1 = 11, so 11,11,64. "
+                    "14,14,64 holds only with padding='same' in both convolutions."
+                ),
             ),
             (
                 5,
                 "7,7,64",
-                "Pooling an 11×11 map by 2 gives ⌊11 / 2⌋ = 5, so 5,5,64. 7,7,64 holds only "
-                "with padding='same', which the code does not ask for.",
+                N_(
+                    "Pooling an 11×11 map by 2 gives ⌊11 / 2⌋ = 5, so 5,5,64. 7,7,64 holds only "
+                    "with padding='same', which the code does not ask for."
+                ),
             ),
             (
                 7,
                 "3136 = 7*7*64",
-                "Flatten of 5×5×64 gives 5 × 5 × 64 = 1,600 values; 3,136 only with "
-                "padding='same'.",
+                N_(
+                    "Flatten of 5×5×64 gives 5 × 5 × 64 = 1,600 values; 3,136 only with "
+                    "padding='same'."
+                ),
             ),
             (8, "128", ""),
             (10, "10", ""),
@@ -446,7 +530,7 @@ _ENTRIES = (
     ),
     Architecture(
         key="exercise",
-        title="Exercise: reach 99.3% on MNIST",
+        title=_filled(N_("Exercise: reach {accuracy} on MNIST"), accuracy="99.3%"),
         network=Network(
             "Exercise (CNN Lab's design)",
             (
@@ -466,34 +550,41 @@ _ENTRIES = (
         ),
         dataset="mnist",
         num_classes=10,
-        source=f"{LECTURE}, section 5.3 (exercise). The exercise's figure of the model is not "
-        "in the text; this design is CNN Lab's own.",
-        summary="The lecture asks for an MNIST model that reaches at least 99.3% test accuracy "
-        "(its own run's log shows 99.35%), but the figure with the intended structure is "
-        "missing from the text. This design is ours, and it keeps the lecture's two-convolution "
-        "model (32 then 64 filters of 3×3, each followed by 2×2 pooling, then 128 hidden units) "
-        "with three changes, each for a reason. (1) Batch normalisation after each "
-        "convolution keeps every layer's inputs at a steady scale, so Adam can take larger "
-        "useful steps; dropout sits only in the classifier, after the last normalisation: "
-        "placed before one, it makes the statistics the layer learns in training differ from "
-        "what it sees at test time. (2) A cosine learning-rate schedule: the rate starts at "
-        "Adam's 0.001 and falls smoothly to zero at the last batch, so the last epochs fine-"
-        "tune instead of jumping around the best weights. (3) Each training image is shifted "
-        "at random by up to 2 pixels, so the model learns that a digit moved a little is the "
-        "same digit. It trains like the lecture's models otherwise: 12 epochs, batch 128, "
-        "Adam, every training image. What each change bought, measured on this project's "
-        "benchmark (`benchmarks/lecture_table.py`, real MNIST, 12 epochs): the lecture's "
-        "two-convolution model alone reached 99.29% (seed 0) at 8.4 s per epoch; the previous "
-        "exercise design (two blocks of two convolutions, 16-32 and 32-64 filters, batch "
-        "normalisation, constant rate, no shifts) reached 99.20% (seed 0) at 24.5 s per epoch, "
-        "295 s in all: three times the cost, and not better.",
+        source=_filled(
+            N_(
+                "{lecture}, section 5.3 (exercise). The exercise's figure of the model is not in "
+                "the text; this design is CNN Lab's own."
+            ),
+            lecture=LECTURE,
+        ),
+        summary=N_(
+            "The lecture asks for an MNIST model that reaches at least 99.3% test accuracy (its "
+            "own run's log shows 99.35%), but the figure with the intended structure is missing "
+            "from the text. This design is ours, and it keeps the lecture's two-convolution model "
+            "(32 then 64 filters of 3×3, each followed by 2×2 pooling, then 128 hidden units) with "
+            "three changes, each for a reason. (1) Batch normalisation after each convolution "
+            "keeps every layer's inputs at a steady scale, so Adam can take larger useful steps; "
+            "dropout sits only in the classifier, after the last normalisation: placed before one, "
+            "it makes the statistics the layer learns in training differ from what it sees at test "
+            "time. (2) A cosine learning-rate schedule: the rate starts at Adam's 0.001 and falls "
+            "smoothly to zero at the last batch, so the last epochs fine-tune instead of jumping "
+            "around the best weights. (3) Each training image is shifted at random by up to 2 "
+            "pixels, so the model learns that a digit moved a little is the same digit. It trains "
+            "like the lecture's models otherwise: 12 epochs, batch 128, Adam, every training "
+            "image. What each change bought, measured on this project's benchmark "
+            "(`benchmarks/lecture_table.py`, real MNIST, 12 epochs): the lecture's two-convolution "
+            "model alone reached 99.29% (seed 0) at 8.4 s per epoch; the previous exercise design "
+            "(two blocks of two convolutions, 16-32 and 32-64 filters, batch normalisation, "
+            "constant rate, no shifts) reached 99.20% (seed 0) at 24.5 s per epoch, 295 s in all: "
+            "three times the cost, and not better."
+        ),
         lecture_accuracy=0.9935,
         lecture_settings=dict(LECTURE_MNIST_SETTINGS),
         recipe={**LECTURE_MNIST_SETTINGS, "schedule": "cosine", "augment_shift": 2},
     ),
     Architecture(
         key="convnetjs_cifar10",
-        title="ConvNetJS CIFAR-10 demo network",
+        title=N_("ConvNetJS CIFAR-10 demo network"),
         network=Network(
             "ConvNetJS CIFAR-10",
             (
@@ -510,17 +601,21 @@ _ENTRIES = (
         ),
         dataset="cifar10",
         num_classes=10,
-        source="Andrej Karpathy, ConvNetJS demo: training on CIFAR-10, "
-        "http://cs.stanford.edu/people/karpathy/convnetjs/demo/cifar10.html "
-        "(lecture section 5.4)",
-        summary="The small network the lecture points to for CIFAR-10, trained live in a "
-        "browser: three 5×5 convolutions (16, 20, 20 filters, zero padding 2 so sizes are kept) "
-        "each followed by 2×2 max pooling, and a softmax over the 10 classes. The demo trains "
-        "with Adadelta and augments the data with random flips and shifts of up to 2 pixels.",
+        source=N_(
+            "Andrej Karpathy, ConvNetJS demo: training on CIFAR-10, "
+            "http://cs.stanford.edu/people/karpathy/convnetjs/demo/cifar10.html (lecture section "
+            "5.4)"
+        ),
+        summary=N_(
+            "The small network the lecture points to for CIFAR-10, trained live in a browser: "
+            "three 5×5 convolutions (16, 20, 20 filters, zero padding 2 so sizes are kept) each "
+            "followed by 2×2 max pooling, and a softmax over the 10 classes. The demo trains with "
+            "Adadelta and augments the data with random flips and shifts of up to 2 pixels."
+        ),
     ),
     Architecture(
         key="convnetjs_mnist",
-        title="ConvNetJS MNIST demo network",
+        title=N_("ConvNetJS MNIST demo network"),
         network=Network(
             "ConvNetJS MNIST",
             (
@@ -535,16 +630,20 @@ _ENTRIES = (
         ),
         dataset="mnist",
         num_classes=10,
-        source="Andrej Karpathy, ConvNetJS demo: classify MNIST digits with a convolutional "
-        "neural network, http://cs.stanford.edu/people/karpathy/convnetjs/demo/mnist.html",
-        summary="ConvNetJS's in-browser MNIST network: 5×5 convolutions with 8 and 16 filters "
-        "(zero padding 2), 2×2 then 3×3 max pooling with stride 3, and a softmax. The demo "
-        "trains on random 24×24 crops of the 28×28 digits; here the input is the full 28×28 "
-        "image, so the last pooling gives ⌊(14 − 3) / 3⌋ + 1 = 4, as 24×24 crops do (12 → 4).",
+        source=N_(
+            "Andrej Karpathy, ConvNetJS demo: classify MNIST digits with a convolutional neural "
+            "network, http://cs.stanford.edu/people/karpathy/convnetjs/demo/mnist.html"
+        ),
+        summary=N_(
+            "ConvNetJS's in-browser MNIST network: 5×5 convolutions with 8 and 16 filters (zero "
+            "padding 2), 2×2 then 3×3 max pooling with stride 3, and a softmax. The demo trains on "
+            "random 24×24 crops of the 28×28 digits; here the input is the full 28×28 image, so "
+            "the last pooling gives ⌊(14 − 3) / 3⌋ + 1 = 4, as 24×24 crops do (12 → 4)."
+        ),
     ),
     Architecture(
         key="lenet5",
-        title="LeNet-5",
+        title=N_("LeNet-5"),
         network=Network(
             "LeNet-5",
             (
@@ -561,23 +660,29 @@ _ENTRIES = (
         ),
         dataset=None,
         num_classes=10,
-        source="Y. LeCun, L. Bottou, Y. Bengio, P. Haffner, Gradient-based learning applied to "
-        "document recognition, Proceedings of the IEEE 86(11), 1998",
-        summary="The first widely used CNN (handwritten digits and bank cheques): convolutions "
-        "that share weights across the image, alternating with subsampling, trained end to end "
-        "by back-propagation. Input 32×32, so that strokes reach the centre of the top feature "
-        "detectors.",
+        source=N_(
+            "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner, Gradient-based learning applied to "
+            "document recognition, Proceedings of the IEEE 86(11), 1998"
+        ),
+        summary=N_(
+            "The first widely used CNN (handwritten digits and bank cheques): convolutions that "
+            "share weights across the image, alternating with subsampling, trained end to end by "
+            "back-propagation. Input 32×32, so that strokes reach the centre of the top feature "
+            "detectors."
+        ),
         published_params=60_000,
-        count_note="The paper states about 60,000 trainable parameters (60,840 by a layer-by-"
-        "layer tally). Ours is 61,706: C3 here connects every one of the 6 input maps to each "
-        "of its 16 maps (2,416 parameters; the paper's sparse table gives 1,516); our average "
-        "pooling has no trainable coefficient and bias (the paper's S2 and S4 have 12 and 32); "
-        "and the output is a softmax Dense layer with biases (850) instead of the paper's "
-        "Euclidean RBF units (840).",
+        count_note=N_(
+            "The paper states about 60,000 trainable parameters (60,840 by a layer-by-layer "
+            "tally). Ours is 61,706: C3 here connects every one of the 6 input maps to each of its "
+            "16 maps (2,416 parameters; the paper's sparse table gives 1,516); our average pooling "
+            "has no trainable coefficient and bias (the paper's S2 and S4 have 12 and 32); and the "
+            "output is a softmax Dense layer with biases (850) instead of the paper's Euclidean "
+            "RBF units (840)."
+        ),
     ),
     Architecture(
         key="alexnet",
-        title="AlexNet (single tower)",
+        title=N_("AlexNet (single tower)"),
         network=Network(
             "AlexNet",
             (
@@ -600,148 +705,200 @@ _ENTRIES = (
         ),
         dataset=None,
         num_classes=1000,
-        source="A. Krizhevsky, I. Sutskever, G. E. Hinton, ImageNet classification with deep "
-        "convolutional neural networks, NIPS 2012",
-        summary="Won ILSVRC 2012 with 15.3% top-5 error against 26.2% for the runner-up and "
-        "started the deep-learning era in vision: ReLU activations, dropout in the dense "
-        "layers, overlapping max pooling, data augmentation, and training on two GPUs.",
+        source=N_(
+            "A. Krizhevsky, I. Sutskever, G. E. Hinton, ImageNet classification with deep "
+            "convolutional neural networks, NIPS 2012"
+        ),
+        summary=_filled(
+            N_(
+                "Won ILSVRC 2012 with {error} top-5 error against {runner_up} for the runner-up "
+                "and started the deep-learning era in vision: ReLU activations, dropout in the "
+                "dense layers, overlapping max pooling, data augmentation, and training on two "
+                "GPUs."
+            ),
+            error="15.3%",
+            runner_up="26.2%",
+        ),
         published_params=60_000_000,
-        count_note="The paper says 60 million parameters. Ours is 62,378,344 because this is the "
-        "single-tower version: the paper splits the network over two GPUs and its 2nd, 4th "
-        "and 5th convolutions see only the 48 or 192 channels on their own GPU, which gives "
-        "60,965,224. The input is 227×227 (the paper's 224 does not give its own 55×55 "
-        "first-layer output), and local response normalisation, which has no parameters, is "
-        "left out.",
+        count_note=N_(
+            "The paper says 60 million parameters. Ours is 62,378,344 because this is the "
+            "single-tower version: the paper splits the network over two GPUs and its 2nd, 4th and "
+            "5th convolutions see only the 48 or 192 channels on their own GPU, which gives "
+            "60,965,224. The input is 227×227 (the paper's 224 does not give its own 55×55 "
+            "first-layer output), and local response normalisation, which has no parameters, is "
+            "left out."
+        ),
     ),
     Architecture(
         key="vgg16",
-        title="VGG-16",
+        title=N_("VGG-16"),
         network=_vgg16(),
         dataset=None,
         num_classes=1000,
-        source="K. Simonyan, A. Zisserman, Very deep convolutional networks for large-scale "
-        "image recognition, ICLR 2015 (arXiv:1409.1556); counts as keras.applications.VGG16",
-        summary="Depth from uniformity: only 3×3 convolutions (two stacked see 5×5, three see "
-        "7×7, with fewer weights and more non-linearities) and 2×2 pooling, 16 weight layers. "
-        "Second in ILSVRC 2014 classification; most of its 138 M parameters sit in the first "
-        "dense layer.",
+        source=N_(
+            "K. Simonyan, A. Zisserman, Very deep convolutional networks for large-scale image "
+            "recognition, ICLR 2015 (arXiv:1409.1556); counts as keras.applications.VGG16"
+        ),
+        summary=N_(
+            "Depth from uniformity: only 3×3 convolutions (two stacked see 5×5, three see 7×7, "
+            "with fewer weights and more non-linearities) and 2×2 pooling, 16 weight layers. "
+            "Second in ILSVRC 2014 classification; most of its 138 M parameters sit in the first "
+            "dense layer."
+        ),
         published_params=138_357_544,
-        count_note="Matches keras.applications.VGG16. Dropout, as in the paper's training, adds "
-        "no parameters.",
+        count_note=N_(
+            "Matches keras.applications.VGG16. Dropout, as in the paper's training, adds no "
+            "parameters."
+        ),
     ),
     Architecture(
         key="googlenet",
-        title="GoogLeNet (Inception v1)",
+        title=N_("GoogLeNet (Inception v1)"),
         network=_googlenet(),
         dataset=None,
         num_classes=1000,
-        source="C. Szegedy et al., Going deeper with convolutions, CVPR 2015 (arXiv:1409.4842)",
-        summary="Won ILSVRC 2014 (6.67% top-5 error) with 22 layers but 12 times fewer "
-        "parameters than AlexNet: inception modules run 1×1, 3×3 and 5×5 convolutions and "
-        "pooling side by side and concatenate them, 1×1 convolutions shrink the channels "
-        "before the costly ones, and global average pooling replaces the big dense layers.",
-        count_note="The paper's Table 1 sums to about 6.8 million parameters; ours is "
-        "6,998,552. Biases explain only 8,280 of the difference: the rest is in the table's "
-        "own parameter column, which does not follow from the filter counts in the same table. "
-        "conv1 has 7×7×3×64 = 9,408 weights, not 2.7K; the classifier 1,024×1,000 = "
-        "1,024,000, not 1000K; inception (4c) 509,440 weights, not 463K; inception (5b) "
-        "1,442,816, not 1388K; inception (5a) 1,042,432, not 1072K. The two "
-        "auxiliary classifiers (used only in training) and local response normalisation "
-        "(no parameters) are left out, as in Table 1.",
+        source=N_("C. Szegedy et al., Going deeper with convolutions, CVPR 2015 (arXiv:1409.4842)"),
+        summary=N_(
+            "Won ILSVRC 2014 (6.67% top-5 error) with 22 layers but 12 times fewer parameters than "
+            "AlexNet: inception modules run 1×1, 3×3 and 5×5 convolutions and pooling side by side "
+            "and concatenate them, 1×1 convolutions shrink the channels before the costly ones, "
+            "and global average pooling replaces the big dense layers."
+        ),
+        count_note=N_(
+            "The paper's Table 1 sums to about 6.8 million parameters; ours is 6,998,552. Biases "
+            "explain only 8,280 of the difference: the rest is in the table's own parameter "
+            "column, which does not follow from the filter counts in the same table. conv1 has "
+            "7×7×3×64 = 9,408 weights, not 2.7K; the classifier 1,024×1,000 = 1,024,000, not "
+            "1000K; inception (4c) 509,440 weights, not 463K; inception (5b) 1,442,816, not 1388K; "
+            "inception (5a) 1,042,432, not 1072K. The two auxiliary classifiers (used only in "
+            "training) and local response normalisation (no parameters) are left out, as in Table "
+            "1."
+        ),
     ),
     Architecture(
         key="resnet18",
-        title="ResNet-18",
+        title=N_("ResNet-18"),
         network=_resnet18(),
         dataset=None,
         num_classes=1000,
-        source="K. He, X. Zhang, S. Ren, J. Sun, Deep residual learning for image recognition, "
-        "CVPR 2016 (arXiv:1512.03385)",
-        summary="Residual learning: each block adds its input back to its output (a shortcut), "
-        "so a layer only has to learn a correction and very deep networks still train. "
-        "ResNet-18 uses basic blocks of two 3×3 convolutions; a strided 1×1 projection "
-        "matches the shortcut where a stage halves the size and doubles the channels.",
+        source=N_(
+            "K. He, X. Zhang, S. Ren, J. Sun, Deep residual learning for image recognition, CVPR "
+            "2016 (arXiv:1512.03385)"
+        ),
+        summary=N_(
+            "Residual learning: each block adds its input back to its output (a shortcut), so a "
+            "layer only has to learn a correction and very deep networks still train. ResNet-18 "
+            "uses basic blocks of two 3×3 convolutions; a strided 1×1 projection matches the "
+            "shortcut where a stage halves the size and doubles the channels."
+        ),
         published_params=11_689_512,
-        count_note="11,689,512 is the trainable count of the reference implementation "
-        "(torchvision's resnet18; the paper gives no count). Ours has the same trainable "
-        "parameters; Keras also counts batch normalisation's moving mean and variance, 9,600 "
-        "non-trainable numbers here.",
+        count_note=N_(
+            "11,689,512 is the trainable count of the reference implementation (torchvision's "
+            "resnet18; the paper gives no count). Ours has the same trainable parameters; Keras "
+            "also counts batch normalisation's moving mean and variance, 9,600 non-trainable "
+            "numbers here."
+        ),
     ),
     Architecture(
         key="resnet50",
-        title="ResNet-50",
+        title=N_("ResNet-50"),
         network=_resnet50(),
         dataset=None,
         num_classes=1000,
-        source="K. He, X. Zhang, S. Ren, J. Sun, Deep residual learning for image recognition, "
-        "CVPR 2016 (arXiv:1512.03385); structure and counts as keras.applications.ResNet50",
-        summary="ResNets won ILSVRC 2015 (3.57% top-5 error, an ensemble). Deeper ResNets use "
-        "bottleneck blocks: a 1×1 convolution shrinks the channels, a 3×3 works on the small "
-        "volume, a 1×1 expands it 4×, and the shortcut adds the block's input back.",
+        source=N_(
+            "K. He, X. Zhang, S. Ren, J. Sun, Deep residual learning for image recognition, CVPR "
+            "2016 (arXiv:1512.03385); structure and counts as keras.applications.ResNet50"
+        ),
+        summary=N_(
+            "ResNets won ILSVRC 2015 (3.57% top-5 error, an ensemble). Deeper ResNets use "
+            "bottleneck blocks: a 1×1 convolution shrinks the channels, a 3×3 works on the small "
+            "volume, a 1×1 expands it 4×, and the shortcut adds the block's input back."
+        ),
         published_params=25_636_712,
-        count_note="Matches keras.applications.ResNet50, whose convolutions have biases (the "
-        "paper's do not) and whose count includes batch normalisation's moving statistics.",
+        count_note=N_(
+            "Matches keras.applications.ResNet50, whose convolutions have biases (the paper's do "
+            "not) and whose count includes batch normalisation's moving statistics."
+        ),
     ),
     Architecture(
         key="mobilenet",
-        title="MobileNet v1",
+        title=N_("MobileNet v1"),
         network=_mobilenet(),
         dataset=None,
         num_classes=1000,
-        source="A. G. Howard et al., MobileNets: efficient convolutional neural networks for "
-        "mobile vision applications, arXiv:1704.04861 (2017); structure and counts as "
-        "keras.applications.MobileNet",
-        summary="Convolutions cheap enough for a phone: every convolution after the first is "
-        "depthwise separable, a 3×3 depthwise convolution that filters each channel on its "
-        "own followed by a 1×1 convolution that mixes the channels. For a 3×3 kernel this "
-        "costs about 8 to 9 times fewer multiply-adds than a plain convolution making the same "
-        "maps (1/N + 1/9 of its cost for N maps), for about 1% less ImageNet accuracy: 70.6% "
-        "top-1 at 569 million mult-adds and 4.2 million parameters, against VGG-16's 71.5% at "
-        "15,300 million. Each block is written as its two steps, with batch normalisation and "
-        "ReLU after each, which a SeparableConv2D layer (both steps in one) cannot put in "
-        "between.",
+        source=N_(
+            "A. G. Howard et al., MobileNets: efficient convolutional neural networks for mobile "
+            "vision applications, arXiv:1704.04861 (2017); structure and counts as "
+            "keras.applications.MobileNet"
+        ),
+        summary=_filled(
+            N_(
+                "Convolutions cheap enough for a phone: every convolution after the first is "
+                "depthwise separable, a 3×3 depthwise convolution that filters each channel on its "
+                "own followed by a 1×1 convolution that mixes the channels. For a 3×3 kernel this "
+                "costs about 8 to 9 times fewer multiply-adds than a plain convolution making the "
+                "same maps (1/N + 1/9 of its cost for N maps), for about {loss} less ImageNet "
+                "accuracy: 70.6% top-1 at 569 million mult-adds and 4.2 million parameters, "
+                "against VGG-16's 71.5% at 15,300 million. Each block is written as its two steps, "
+                "with batch normalisation and ReLU after each, which a SeparableConv2D layer (both "
+                "steps in one) cannot put in between."
+            ),
+            loss="1%",
+        ),
         published_params=4_200_000,
-        count_note="Matches keras.applications.MobileNet (weights=None): 4,253,864 parameters. "
-        "The paper's 4.2 million counts the weights and the classifier's biases, 4,210,088; "
-        "Keras also counts batch normalisation's scale and offset (21,888 trainable) and "
-        "moving mean and variance (21,888 non-trainable). Keras's classifier is a 1×1 "
-        "convolution on the pooled 1×1×1024 volume followed by a reshape, the same 1,025,000 "
-        "parameters as the Dense layer here; its activations are ReLU6 (capped at 6), plain "
-        "ReLU here, which changes no count. Mult-adds here: 568,740,352 at 224×224, the "
-        "paper's 569 million.",
+        count_note=N_(
+            "Matches keras.applications.MobileNet (weights=None): 4,253,864 parameters. The "
+            "paper's 4.2 million counts the weights and the classifier's biases, 4,210,088; Keras "
+            "also counts batch normalisation's scale and offset (21,888 trainable) and moving mean "
+            "and variance (21,888 non-trainable). Keras's classifier is a 1×1 convolution on the "
+            "pooled 1×1×1024 volume followed by a reshape, the same 1,025,000 parameters as the "
+            "Dense layer here; its activations are ReLU6 (capped at 6), plain ReLU here, which "
+            "changes no count. Mult-adds here: 568,740,352 at 224×224, the paper's 569 million."
+        ),
     ),
     Architecture(
         key="kim_cnn",
-        title="Kim's CNN for sentence classification",
+        title=N_("Kim's CNN for sentence classification"),
         network=_kim_cnn(),
         dataset=None,
         num_classes=2,
-        source="Y. Kim, Convolutional neural networks for sentence classification, EMNLP 2014 "
-        "(arXiv:1408.5882)",
-        summary="CNNs beyond images: a sentence becomes a 56×300 'image', one row per word "
-        "(300-dimensional word2vec vectors, zero-padded to 56 words). Filters as wide as a word "
-        "vector and 3, 4 or 5 words tall (100 of each) slide down the sentence like n-gram "
-        "detectors; max pooling over time keeps each filter's strongest match; dropout 0.5 "
-        "before a softmax over the classes (here positive / negative).",
-        count_note="The paper gives no total. The word vectors are the input here; the "
-        "paper's CNN-non-static variant also fine-tunes them as an embedding layer.",
+        source=N_(
+            "Y. Kim, Convolutional neural networks for sentence classification, EMNLP 2014 "
+            "(arXiv:1408.5882)"
+        ),
+        summary=N_(
+            "CNNs beyond images: a sentence becomes a 56×300 'image', one row per word "
+            "(300-dimensional word2vec vectors, zero-padded to 56 words). Filters as wide as a "
+            "word vector and 3, 4 or 5 words tall (100 of each) slide down the sentence like "
+            "n-gram detectors; max pooling over time keeps each filter's strongest match; dropout "
+            "0.5 before a softmax over the classes (here positive / negative)."
+        ),
+        count_note=N_(
+            "The paper gives no total. The word vectors are the input here; the paper's "
+            "CNN-non-static variant also fine-tunes them as an embedding layer."
+        ),
     ),
     Architecture(
         key="alphago_policy",
-        title="AlphaGo policy network",
+        title=N_("AlphaGo policy network"),
         network=_alphago_policy(),
         dataset=None,
         num_classes=361,
-        source="D. Silver et al., Mastering the game of Go with deep neural networks and tree "
-        "search, Nature 529, 484-489 (2016)",
-        summary="A CNN that reads a Go board: 48 feature planes of the 19×19 board, a 5×5 "
-        "convolution and eleven 3×3 convolutions of 192 filters keeping the 19×19 size, and a "
-        "1×1 convolution giving one score per point, turned into a probability for each of "
-        "the 361 moves. It learned to predict expert moves (57% accuracy) and guided "
-        "AlphaGo's tree search.",
-        count_note="The paper's last layer has a different bias for each of the 361 positions; "
-        "Keras's 1×1 convolution has one, so ours has 360 fewer parameters than the paper's "
-        "network.",
+        source=N_(
+            "D. Silver et al., Mastering the game of Go with deep neural networks and tree search, "
+            "Nature 529, 484-489 (2016)"
+        ),
+        summary=N_(
+            "A CNN that reads a Go board: 48 feature planes of the 19×19 board, a 5×5 convolution "
+            "and eleven 3×3 convolutions of 192 filters keeping the 19×19 size, and a 1×1 "
+            "convolution giving one score per point, turned into a probability for each of the 361 "
+            "moves. It learned to predict expert moves (57% accuracy) and guided AlphaGo's tree "
+            "search."
+        ),
+        count_note=N_(
+            "The paper's last layer has a different bias for each of the 361 positions; Keras's "
+            "1×1 convolution has one, so ours has 360 fewer parameters than the paper's network."
+        ),
     ),
 )
 

@@ -54,6 +54,8 @@ def train_panel() -> None:
         _("Dataset"), list(LABELS), format_func=LABELS.get, key=_initial("ensemble_w_data", "mnist")
     )
     entries = {entry.key: entry for entry in registry.for_dataset(name)}
+    # Titles made now, in this script run: a format function may be called elsewhere.
+    titles = {key: entry.shown_title() for key, entry in entries.items()}
     mode = left.radio(
         _("Members differ by"),
         ("seeds", "architectures"),
@@ -70,7 +72,7 @@ def train_panel() -> None:
         key = left.selectbox(
             _("Architecture"),
             keys,
-            format_func=lambda k: entries[k].title,
+            format_func=titles.get,
             key=_initial(f"ensemble_w_architecture_{name}", default),
         )
         architectures = [key]
@@ -79,7 +81,7 @@ def train_panel() -> None:
         architectures = left.multiselect(
             _("Architectures"),
             list(entries),
-            format_func=lambda k: entries[k].title,
+            format_func=titles.get,
             key=_initial(f"ensemble_w_architectures_{name}", list(entries)),
         )
         per = left.slider(

@@ -198,9 +198,15 @@ def layer_tools(network: Network) -> int | None:
         _("Insert"), key="explorer_btn_insert", help=_("Insert below the selected layer")
     ):
         _apply(lambda: ne.insert_layer(network, after + 1, ne.default_layer(kind)), after + 1)
+    # The options are labelled by the English titles, whatever the language (a switch keeps the
+    # choice); the labels shown are made from the titles in the current language.
     blocks = ne.collect_blocks({e.title: e.network for e in REGISTRY.values()})
+    shown = ne.collect_blocks({e.shown_title(): e.network for e in REGISTRY.values()})
     titles = [title for title, _block in blocks]
-    label = cols[2].selectbox(_("Block from a case study"), titles, key="explorer_w_block")
+    labels = dict(zip(titles, [title for title, _block in shown], strict=True))
+    label = cols[2].selectbox(
+        _("Block from a case study"), titles, format_func=labels.get, key="explorer_w_block"
+    )
     if cols[3].button(_("Insert"), key="explorer_btn_insert_block", disabled=not titles):
         block = dict(blocks)[label]
         _apply(lambda: ne.insert_layer(network, after + 1, block), after + 1)

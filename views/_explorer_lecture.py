@@ -23,7 +23,7 @@ from views._explorer_text import escape_markdown
 def lecture_check() -> None:
     keys = [entry.key for entry in REGISTRY.values() if entry.lecture_shapes]
     entry = REGISTRY[pick_entry(_("Lecture model"), keys, "explorer_w_check")]
-    rows = ne.compare_stated_shapes(entry.network, entry.lecture_shapes)
+    rows = ne.compare_stated_shapes(entry.network, entry.shown_lecture_shapes())
     wrong = sum(1 for row in rows if not row["agrees"])
     message = _("{agree} of {count} stated shapes agree with Keras.").format(
         agree=len(rows) - wrong, count=len(rows)
@@ -63,7 +63,7 @@ def case_studies() -> None:
         published = entry.published_params
         table.append(
             {
-                "network": entry.title,
+                "network": entry.shown_title(),
                 "parameters here": f"{ours:,}",
                 "published": "—" if published is None else f"{published:,}",
                 "difference": "—" if published is None else f"{ours - published:+,}",
@@ -96,10 +96,11 @@ def case_studies() -> None:
     ours = analyse(entry.network).total_params
     st.markdown(
         _("**{title}: what it introduced.** {summary}").format(
-            title=escape_markdown(entry.title), summary=escape_markdown(entry.summary)
+            title=escape_markdown(entry.shown_title()),
+            summary=escape_markdown(entry.shown_summary()),
         )
     )
-    st.caption(escape_markdown(_("Source: {source}").format(source=entry.source)))
+    st.caption(escape_markdown(_("Source: {source}").format(source=entry.shown_source())))
     cols = st.columns(2)
     cols[0].metric(_("Our count"), f"{ours:,}")
     if entry.published_params is not None:
@@ -108,10 +109,12 @@ def case_studies() -> None:
             _("Published"), f"{entry.published_params:,}", f"{delta:+,}" if delta else _("same")
         )
     if entry.count_note:
-        st.info(escape_markdown(entry.count_note))
+        st.info(escape_markdown(entry.shown_count_note()))
     if st.button(_("Load into the editor"), key="explorer_btn_case_load"):
         replace_network(
-            entry.network, key, _("Loaded {title} into the editor.").format(title=entry.title)
+            entry.network,
+            key,
+            _("Loaded {title} into the editor.").format(title=entry.shown_title()),
         )
         st.rerun()
     if notice():

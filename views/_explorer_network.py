@@ -24,7 +24,7 @@ EMPTY_NETWORK = Network("my network", (Input((28, 28, 1)),))
 
 
 def title_of(key: str) -> str:
-    return _("Empty stack") if key == EMPTY else REGISTRY[key].title
+    return _("Empty stack") if key == EMPTY else REGISTRY[key].shown_title()
 
 
 def load_network(network: Network, source: str | None, notice: str | None = None) -> None:

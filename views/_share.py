@@ -204,7 +204,7 @@ def _widget_values(page: str, profile, dataset, link: TrainerLink) -> dict:
         if link.architecture not in profile.networks:
             raise LinkError(
                 _("The network {name} is not offered for {dataset} on this page.").format(
-                    name=REGISTRY[link.architecture].title, dataset=profile.label
+                    name=REGISTRY[link.architecture].shown_title(), dataset=profile.label
                 )
             )
         values[network_key] = link.architecture

@@ -40,7 +40,7 @@ def _networks(page: str, profile: DatasetProfile) -> dict[str, tuple[str, Networ
         choices[PROFILE] = (f"{profile.label}: {profile.network.name}", profile.network, None)
     for key in profile.networks:
         entry = registry.get(key)
-        choices[key] = (entry.title, entry.network, entry.lecture_accuracy)
+        choices[key] = (entry.shown_title(), entry.network, entry.lecture_accuracy)
     explorer = st.session_state.get(_state.EXPLORER_NETWORK)
     if explorer is not None:
         choices[EXPLORER] = (
@@ -68,7 +68,7 @@ def network_panel(page: str, profile: DatasetProfile):
     )
     title, network, lecture = choices[picked]
     if picked in registry.REGISTRY:
-        st.caption(registry.get(picked).summary)
+        st.caption(registry.get(picked).shown_summary())
     network = _dropout_sliders(page, picked, network)
     text_key = f"{page}_w_network_json_{profile.name}"
     source = (picked, network.to_json())
