@@ -536,15 +536,14 @@ _ENTRIES = (
             (
                 Input(shape=(28, 28, 1)),
                 _conv(32, 3),
-                BatchNormalization(),
                 MaxPooling2D(pool_size=2),
-                _conv(64, 3),
-                BatchNormalization(),
-                MaxPooling2D(pool_size=2),
-                Flatten(),
                 Dropout(0.25),
+                _conv(64, 3),
+                MaxPooling2D(pool_size=2),
+                Dropout(0.25),
+                Flatten(),
                 Dense(128),
-                Dropout(0.5),
+                Dropout(0.25),
                 Dense(10, activation="softmax"),
             ),
         ),
@@ -560,27 +559,33 @@ _ENTRIES = (
         summary=N_(
             "The lecture asks for an MNIST model that reaches at least 99.3% test accuracy (its "
             "own run's log shows 99.35%), but the figure with the intended structure is missing "
-            "from the text. This design is ours, and it keeps the lecture's two-convolution model "
-            "(32 then 64 filters of 3×3, each followed by 2×2 pooling, then 128 hidden units) with "
-            "three changes, each for a reason. (1) Batch normalisation after each convolution "
-            "keeps every layer's inputs at a steady scale, so Adam can take larger useful steps; "
-            "dropout sits only in the classifier, after the last normalisation: placed before one, "
-            "it makes the statistics the layer learns in training differ from what it sees at test "
-            "time. (2) A cosine learning-rate schedule: the rate starts at Adam's 0.001 and falls "
-            "smoothly to zero at the last batch, so the last epochs fine-tune instead of jumping "
-            "around the best weights. (3) Each training image is shifted at random by up to 2 "
-            "pixels, so the model learns that a digit moved a little is the same digit. It trains "
-            "like the lecture's models otherwise: 12 epochs, batch 128, Adam, every training "
-            "image. What each change bought, measured on this project's benchmark "
-            "(`benchmarks/lecture_table.py`, real MNIST, 12 epochs): the lecture's two-convolution "
-            "model alone reached 99.29% (seed 0) at 8.4 s per epoch; the previous exercise design "
-            "(two blocks of two convolutions, 16-32 and 32-64 filters, batch normalisation, "
-            "constant rate, no shifts) reached 99.20% (seed 0) at 24.5 s per epoch, 295 s in all: "
-            "three times the cost, and not better."
+            "from the text. This design is ours: the lecture's own two-convolution network (32 "
+            "then 64 filters of 3×3, each followed by 2×2 pooling and dropout, then 128 hidden "
+            "units), unchanged, trained with the lecture's 12 epochs of batch 128 with Adam, and "
+            "two changes to the training, each for a reason. (1) A cosine learning-rate schedule: "
+            "the rate starts at 0.002, twice Adam's usual 0.001, so the first epochs move fast, "
+            "and falls smoothly to zero at the last batch, so the last epochs fine-tune instead "
+            "of jumping around the best weights. (2) Each training image is shifted at random by "
+            "up to 2 pixels, so the model learns that a digit moved a little is the same digit. "
+            "Measured with this project's benchmark (`benchmarks/lecture_table.py`, real MNIST, "
+            "12 epochs, seeds 0 to 4, mixed bfloat16 on a 2-core CPU): 99.43% to 99.51% (mean "
+            "99.47%), about 90 to 100 seconds per run. What each step bought: with the lecture's "
+            "training the network reached 99.29% (seed 0); with the schedule from 0.001 and the "
+            "shifts, 99.35% to 99.39% (mean 99.37%); starting the schedule at 0.002 gave the "
+            "figures above. Batch normalisation after each convolution, tried too, reached 99.37% "
+            "to 99.51% (mean 99.44%) but took 160 seconds per run: on this CPU Keras's batch "
+            "normalisation slowed training from about 8,100 to 3,500 images per second. The "
+            "previous exercise design (two blocks of two convolutions with batch normalisation, "
+            "constant rate, no shifts) reached 99.20% (seed 0) in 295 seconds."
         ),
         lecture_accuracy=0.9935,
         lecture_settings=dict(LECTURE_MNIST_SETTINGS),
-        recipe={**LECTURE_MNIST_SETTINGS, "schedule": "cosine", "augment_shift": 2},
+        recipe={
+            **LECTURE_MNIST_SETTINGS,
+            "learning_rate": 0.002,
+            "schedule": "cosine",
+            "augment_shift": 2,
+        },
     ),
     Architecture(
         key="convnetjs_cifar10",

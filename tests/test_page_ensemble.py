@@ -156,7 +156,7 @@ def test_fast_best_setting_trains_exercise_members_with_their_recipe(small_home)
     assert at.slider(key="ensemble_w_count").value == 5
     assert at.slider(key="ensemble_w_epochs").value == 12
     assert at.slider(key="ensemble_w_shift").value == 2
-    assert at.toggle(key="ensemble_w_cosine").value is True
+    assert at.toggle(key="ensemble_w_recipe").value is True
     # Shortened for the test: two members, one epoch.
     at.slider(key="ensemble_w_count").set_value(2)
     at.slider(key="ensemble_w_epochs").set_value(1)
@@ -171,6 +171,7 @@ def test_fast_best_setting_trains_exercise_members_with_their_recipe(small_home)
         assert snap["state"] == "finished"
         assert snap["settings"]["schedule"] == "cosine"
         assert snap["settings"]["augment_shift"] == 2
+        assert snap["learning_rate"] == 0.002  # the recipe's, not the lecture's 0.001
         assert snap["learning_rate_now"] < 0.1 * snap["learning_rate"]  # it fell
     at.run()
     assert not at.exception

@@ -15,6 +15,7 @@ import pytest
 from cnnlib import layers as L
 from cnnlib import registry
 from cnnlib.arithmetic import analyse
+from cnnlib.training import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURE_KEYS = ["lecture_figure8", "mnist_one_conv", "mnist_two_conv", "exercise"]
@@ -118,8 +119,14 @@ def test_lecture_results_and_settings():
 def test_exercise_is_ours_and_cheap_enough_for_a_cpu():
     entry = registry.get("exercise")
     assert "not in the text" in entry.source and "ours" in entry.summary
-    assert any(isinstance(layer, L.BatchNormalization) for layer in entry.network.layers)
     assert _analysis("exercise").total_macs <= 2 * _analysis("mnist_two_conv").total_macs
+    # The design is the lecture's two-convolution network trained with a recipe of its own:
+    # the lecture's epochs, batch and optimizer, plus a schedule and shifts.
+    assert entry.network.layers == registry.get("mnist_two_conv").network.layers
+    recipe = entry.recipe
+    assert (recipe["epochs"], recipe["batch_size"], recipe["optimizer"]) == (12, 128, "adam")
+    assert (recipe["schedule"], recipe["augment_shift"]) == ("cosine", 2)
+    TrainSettings(**{k: v for k, v in recipe.items() if k != "loss"})  # a valid setting
 
 
 def test_published_counts():

@@ -7,6 +7,8 @@ test-set probabilities go to the ensemble state's cache.
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from cnnlib import ensemble, profiles, registry
@@ -30,7 +32,7 @@ FAST_BEST = {
     "ensemble_w_epochs": registry.get("exercise").recipe["epochs"],
     "ensemble_w_train_images": 0,
     "ensemble_w_shift": registry.get("exercise").recipe["augment_shift"],
-    "ensemble_w_cosine": registry.get("exercise").recipe["schedule"] == "cosine",
+    "ensemble_w_recipe": True,
 }
 
 
@@ -104,10 +106,14 @@ def train_panel() -> None:
         key=_initial("ensemble_w_shift", 0),
         help=_("Data augmentation: each batch is moved by up to this many pixels."),
     )
-    cosine = right.toggle(
-        _("Cosine learning-rate schedule"),
-        key=_initial("ensemble_w_cosine", False),
-        help=_("The rate falls from 0.001 to zero by each member's last batch."),
+    recipe = right.toggle(
+        _("Each design's own recipe"),
+        key=_initial("ensemble_w_recipe", False),
+        help=_(
+            "Members of a design the registry gives a training recipe (the exercise's: a cosine "
+            "learning-rate schedule from 0.002 and shifts of up to 2 pixels) train with it; the "
+            "others train as the lecture does."
+        ),
     )
     seed = right.number_input(_("First seed"), 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
     right.caption(
@@ -124,15 +130,22 @@ def train_panel() -> None:
         disabled=busy,
         help=_(
             "Five members of the exercise design, each with its recipe: 12 epochs, a cosine "
-            "schedule and shifts of up to 2 pixels, on every training image."
+            "schedule from 0.002 and shifts of up to 2 pixels, on every training image."
         ),
     )
     if train.button(_("Train the members"), icon=":material/model_training:", disabled=busy):
-        schedule = "cosine" if cosine else "constant"
-        _start(name, architectures, per, epochs, size, shift, schedule, int(seed))
+        _start(name, architectures, per, epochs, size, shift, recipe, int(seed))
 
 
-def _start(name, architectures, per, epochs, size, shift, schedule, seed) -> None:
+def _with_recipe(settings: TrainSettings, architecture: str) -> TrainSettings:
+    """`settings` with the design's own learning rate, schedule and shifts, where the registry
+    gives it a recipe."""
+    recipe = registry.get(architecture).recipe or {}
+    changes = {key: recipe[key] for key in ("learning_rate", "schedule", "augment_shift")}
+    return dataclasses.replace(settings, **changes) if recipe else settings
+
+
+def _start(name, architectures, per, epochs, size, shift, recipe, seed) -> None:
     state = _state.ensemble()
     try:
         specs = ensemble.plan_members(
@@ -141,7 +154,6 @@ def _start(name, architectures, per, epochs, size, shift, schedule, seed) -> Non
         settings = TrainSettings(
             epochs=epochs,
             batch_size=128,
-            schedule=schedule,
             validation_split=VALIDATION_SPLIT,
             augment_shift=shift,
             augment_flip=name == "cifar10" and shift > 0,
@@ -154,8 +166,9 @@ def _start(name, architectures, per, epochs, size, shift, schedule, seed) -> Non
     state.member_runs[:] = [entry for entry in state.member_runs if entry["status"] == "training"]
     for spec in specs:
         try:
+            own = _with_recipe(settings, spec.architecture) if recipe else settings
             run = ensemble.start_member_run(
-                spec, profile, dataset, settings, size or None, data_seed=seed
+                spec, profile, dataset, own, size or None, data_seed=seed
             )
         except ValueError as error:
             st.error(f"{spec.name}: {error}")

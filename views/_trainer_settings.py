@@ -202,6 +202,13 @@ def choose(page: str, profile: DatasetProfile, dataset, state, running) -> Choic
             options=PRECISIONS,
             # Translated now, in this script run: a format function may be called elsewhere.
             format_func={key: _(words) for key, words in PRECISION_WORDS.items()}.get,
+            help=_(
+                "Measured on a 2-core CPU with native bfloat16 (AVX512-BF16): mixed bfloat16 "
+                "trained the lecture's two-convolution model 1.5 times as fast as float32, and "
+                "the exercise design reached 99.43% to 99.51% (five seeds) in it, above the "
+                "99.35% the lecture reports in float32. On a CPU without native bfloat16, auto "
+                "keeps float32, which is faster there."
+            ),
         )
         name = widget(
             st, "text_input", _("Name for the trained model"), "model_name", "", placeholder=title
