@@ -68,6 +68,18 @@ def test_placeholders_match_between_languages():
             assert fields(translation) == wanted, (message.id, translation)
 
 
+def test_translations_add_no_markdown_strikethrough():
+    """Pages show most texts as Markdown, where two tildes strike the text between them
+    through; Korean writes ranges as 0~4, so a translation must use a dash instead."""
+    added = [
+        translation
+        for message in messages()
+        for translation in forms(message.string)
+        if "~" in translation and not any("~" in text for text in forms(message.id))
+    ]
+    assert not added, added[:3]
+
+
 def test_the_compiled_catalog_is_the_po_file_compiled():
     compiled = io.BytesIO()
     write_mo(compiled, korean_catalog())
