@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import load_average  # noqa: E402
 from cnnlib import datasets, registry  # noqa: E402
 from cnnlib.build import build_model  # noqa: E402
 from cnnlib.engines import InProcessEngine  # noqa: E402
@@ -52,13 +53,6 @@ PLAN_VALIDATION_IMAGES = 6_000  # validated once per epoch
 PLAN_TEST_IMAGES = 10_000  # tested once at the end
 PLAN_STUDENTS = 100
 PLAN_LAB_S = 45 * 60
-
-
-def load_average() -> str:
-    try:
-        return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def resident_mb() -> float:
@@ -226,7 +220,7 @@ def main() -> None:
     print(
         f"{args.students} students at once, each one epoch of {args.train_size:,} images "
         f"(a tenth validated) of {', '.join(MODELS)} in turn, on {source}; "
-        f"{os.cpu_count()} cores here, load average {load_average()}"
+        f"load average {load_average()}"
     )
     in_process = class_at_once(InProcessEngine(), data, args.students)
     report("In-process engine (one job at a time, TensorFlow on all cores)", in_process, args.cores)

@@ -35,7 +35,6 @@ Smoke test (minutes): `.venv/bin/python benchmarks/ensemble.py --settings lectur
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import load_average  # noqa: E402
 from cnnlib import datasets, ensemble, profiles, registry  # noqa: E402
 from cnnlib.library import load_record, save_record  # noqa: E402
 from cnnlib.metrics import predict_in_chunks  # noqa: E402
@@ -82,10 +82,6 @@ SETTINGS = {
     "lecture": Setting("mnist_two_conv", 12, 0, 0, 0.994, "average"),
     "fast": _fast(),
 }
-
-
-def load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def parse_args() -> argparse.Namespace:

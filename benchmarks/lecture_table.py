@@ -25,7 +25,6 @@ Smoke test: `.venv/bin/python benchmarks/lecture_table.py --models mnist_two_con
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -34,16 +33,13 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import load_average  # noqa: E402
 from cnnlib import datasets, registry  # noqa: E402
 from cnnlib.build import build_model  # noqa: E402
 from cnnlib.training import PRECISIONS, TrainingJob, TrainSettings, resolve_precision  # noqa: E402
 
 MODELS = ("mnist_one_conv", "mnist_two_conv", "exercise")
 EXERCISE_TARGET = 0.993
-
-
-def load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def parse_args() -> argparse.Namespace:

@@ -31,6 +31,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).par
 from playwright.sync_api import sync_playwright  # noqa: E402
 from test_library import deflated_zeros, stored_entries, trained_record, zip_file  # noqa: E402
 
+from benchmarks._common import load_average  # noqa: E402
 from cnnlib.library import ModelLibrary, record_to_bytes  # noqa: E402
 from tests.browser import harness  # noqa: E402
 
@@ -44,10 +45,6 @@ OVERSIZED = {
         {"type": "Dense", "units": 10, "activation": "softmax"},
     ],
 }
-
-
-def load_average() -> str:
-    return ", ".join(f"{value:.1f}" for value in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
 class PeakMemory(threading.Thread):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 import tempfile
 import time
@@ -31,12 +30,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import load_average  # noqa: E402
 from cnnlib import own_data  # noqa: E402
 from cnnlib.own_data import ImportSettings  # noqa: E402
-
-
-def load_text() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
 def photo_like_zip(count: int, side: int, classes: int = 10, seed: int = 0) -> bytes:
@@ -78,7 +74,7 @@ def main() -> None:
     data, seconds = timed(lambda: photo_like_zip(count, side))
     print(
         f"zip of {count:,} {side}×{side} PNGs: {len(data) / 2**20:.1f} MB, written in "
-        f"{seconds:.1f} s (load {load_text()})"
+        f"{seconds:.1f} s (load {load_average()})"
     )
     cases = [
         ("same size, colour", ImportSettings(size=side, colour="rgb")),
@@ -87,10 +83,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as folder:
         report, seconds = timed(lambda: own_data.inspect_upload(data, "bench.zip"))
         print(
-            f"check report: {count / seconds:,.0f} images/s ({seconds:.2f} s; load {load_text()})"
+            f"check report: {count / seconds:,.0f} images/s "
+            f"({seconds:.2f} s; load {load_average()})"
         )
         peak = peak_bytes(lambda: own_data.inspect_upload(data, "bench.zip"))
-        print(f"check report: peak memory {peak / 2**20:.1f} MB (load {load_text()})")
+        print(f"check report: peak memory {peak / 2**20:.1f} MB (load {load_average()})")
         for number, (label, settings) in enumerate(cases):
 
             def run(suffix: str, settings=settings, number=number):
@@ -101,7 +98,7 @@ def main() -> None:
             info, seconds = timed(lambda run=run: run("timed"))
             print(
                 f"import, {label}: {count / seconds:,.0f} images/s ({seconds:.2f} s; "
-                f"load {load_text()})"
+                f"load {load_average()})"
             )
             peak = peak_bytes(lambda run=run: run("traced"))
             dataset = own_data.load_stored(info.name, home=folder)
@@ -112,7 +109,7 @@ def main() -> None:
             print(
                 f"import, {label}: peak memory {peak / 2**20:.1f} MB for final arrays of "
                 f"{final / 2**20:.1f} MB ({peak / final:.2f}×), stored file "
-                f"{info.nbytes / 2**20:.1f} MB (load {load_text()})"
+                f"{info.nbytes / 2**20:.1f} MB (load {load_average()})"
             )
 
 

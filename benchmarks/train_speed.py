@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 
+from benchmarks._common import load_average  # noqa: E402
 from cnnlib import datasets, registry  # noqa: E402
 from cnnlib.build import build_model  # noqa: E402
 from cnnlib.scheduler import JobScheduler  # noqa: E402
@@ -49,15 +49,6 @@ from cnnlib.training.settings import avoid_graph_leak  # noqa: E402
 BATCH_SIZE = 128
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 POLL_SECONDS = 0.5  # how often the benchmark reads the job's snapshot, like a live page
-
-
-def load_average() -> str:
-    try:
-        return (
-            ", ".join(f"{value:.1f}" for value in os.getloadavg()) + f" on {os.cpu_count()} cores"
-        )
-    except OSError:
-        return "unknown"
 
 
 def real_or_random(name: str, train_size: int) -> tuple[SimpleNamespace, str]:
