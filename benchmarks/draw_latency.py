@@ -31,7 +31,6 @@ import math
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -152,36 +151,6 @@ DIGITS: dict[str, list[list[tuple[float, float]]]] = {
         + _line((185, 95), (175, 245), steps=12)
     ],
 }
-
-
-def start_server(project: Path, home: Path, log_path: Path, extra_env: dict[str, str]):
-    """`streamlit run app.py` in `project` with this Python, `home` as CNNLAB_HOME, offline."""
-    port = harness.free_port()
-    env = dict(os.environ)
-    env.update(
-        CNNLAB_HOME=str(home), CNNLAB_OFFLINE="1", PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2"
-    )
-    env.update(extra_env)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    command += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    server = harness.StreamlitServer(process=process, port=port, home=home, log_path=log_path)
-    try:
-        harness.wait_for_health(server)
-    except Exception:
-        server.stop()
-        raise
-    return server
 
 
 def train_through_page(page, epochs: int) -> str:
@@ -311,7 +280,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cnnlab-draw-") as folder, sync_playwright() as pw:
         browser = harness.launch_chromium(pw)
         log_path = Path(folder) / "server.log"
-        server = start_server(arguments.project.resolve(), arguments.home, log_path, extra_env)
+        server = harness.start_server(
+            arguments.home, log_path, extra_env=extra_env, project=arguments.project.resolve()
+        )
         try:
             context = harness.new_context(browser, server.url)
             context.add_init_script(_PROBE)

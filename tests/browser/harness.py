@@ -144,8 +144,10 @@ def start_server(
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
     timeout_s: float = HEALTH_TIMEOUT_S,
+    project: Path = REPO_ROOT,
 ) -> StreamlitServer:
-    """Start `<this python> -m streamlit run app.py` with CNNLAB_HOME=`home`, offline.
+    """Start `<this python> -m streamlit run app.py` in `project` (this checkout unless
+    another is given, as a benchmark comparing versions does) with CNNLAB_HOME=`home`, offline.
 
     Returns once `/_stcore/health` answers "ok". If the server exits or does not answer
     within `timeout_s`, it is stopped and RuntimeError carries the end of its log.
@@ -182,7 +184,7 @@ def start_server(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command,
-            cwd=REPO_ROOT,
+            cwd=project,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
