@@ -303,13 +303,19 @@ PAGES = ["views/home.py", "views/explorer.py", "views/mnist.py", "views/cifar10.
 PAGES += ["views/ensemble.py", "views/own_data.py"]
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_labels_its_controls_and_titles_in_korean(small_home, page):
+def open_in_korean(page: str) -> AppTest:
+    """The dashboard opened with ?lang=ko and switched to `page`, run without exceptions."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["lang"] = "ko"
     at.run()
     at.switch_page(page).run()
     assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_labels_its_controls_and_titles_in_korean(small_home, page):
+    at = open_in_korean(page)
     widgets = [
         *at.number_input,
         *at.slider,

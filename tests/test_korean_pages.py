@@ -13,10 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from cnnlib.i18n import _, language
 from cnnlib.registry import REGISTRY
+from tests.test_i18n import open_in_korean
 from views._catalog import PAGES
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 SCRIPTS = ["views/home.py", *(entry.path for entry in PAGES)]
 
 # What is not a sentence: inline code, links' addresses, paths and file names, and words that
@@ -104,11 +103,7 @@ def test_every_registry_entry_speaks_korean():
 
 @pytest.mark.parametrize("page", SCRIPTS, ids=lambda path: Path(path).stem)
 def test_no_english_sentence_on_a_page_shown_in_korean(small_home, page):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["lang"] = "ko"
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
+    at = open_in_korean(page)
     switch_labels = {"Language · 언어"}
     english = {run for text in texts(at) if text not in switch_labels for run in english_runs(text)}
     assert not english, f"English left on {page} in Korean: {sorted(english)}"
@@ -134,10 +129,7 @@ CONCEPTS = [
     + [("Concepts", concept) for concept in CONCEPTS],
 )
 def test_no_english_sentence_in_the_explorers_tabs_in_korean(tab, concept):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["lang"] = "ko"
-    at.run()
-    at.switch_page("views/explorer.py").run()
+    at = open_in_korean("views/explorer.py")
     with language("ko"):
         at.session_state["explorer_w_tab"] = _(tab)
         if concept is not None:
