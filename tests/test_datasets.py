@@ -122,6 +122,23 @@ def test_mnist_npz_round_trip(tmp_path):
     assert "mnist.npz in the data folder" in dataset.source
 
 
+def test_a_shared_dataset_says_where_it_came_from_in_each_sessions_language(tmp_path):
+    """One loaded dataset serves sessions in both languages: its source is kept in English
+    phrases and translated where it is shown, a subset's pick included."""
+    from cnnlib.i18n import language
+
+    x_train, y_train, x_test, y_test = small_mnist()
+    write_mnist_idx(tmp_path / "data", x_train, y_train, x_test, y_test)
+    dataset = datasets.subset(datasets.load_mnist(home=tmp_path, allow_download=False), 10, 5)
+    assert dataset.source == dataset.shown_source()
+    assert "IDX files in the data folder" in dataset.source
+    assert "10 + 5 images picked with seed 0" in dataset.source
+    with language("ko"):
+        korean = dataset.shown_source()
+    assert "데이터 폴더의 IDX 파일" in korean and "시드 0" in korean
+    assert str(tmp_path / "data") in korean and "data folder" not in korean
+
+
 def test_truncated_idx_file_is_named_with_its_expected_size(tmp_path):
     write_mnist_idx(tmp_path / "data", *small_mnist())
     path = tmp_path / "data" / "train-images-idx3-ubyte"

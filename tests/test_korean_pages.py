@@ -43,14 +43,8 @@ _ALLOWED = {
 }
 
 
-# Left in English for now, and matched narrowly so that nothing else hides behind it: where a
-# dataset was read from (`Dataset.source`, made once and shared by every session's cache).
-_DATASET_SOURCE = re.compile(r"[^.;:]*\bin the data folder\b[^)]*\)")
-
-
 def english_runs(text: str) -> list[str]:
     """Runs of three or more English words in `text`, outside code, names and paths."""
-    text = _DATASET_SOURCE.sub(" ", text)
     for name in _ALLOWED:
         text = text.replace(name, " ")
     for pattern in _NOT_PROSE:
@@ -73,6 +67,8 @@ def texts(at: AppTest) -> list[str]:
                 value = None
             if isinstance(value, str) and value:
                 found.append(value)
+        if kind in ("Dataframe", "Table"):
+            found.extend(table_texts(node.value))
         options = getattr(node, "options", None)
         if isinstance(options, list):
             found.extend(option for option in options if isinstance(option, str))
@@ -81,6 +77,22 @@ def texts(at: AppTest) -> list[str]:
 
     walk(at._tree)
     return found
+
+
+def table_texts(frame) -> list[str]:
+    """A table's column headers, index labels and text cells (`st.dataframe`, `st.table`)."""
+    found = [str(name) for name in [*frame.columns, *frame.index] if isinstance(name, str)]
+    for column in frame.columns:
+        found.extend(value for value in frame[column].tolist() if isinstance(value, str))
+    return found
+
+
+def test_tables_are_read_too():
+    import pandas as pd
+
+    frame = pd.DataFrame({"layer": ["Conv2D", "same padding keeps the size"], "n": [1, 2]})
+    runs = {run for text in table_texts(frame) for run in english_runs(text)}
+    assert runs == {"same padding keeps the size"}
 
 
 def test_the_heuristic_finds_english_and_spares_code_and_names():

@@ -58,5 +58,5 @@ def dataset_caption(dataset: datasets.Dataset) -> str:
         train=f"{len(dataset.x_train):,}",
         test=f"{len(dataset.x_test):,}",
         shape="×".join(str(size) for size in dataset.input_shape),
-        source=dataset.source,
+        source=dataset.shown_source(),
     )

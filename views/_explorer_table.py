@@ -6,6 +6,8 @@ diagrams. The numbers are `cnnlib.arithmetic`'s and the pictures
 
 from __future__ import annotations
 
+import unicodedata
+
 import pandas as pd
 import streamlit as st
 
@@ -124,22 +126,32 @@ def layer_detail(analysis: Analysis, position: int | None) -> None:
     )
     lines = []
     if row.size_formula:
-        lines.append(f"output size   {row.size_formula}")
+        lines.append((_("output size"), row.size_formula))
     if row.param_formula:
-        lines.append(f"parameters    {row.param_formula}")
+        lines.append((_("parameters"), row.param_formula))
     if row.mac_formula:
-        lines.append(f"MACs          {row.mac_formula}")
+        lines.append(("MACs", row.mac_formula))
     elif row.macs:
-        lines.append(f"MACs          {row.macs:,}")
+        lines.append(("MACs", f"{row.macs:,}"))
     if row.comparison:
-        lines.append(f"against       {row.comparison}")
-    lines.append(
-        f"memory        {' × '.join(map(str, row.output_shape))} × 4 bytes = "
-        f"{ne.format_bytes(row.activation_bytes)}"
-        if not row.children
-        else f"memory        {ne.format_bytes(row.activation_bytes)} (everything inside the block)"
-    )
+        lines.append((_("against"), row.comparison))
+    if not row.children:
+        memory = _("{shape} × 4 bytes = {size}").format(
+            shape=" × ".join(map(str, row.output_shape)), size=ne.format_bytes(row.activation_bytes)
+        )
+    else:
+        memory = _("{size} (everything inside the block)").format(
+            size=ne.format_bytes(row.activation_bytes)
+        )
+    lines.append((_("memory"), memory))
+    width = max(14, *(_columns(label) + 3 for label, _text in lines))
+    lines = [label + " " * (width - _columns(label)) + text for label, text in lines]
     st.code("\n".join(lines), language=None)
+
+
+def _columns(text: str) -> int:
+    """How many monospace columns `text` takes: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def diagrams(analysis: Analysis) -> None:

@@ -48,13 +48,18 @@ def model_panel(page: str, dataset: str, input_shape: tuple[int, ...], num_class
         _upload(page, input_shape, num_classes)
 
 
+def _shown_origin(source: str) -> str:
+    """A model's stored origin ("trained", "upload") in the page's language."""
+    return {"trained": _("trained here"), "upload": _("uploaded Keras file")}.get(source, source)
+
+
 def _session_models(page: str, mine: dict[str, Any], shelf: library.ModelLibrary) -> None:
     rows = [
         {
             _("name"): name,
             _("test accuracy"): record.test_accuracy,
             _("epochs"): record.settings.get("epochs"),
-            _("source"): record.source,
+            _("source"): _shown_origin(record.source),
             _("created"): record.created,
         }
         for name, record in mine.items()

@@ -96,7 +96,7 @@ def stored_caption(info: StoredInfo) -> str:
         shape=f"{height}×{width}×{channels}",
         classes=len(info.class_names),
         names=", ".join(info.class_names[:8]) + (", …" if len(info.class_names) > 8 else ""),
-        source=info.source,
+        source=info.shown_source(),
     )
 
 
