@@ -32,7 +32,7 @@ from cnnlib.arithmetic import (
     transposed_output_size,
     transposed_size_formula,
 )
-from cnnlib.i18n import N_
+from cnnlib.i18n import N_, _, ngettext
 from cnnlib.layers import INTERPOLATIONS
 
 PADDINGS = ("valid", "same")
@@ -74,15 +74,23 @@ def _pair(value: int | tuple[int, int] | list[int], what: str) -> tuple[int, int
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         pair = (int(value[0]), int(value[1]))
     else:
-        raise ValueError(f"{what} must be a whole number or a (height, width) pair, not {value!r}.")
+        raise ValueError(
+            _("{what} must be a whole number or a (height, width) pair, not {value}.").format(
+                what=_(what), value=repr(value)
+            )
+        )
     if min(pair) < 1:
-        raise ValueError(f"{what} must be at least 1, not {value!r}.")
+        raise ValueError(
+            _("{what} must be at least 1, not {value}.").format(what=_(what), value=repr(value))
+        )
     return pair
 
 
 def _check_padding(padding: str) -> None:
     if padding not in PADDINGS:
-        raise ValueError(f"padding must be 'valid' or 'same', not {padding!r}.")
+        raise ValueError(
+            _("padding must be 'valid' or 'same', not {value}.").format(value=repr(padding))
+        )
 
 
 def axis_padding(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int]:
@@ -154,29 +162,58 @@ def suggestions(size: int, kernel: int, stride: int) -> dict[str, list[int]]:
 
 def _join(values: list[int]) -> str:
     words = [str(v) for v in values]
-    return " or ".join(words) if len(words) <= 2 else ", ".join(words[:-1]) + " or " + words[-1]
+    if len(words) == 1:
+        return words[0]
+    return _("{first} or {last}").format(first=", ".join(words[:-1]), last=words[-1])
+
+
+# The axes a tiling problem names, in English where it is worked out; shown with `_()`.
+_AXES = {"rows and columns": N_("rows and columns"), "rows": N_("rows"), "columns": N_("columns")}
+
+
+def _lost(axis: str, left: int) -> str:
+    """The rows or columns a kernel never reaches, e.g. "last 2 rows"."""
+    if axis == "rows and columns":
+        text = ngettext("last row and column", "last {count} rows and columns", left)
+    elif axis == "rows":
+        text = ngettext("last row", "last {count} rows", left)
+    else:
+        text = ngettext("last column", "last {count} columns", left)
+    return text.format(count=left)
 
 
 def _tiling_problem(axis: str, n: int, k: int, s: int) -> str:
     tips = suggestions(n, k, s)
     left = (n - k) % s
-    if axis == "rows and columns":
-        lost = "last row and column" if left == 1 else f"last {left} rows and columns"
-    else:
-        lost = f"last {axis[:-1]}" if left == 1 else f"last {left} {axis}"
     options = []
     if tips["sizes"]:
-        options.append(f"an input of {_join(tips['sizes'])} {axis}")
+        options.append(
+            _("an input of {sizes} {axis}").format(sizes=_join(tips["sizes"]), axis=_(_AXES[axis]))
+        )
     if tips["kernels"]:
-        options.append(f"a kernel of {_join(tips['kernels'])}")
+        options.append(_("a kernel of {sizes}").format(sizes=_join(tips["kernels"])))
     if tips["strides"]:
-        options.append(f"stride {_join(tips['strides'])}")
-    options.append("'same' padding")
-    return (
-        f"({n} {MINUS} {k}) / {s} = {format_number((n - k) / s)} is not whole, so with "
-        f"{n} {axis} the kernel never reaches the {lost} (Keras floors to {(n - k) // s + 1} "
-        f"positions and ignores {'it' if left == 1 else 'them'}); "
-        f"{', '.join(options[:-1])}, or {options[-1]} would tile"
+        options.append(_("stride {strides}").format(strides=_join(tips["strides"])))
+    options.append(_("'same' padding"))
+    return ngettext(
+        "({n} {minus} {k}) / {s} = {quotient} is not whole, so with {n} {axis} the kernel never "
+        "reaches the {lost} (Keras floors to {positions} positions and ignores it); {options}, "
+        "or {last} would tile",
+        "({n} {minus} {k}) / {s} = {quotient} is not whole, so with {n} {axis} the kernel never "
+        "reaches the {lost} (Keras floors to {positions} positions and ignores them); {options}, "
+        "or {last} would tile",
+        left,
+    ).format(
+        n=n,
+        minus=MINUS,
+        k=k,
+        s=s,
+        quotient=format_number((n - k) / s),
+        axis=_(_AXES[axis]),
+        lost=_lost(axis, left),
+        positions=(n - k) // s + 1,
+        options=", ".join(options[:-1]),
+        last=options[-1],
     )
 
 
@@ -197,12 +234,12 @@ def check_tiling(
     K + (K − 1)(D − 1). Raises ValueError only for sizes that are not positive.
     """
     _check_padding(padding)
-    size = _pair(input_size, "input size")
-    rate = _pair(dilation, "dilation")
+    size = _pair(input_size, N_("input size"))
+    rate = _pair(dilation, N_("dilation"))
     kern = tuple(
-        effective_kernel(k, d) for k, d in zip(_pair(kernel, "kernel size"), rate, strict=True)
+        effective_kernel(k, d) for k, d in zip(_pair(kernel, N_("kernel size")), rate, strict=True)
     )
-    step = _pair(stride, "stride")
+    step = _pair(stride, N_("stride"))
     pads = tuple(axis_padding(n, k, s, padding) for n, k, s in zip(size, kern, step, strict=True))
     outs = tuple(output_size(n, k, s, padding) for n, k, s in zip(size, kern, step, strict=True))
     unused = tuple(
@@ -218,15 +255,17 @@ def check_tiling(
             continue
         if k > n:
             problems.append(
-                f"the {k}-wide kernel does not fit in {n} {axis}: use a kernel of at most {n}, "
-                "a larger input, or 'same' padding"
+                _(
+                    "the {k}-wide kernel does not fit in {n} {axis}: use a kernel of at most {n}, "
+                    "a larger input, or 'same' padding"
+                ).format(k=k, n=n, axis=_(_AXES[axis]))
             )
             continue
         if (n - k) % s:
             problems.append(_tiling_problem(axis, n, k, s))
     problem = None
     if problems:
-        problem = "Does not tile: " + "; ".join(problems) + "."
+        problem = _("Does not tile: {problems}.").format(problems="; ".join(problems))
     return Tiling(
         input_size=size,
         kernel=kern,
@@ -287,14 +326,17 @@ class ConvolutionStep:
             head = max(max_terms - 2, 1)
             terms = terms[:head] + ["…"] + terms[-1:]
         if self.bias:
-            terms.append(f"{_factor(self.bias)} (bias)")
+            terms.append(_("{value} (bias)").format(value=_factor(self.bias)))
         return " + ".join(terms) + f" = {format_number(self.value)}"
 
     def channel_formula(self) -> str:
         """The sum by input channel, e.g. `3 (channel 1) + (−1) (channel 2) + 0.5 (bias) = 2.5`."""
-        terms = [f"{_factor(total)} (channel {c + 1})" for c, total in enumerate(self.channel_sums)]
+        terms = [
+            _("{value} (channel {number})").format(value=_factor(total), number=c + 1)
+            for c, total in enumerate(self.channel_sums)
+        ]
         if self.bias:
-            terms.append(f"{_factor(self.bias)} (bias)")
+            terms.append(_("{value} (bias)").format(value=_factor(self.bias)))
         return " + ".join(terms) + f" = {format_number(self.value)}"
 
 
@@ -317,8 +359,17 @@ class Convolution:
         out_h, out_w, filters = self.output.shape
         if not (0 <= row < out_h and 0 <= col < out_w and 0 <= filter_index < filters):
             raise ValueError(
-                f"Output cell ({row}, {col}) of filter {filter_index} does not exist; the output "
-                f"is {out_h}×{out_w} with {filters} filter(s), counted from 0."
+                _(
+                    "Output cell ({row}, {col}) of filter {filter} does not exist; the output is "
+                    "{height}×{width} with {filters} filter(s), counted from 0."
+                ).format(
+                    row=row,
+                    col=col,
+                    filter=filter_index,
+                    height=out_h,
+                    width=out_w,
+                    filters=filters,
+                )
             )
         (kh, kw), (sh, sw) = self.tiling.kernel, self.tiling.stride
         (dh, dw) = self.tiling.dilation
@@ -348,8 +399,10 @@ def _as_image(image: np.ndarray) -> np.ndarray:
         array = array[:, :, None]
     if array.ndim != 3 or min(array.shape) < 1:
         raise ValueError(
-            f"The input must be a (height, width) or (height, width, channels) array, "
-            f"not shape {np.shape(image)}."
+            _(
+                "The input must be a (height, width) or (height, width, channels) array, not "
+                "shape {shape}."
+            ).format(shape=np.shape(image))
         )
     return array
 
@@ -364,13 +417,17 @@ def _as_kernels(kernel: np.ndarray, channels: int) -> np.ndarray:
         array = array[:, :, :, None]
     if array.ndim != 4 or min(array.shape) < 1:
         raise ValueError(
-            "The kernel must be (kh, kw), (kh, kw, channels) or (kh, kw, channels, filters), "
-            f"not shape {np.shape(kernel)}."
+            _(
+                "The kernel must be (kh, kw), (kh, kw, channels) or (kh, kw, channels, filters), "
+                "not shape {shape}."
+            ).format(shape=np.shape(kernel))
         )
     if array.shape[2] != channels:
         raise ValueError(
-            f"Each filter must span all {channels} input channels, but the kernel has "
-            f"{array.shape[2]}; give it shape (kh, kw, {channels}, filters)."
+            _(
+                "Each filter must span all {channels} input channels, but the kernel has "
+                "{given}; give it shape (kh, kw, {channels}, filters)."
+            ).format(channels=channels, given=array.shape[2])
         )
     return array
 
@@ -460,8 +517,10 @@ class TransposedConvolution:
         height, width = self.image.shape[:2]
         if not (0 <= row < height and 0 <= col < width):
             raise ValueError(
-                f"Input cell ({row}, {col}) does not exist; the input is {height}×{width}, "
-                "counted from 0."
+                _(
+                    "Input cell ({row}, {col}) does not exist; the input is {height}×{width}, "
+                    "counted from 0."
+                ).format(row=row, col=col, height=height, width=width)
             )
         kh, kw = self.kernels.shape[:2]
         r0, c0 = row * self.stride[0], col * self.stride[1]
@@ -526,7 +585,7 @@ def conv_transpose2d(
     _check_padding(padding)
     array = _as_image(image)
     kernels = _as_kernels(kernel, array.shape[2])
-    step = _pair(stride, "stride")
+    step = _pair(stride, N_("stride"))
     height, width = array.shape[:2]
     (kh, kw), filters = kernels.shape[:2], kernels.shape[3]
     biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (filters,)).copy()
@@ -597,9 +656,10 @@ def depthwise_conv2d(
         kernels = kernels[:, :, :, None]
     if kernels.ndim != 4 or kernels.shape[2] != array.shape[2]:
         raise ValueError(
-            f"A depthwise kernel has one slice per input channel: give it shape (kh, kw, "
-            f"{array.shape[2]}) or (kh, kw, {array.shape[2]}, multiplier), not "
-            f"{np.shape(kernel)}."
+            _(
+                "A depthwise kernel has one slice per input channel: give it shape (kh, kw, "
+                "{channels}) or (kh, kw, {channels}, multiplier), not {shape}."
+            ).format(channels=array.shape[2], shape=np.shape(kernel))
         )
     channels, multiplier = kernels.shape[2], kernels.shape[3]
     biases = np.broadcast_to(np.asarray(bias, dtype=np.float64), (channels * multiplier,))
@@ -664,9 +724,13 @@ def upsample2d(
     nearest inputs of each axis by distance (edges repeat the border pixel).
     """
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', not {interpolation!r}.")
+        raise ValueError(
+            _("interpolation must be 'nearest' or 'bilinear', not {value}.").format(
+                value=repr(interpolation)
+            )
+        )
     array = _as_image(image)
-    sh, sw = _pair(size, "size")
+    sh, sw = _pair(size, N_("size"))
     if interpolation == "nearest":
         return np.repeat(np.repeat(array, sh, axis=0), sw, axis=1)
     rows = _blend_matrix(array.shape[0], sh)
@@ -723,8 +787,12 @@ class Pooling:
         out_h, out_w, channels = self.output.shape
         if not (0 <= row < out_h and 0 <= col < out_w and 0 <= channel < channels):
             raise ValueError(
-                f"Output cell ({row}, {col}) of channel {channel} does not exist; the output is "
-                f"{out_h}×{out_w}×{channels}, counted from 0."
+                _(
+                    "Output cell ({row}, {col}) of channel {channel} does not exist; the output "
+                    "is {height}×{width}×{channels}, counted from 0."
+                ).format(
+                    row=row, col=col, channel=channel, height=out_h, width=out_w, channels=channels
+                )
             )
         r0, r1, c0, c1 = _pool_bounds(self.tiling, row, col, self.image.shape)
         values = self.image[r0:r1, c0:c1, channel]
@@ -771,7 +839,7 @@ def pool2d(
     `strict=False` floors as Keras does, dropping the leftover rows and columns.
     """
     if mode not in POOL_MODES:
-        raise ValueError(f"mode must be 'max' or 'avg', not {mode!r}.")
+        raise ValueError(_("mode must be 'max' or 'avg', not {value}.").format(value=repr(mode)))
     array = _as_image(image)
     tiling = check_tiling(array.shape[:2], size, size if stride is None else stride, padding)
     if 0 in tiling.output_size:
@@ -932,7 +1000,7 @@ def quantise(image: np.ndarray, levels: int = 10) -> np.ndarray:
 def shrink(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Average a 2-D image down to `size` (height, width) by area, e.g. a 28×28 digit to 10×10."""
     array = np.asarray(image, dtype=np.float64)
-    height, width = _pair(size, "size")
+    height, width = _pair(size, N_("size"))
     if array.ndim != 2 or height > array.shape[0] or width > array.shape[1]:
         raise ValueError(f"Can only shrink a 2-D image to a smaller size, not to {size}.")
     row_edges = np.linspace(0, array.shape[0], height + 1)
@@ -960,6 +1028,6 @@ def small_filters(
     kernel: int | tuple[int, int], channels: int, filters: int, seed: int = 0
 ) -> np.ndarray:
     """Whole-number weights −1, 0, 1 in Keras's (kh, kw, channels, filters) layout."""
-    kh, kw = _pair(kernel, "kernel size")
+    kh, kw = _pair(kernel, N_("kernel size"))
     rng = np.random.default_rng(seed)
     return rng.integers(-1, 2, size=(kh, kw, channels, filters)).astype(np.float64)

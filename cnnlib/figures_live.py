@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cnnlib.i18n import N_
+from cnnlib.i18n import N_, _
 
 GREEN = (46, 160, 67)
 RED = (207, 34, 46)
@@ -42,7 +42,7 @@ def mosaic(
     Returns an RGB uint8 array.
     """
     if not images:
-        raise ValueError("There are no images to lay out.")
+        raise ValueError(_("There are no images to lay out."))
     tiles = [to_rgb_uint8(image) for image in images]
     height, width = tiles[0].shape[:2]
     factor = max(1, cell // max(height, width))
@@ -68,7 +68,9 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
     if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"Expected a grey or RGB image, got shape {np.shape(image)}.")
+        raise ValueError(
+            _("Expected a grey or RGB image, got shape {shape}.").format(shape=np.shape(image))
+        )
     if array.dtype != np.uint8:
         array = np.clip(np.asarray(array, dtype=float) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return array
@@ -149,7 +151,7 @@ def prediction_strip(
     one, red where it is not (as in ConvNetJS's demo). `stream` items are the probe's:
     {"image": uint8 array, "truth": name, "top": [(name, probability) x3], "correct": bool}."""
     if not stream:
-        raise ValueError("No test predictions yet.")
+        raise ValueError(_("No test predictions yet."))
     font = default_font(13)
     bar_width, cell_w, cell_h = 120, image_size + 140, image_size + 12
     columns = max(1, min(columns, len(stream)))

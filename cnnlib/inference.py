@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib.i18n import _
 from cnnlib.metrics import predict_in_chunks
 
 # Up to this many images, call the model directly; above it `predict_in_chunks` batches the work.
@@ -53,7 +54,9 @@ def as_batch(images: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     elif np.issubdtype(array.dtype, np.floating):
         batch = array.astype(np.float32)
     else:
-        raise ValueError(f"Images must be numbers (uint8 or float), not {array.dtype}.")
+        raise ValueError(
+            _("Images must be numbers (uint8 or float), not {dtype}.").format(dtype=array.dtype)
+        )
     target = tuple(input_shape)
     if batch.shape == target:
         return batch[None]
@@ -66,8 +69,10 @@ def as_batch(images: Any, input_shape: tuple[int, ...]) -> np.ndarray:
         if batch.shape[1:] == target[:2]:
             return batch[:, :, :, None]
     raise ValueError(
-        f"The model reads images of shape {target}, but got an array of shape {array.shape}. "
-        "Use images of the size and number of channels the model was trained on."
+        _(
+            "The model reads images of shape {target}, but got an array of shape {shape}. Use "
+            "images of the size and number of channels the model was trained on."
+        ).format(target=target, shape=array.shape)
     )
 
 
@@ -129,7 +134,9 @@ def feature_maps(model: Any, image: Any) -> list[tuple[str, np.ndarray]]:
     """(layer name, float32 (H, W, C) output) of each Conv2D layer for one image."""
     batch = as_batch(image, model_input_shape(model))
     if len(batch) != 1:
-        raise ValueError(f"feature_maps reads one image at a time, got {len(batch)}.")
+        raise ValueError(
+            _("feature_maps reads one image at a time, got {count}.").format(count=len(batch))
+        )
     names = conv_layer_names(model)
     if not names:
         return []

@@ -194,7 +194,7 @@ def record_from_bytes(
     refusal is a `ValueError` whose message says what to do.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError("Pass the file's contents as bytes.")
+        raise ValueError(_("Pass the file's contents as bytes."))
     data = bytes(data)
     archive = _open_archive(data)
     with archive:
@@ -488,33 +488,41 @@ def _record_from_metadata(
         )
 
     if not isinstance(metadata, dict) or not isinstance(metadata.get("format"), int):
-        raise damaged("not a metadata object")
+        raise damaged(_("not a metadata object"))
     if metadata["format"] > METADATA_FORMAT:
         raise ValueError(_("This file was saved by a newer CNN Lab; update CNN Lab to load it."))
     text_fields = ("name", "dataset", "created", "precision", "source")
     for key in text_fields:
         if not isinstance(metadata.get(key), str):
-            raise damaged(f"{key} is not text")
+            raise damaged(_("{key} is not text").format(key=key))
     class_names = metadata.get("class_names")
     if not isinstance(class_names, list) or not all(isinstance(n, str) for n in class_names):
-        raise damaged("class_names is not a list of names")
+        raise damaged(_("class_names is not a list of names"))
     if len(class_names) != classes:
-        raise damaged(f"{len(class_names)} class names for a model with {classes} outputs")
+        raise damaged(
+            _("{count} class names for a model with {classes} outputs").format(
+                count=len(class_names), classes=classes
+            )
+        )
     if metadata.get("input_shape") != list(input_shape):
-        raise damaged(f"input shape {metadata.get('input_shape')} for a model taking {input_shape}")
+        raise damaged(
+            _("input shape {shape} for a model taking {expected}").format(
+                shape=metadata.get("input_shape"), expected=input_shape
+            )
+        )
     for key in ("settings", "history"):
         if not isinstance(metadata.get(key), dict):
-            raise damaged(f"{key} is not an object")
+            raise damaged(_("{key} is not an object").format(key=key))
     history = metadata["history"]
     if not all(
         isinstance(v, list) and all(x is None or _is_number(x) for x in v) for v in history.values()
     ):
-        raise damaged("history is not lists of numbers")
+        raise damaged(_("history is not lists of numbers"))
     numbers = {}
     for key in ("test_accuracy", "test_loss", "validation_fraction"):
         value = metadata.get(key)
         if value is not None and not _is_number(value):
-            raise damaged(f"{key} is not a number")
+            raise damaged(_("{key} is not a number").format(key=key))
         numbers[key] = None if value is None else float(value)
     network = None
     if metadata.get("network") is not None:

@@ -353,23 +353,38 @@ def _check_directory(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
         parts = name.split("/")
         if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in parts:
             raise OwnDataError(
-                f"{what} contains the path {name!r}, which points outside the archive. "
-                "Make the zip again from the folder itself."
+                _(
+                    "{file} contains the path {name}, which points outside the archive. Make the "
+                    "zip again from the folder itself."
+                ).format(file=what, name=repr(name))
             )
         if stat.S_ISLNK(info.external_attr >> 16):
             raise OwnDataError(
-                f"{what} contains the link {name!r}. Links are not imported; put the real "
-                "image files in the folder and make the zip again."
+                _(
+                    "{file} contains the link {name}. Links are not imported; put the real image "
+                    "files in the folder and make the zip again."
+                ).format(file=what, name=repr(name))
             )
         if name in seen:
-            raise OwnDataError(f"{what} lists {name!r} twice. Make the zip again.")
+            raise OwnDataError(
+                _("{file} lists {name} twice. Make the zip again.").format(
+                    file=what, name=repr(name)
+                )
+            )
         seen.add(name)
         if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(
             info.compress_size, 1
         ):
             raise OwnDataError(
-                f"{name!r} in {what} claims to unpack to {info.file_size / 2**20:,.0f} MB from "
-                f"{info.compress_size:,} bytes, as a zip bomb does. Upload real images."
+                _(
+                    "{name} in {file} claims to unpack to {size} MB from {packed} bytes, as a zip "
+                    "bomb does. Upload real images."
+                ).format(
+                    name=repr(name),
+                    file=what,
+                    size=f"{info.file_size / 2**20:,.0f}",
+                    packed=f"{info.compress_size:,}",
+                )
             )
 
 
@@ -448,9 +463,10 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
     if split_tops and split_tops != tops:
         others = sorted(tops - split_tops)
         raise OwnDataError(
-            f"{what} mixes split folders ({', '.join(sorted(split_tops))}) with other folders "
-            f"({', '.join(others[:5])}) at the top. Put every class folder inside train/ and "
-            "test/, or use class folders alone."
+            _(
+                "{file} mixes split folders ({splits}) with other folders ({others}) at the top. "
+                "Put every class folder inside train/ and test/, or use class folders alone."
+            ).format(file=what, splits=", ".join(sorted(split_tops)), others=", ".join(others[:5]))
         )
     depth = 3 if split_tops else 2
     loose = [rel for rel in inner.values() if len(rel) < depth]
@@ -475,9 +491,11 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
         parts_found = {SPLIT_FOLDERS[top.lower()] for top in split_tops}
         if "train" not in parts_found or "test" not in parts_found:
             raise OwnDataError(
-                f"{what} has {', '.join(sorted(split_tops))}/ but needs both train/ and test/ "
-                "(validation/ is optional). Add the missing folder, or drop the split folders "
-                "and let CNN Lab split the images."
+                _(
+                    "{file} has {splits}/ but needs both train/ and test/ (validation/ is "
+                    "optional). Add the missing folder, or drop the split folders and let CNN Lab "
+                    "split the images."
+                ).format(file=what, splits=", ".join(sorted(split_tops)))
             )
     # Classes: folder names, wherever they appear, sorted so labels do not depend on the zip.
     class_folders = {
@@ -516,13 +534,22 @@ def _inspect_folders(archive: zipfile.ZipFile, filename: str, limits: Limits) ->
         # The caps are checked from the header, before the pixels are decoded.
         if width * height > limits.max_image_pixels:
             raise OwnDataError(
-                f"{path} is {width:,} × {height:,} pixels; the limit for one image is "
-                f"{limits.max_image_pixels:,} pixels. Shrink it before uploading."
+                _(
+                    "{file} is {width} × {height} pixels; the limit for one image is {limit} "
+                    "pixels. Shrink it before uploading."
+                ).format(
+                    file=path,
+                    width=f"{width:,}",
+                    height=f"{height:,}",
+                    limit=f"{limits.max_image_pixels:,}",
+                )
             )
         if total_pixels + width * height > limits.max_total_pixels:
             raise OwnDataError(
-                f"The images of {what} hold more than {limits.max_total_pixels:,} pixels in "
-                "all. Shrink them or upload fewer."
+                _(
+                    "The images of {file} hold more than {limit} pixels in all. Shrink them or "
+                    "upload fewer."
+                ).format(file=what, limit=f"{limits.max_total_pixels:,}")
             )
         try:
             # A damaged file can have a sound header: decode it now, so the report lists it.
@@ -1355,6 +1382,11 @@ def delete_stored(name: str, home: str | os.PathLike | None = None) -> None:
 # --- Default network --------------------------------------------------------------------------
 
 
+# The names `default_network` gives its networks, kept in English; `shown_network_name` shows them.
+_SMALL_NETWORK = N_("ConvNetJS-size network for {size}")
+_DEEPER_NETWORK = N_("Deeper network for {size}")
+
+
 def default_network(input_shape: tuple[int, int, int], num_classes: int) -> Network:
     """A network to start from, chosen by image size.
 
@@ -1365,9 +1397,15 @@ def default_network(input_shape: tuple[int, int, int], num_classes: int) -> Netw
     classifier stays small whatever the image size.
     """
     if len(input_shape) != 3 or not all(isinstance(v, int) and v > 0 for v in input_shape):
-        raise ValueError(f"input_shape must be (height, width, channels); got {input_shape!r}.")
+        raise ValueError(
+            _("input_shape must be (height, width, channels); got {value}.").format(
+                value=repr(input_shape)
+            )
+        )
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2; got {num_classes!r}.")
+        raise ValueError(
+            _("num_classes must be at least 2; got {value}.").format(value=repr(num_classes))
+        )
     side = min(input_shape[:2])
     if side <= 40:
         layers: list[Any] = [Input(shape=tuple(input_shape))]
@@ -1377,7 +1415,7 @@ def default_network(input_shape: tuple[int, int, int], num_classes: int) -> Netw
             layers += [Conv2D(filters, 5, padding="same"), MaxPooling2D(pool_size=2, strides=2)]
             side //= 2
         layers += [Flatten(), Dense(num_classes, activation="softmax")]
-        return Network(f"ConvNetJS-size network for {input_shape[0]}×{input_shape[1]}", layers)
+        return Network(_SMALL_NETWORK.format(size=f"{input_shape[0]}×{input_shape[1]}"), layers)
     layers = [
         Input(shape=tuple(input_shape)),
         Conv2D(16, 3, padding="same"),
@@ -1394,7 +1432,18 @@ def default_network(input_shape: tuple[int, int, int], num_classes: int) -> Netw
         Dropout(0.3),
         Dense(num_classes, activation="softmax"),
     ]
-    return Network(f"Deeper network for {input_shape[0]}×{input_shape[1]}", layers)
+    return Network(_DEEPER_NETWORK.format(size=f"{input_shape[0]}×{input_shape[1]}"), layers)
+
+
+def shown_network_name(name: str) -> str:
+    """A `default_network`'s name in the current language (the name itself stays English, as
+    networks are stored and shared by it); any other name as it is."""
+    for template in (_SMALL_NETWORK, _DEEPER_NETWORK):
+        prefix = template.removesuffix("{size}")
+        size = name.removeprefix(prefix)
+        if size != name and size.replace("×", "").isdigit():
+            return _(template).format(size=size)
+    return name
 
 
 # --- The offline example ----------------------------------------------------------------------

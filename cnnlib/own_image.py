@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from cnnlib import drawing
+from cnnlib.i18n import _
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger uploads are refused before Pillow reads them
 MAX_PIXELS = 40_000_000  # width × height; more is refused before decoding (decompression bomb)
@@ -57,11 +58,12 @@ def open_image(data: bytes) -> Image.Image:
     a CMYK image, an image with 16 bits per channel, and a damaged file.
     """
     if not data:
-        raise ValueError("The file is empty. Choose a PNG or JPEG image.")
+        raise ValueError(_("The file is empty. Choose a PNG or JPEG image."))
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(
-            f"The file is {len(data) / 2**20:.1f} MB; images up to "
-            f"{MAX_FILE_BYTES // 2**20} MB are read. Save a smaller copy first."
+            _(
+                "The file is {size} MB; images up to {most} MB are read. Save a smaller copy first."
+            ).format(size=f"{len(data) / 2**20:.1f}", most=MAX_FILE_BYTES // 2**20)
         )
     try:
         with warnings.catch_warnings():
@@ -72,32 +74,38 @@ def open_image(data: bytes) -> Image.Image:
         raise ValueError(_too_large_message(None, None)) from error
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(
-            "This file is not an image that can be read. Upload a PNG or JPEG picture."
+            _("This file is not an image that can be read. Upload a PNG or JPEG picture.")
         ) from error
     if picture.format not in FORMATS:
-        raise ValueError(f"This is a {picture.format} image; upload a PNG or JPEG picture instead.")
+        raise ValueError(
+            _("This is a {format} image; upload a PNG or JPEG picture instead.").format(
+                format=picture.format
+            )
+        )
     width, height = picture.size
     if width * height > MAX_PIXELS:
         raise ValueError(_too_large_message(width, height))
     if getattr(picture, "is_animated", False) or getattr(picture, "n_frames", 1) > 1:
         raise ValueError(
-            "This is an animated image. Upload a still PNG or JPEG (save one frame of it)."
+            _("This is an animated image. Upload a still PNG or JPEG (save one frame of it).")
         )
     if picture.mode == "CMYK":
         raise ValueError(
-            "This image is in CMYK colours (made for printing). Save it as RGB and upload again."
+            _("This image is in CMYK colours (made for printing). Save it as RGB and upload again.")
         )
     depth = _png_bit_depth(data)
     if (depth is not None and depth > 8) or picture.mode not in EIGHT_BIT_MODES:
         raise ValueError(
-            "This image has 16 bits per channel. Save it with 8 bits per channel "
-            "(the usual PNG or JPEG) and upload again."
+            _(
+                "This image has 16 bits per channel. Save it with 8 bits per channel "
+                "(the usual PNG or JPEG) and upload again."
+            )
         )
     try:
         picture.load()
     except (OSError, SyntaxError) as error:
         raise ValueError(
-            "The image file is damaged or incomplete. Save it again and upload the new file."
+            _("The image file is damaged or incomplete. Save it again and upload the new file.")
         ) from error
     has_alpha = picture.mode in ("LA", "La", "PA", "RGBA", "RGBa") or (
         "transparency" in picture.info
@@ -108,11 +116,14 @@ def open_image(data: bytes) -> Image.Image:
 
 
 def _too_large_message(width: int | None, height: int | None) -> str:
-    size = f"{width}×{height} pixels" if width else "far too many pixels"
-    return (
-        f"The image has {size}; images up to {MAX_PIXELS // 1_000_000} megapixels are read. "
-        "Make it smaller and upload again."
-    )
+    if width:
+        size = _("{width}×{height} pixels").format(width=width, height=height)
+    else:
+        size = _("far too many pixels")
+    return _(
+        "The image has {size}; images up to {most} megapixels are read. Make it smaller and "
+        "upload again."
+    ).format(size=size, most=MAX_PIXELS // 1_000_000)
 
 
 def _reduced(picture: Image.Image) -> Image.Image:
@@ -142,17 +153,17 @@ def prepare_digit(picture: Image.Image, side: int = drawing.FRAME) -> PreparedIm
     for LeNet-5, whose digits sat in a larger frame)."""
     picture = _reduced(picture)
     rgba = np.asarray(picture)
-    steps: list[tuple[str, np.ndarray]] = [("your image", rgba)]
+    steps: list[tuple[str, np.ndarray]] = [(_("your image"), rgba)]
     if picture.mode == "RGBA" and rgba[:, :, 3].min() < 255:
         # A transparent background: the opaque pixels are the strokes, whatever their colour.
         ink = rgba[:, :, 3].astype(np.float32) / 255.0
-        steps.append(("ink from transparency", ink))
+        steps.append((_("ink from transparency"), ink))
     else:
         grey = np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
-        steps.append(("grayscale", grey))
+        steps.append((_("grayscale"), grey))
         if float(np.median(_border(grey))) > LIGHT_BACKGROUND:
             grey = 1.0 - grey
-            steps.append(("inverted (light background)", grey))
+            steps.append((_("inverted (light background)"), grey))
         ink = grey
     # Paper and camera noise leave the background grey rather than black; move the border's
     # typical level to 0 and the strongest ink to 1, as MNIST's scans were.
@@ -160,20 +171,22 @@ def prepare_digit(picture: Image.Image, side: int = drawing.FRAME) -> PreparedIm
     strongest = float(ink.max())
     if strongest - background < 0.1:
         raise ValueError(
-            "No digit found: the picture is almost one colour. Write the digit darker or on a "
-            "plainer background."
+            _(
+                "No digit found: the picture is almost one colour. Write the digit darker or on "
+                "a plainer background."
+            )
         )
     levelled = np.clip((ink - background) / (strongest - background), 0.0, 1.0)
     if background > 0:
-        steps.append(("background levelled to black", levelled))
+        steps.append((_("background levelled to black"), levelled))
     digit_steps = drawing.mnist_steps(levelled)
     if digit_steps is None:
-        raise ValueError("No digit found: there is too little ink in the picture.")
+        raise ValueError(_("No digit found: there is too little ink in the picture."))
     steps.extend(digit_steps)
     frame = digit_steps[-1][1]
     if side != frame.shape[0]:
         frame = _fit_frame(frame, side)
-        steps.append((f"framed in {side}×{side}", frame))
+        steps.append((_("framed in {side}×{side}").format(side=side), frame))
     return PreparedImage(image=frame[:, :, None].astype(np.float32), steps=steps, kind="digit")
 
 
@@ -196,20 +209,22 @@ def prepare_photo(picture: Image.Image, height: int, width: int, channels: int) 
         picture = Image.alpha_composite(backdrop, picture).convert("RGB")
     picture = picture.convert("RGB" if channels == 3 else "L")
     picture = _reduced(picture)
-    steps: list[tuple[str, np.ndarray]] = [("your image", np.asarray(picture))]
+    steps: list[tuple[str, np.ndarray]] = [(_("your image"), np.asarray(picture))]
     source_w, source_h = picture.size
     scale = min(source_w / width, source_h / height)
     crop_w, crop_h = max(1, round(width * scale)), max(1, round(height * scale))
     left, top = (source_w - crop_w) // 2, (source_h - crop_h) // 2
     cropped = picture.crop((left, top, left + crop_w, top + crop_h))
-    steps.append(("centre crop", np.asarray(cropped)))
+    steps.append((_("centre crop"), np.asarray(cropped)))
     # Shrinking averages the pixels each output pixel covers (no detail is invented or
     # ringing added); enlarging a small picture interpolates smoothly.
     shrinking = crop_w >= width and crop_h >= height
     method = Image.Resampling.BOX if shrinking else Image.Resampling.BICUBIC
     resized = cropped.resize((width, height), method)
     pixels = np.asarray(resized, dtype=np.float32) / 255.0
-    steps.append((f"resized to {width}×{height}", np.asarray(resized)))
+    steps.append(
+        (_("resized to {width}×{height}").format(width=width, height=height), np.asarray(resized))
+    )
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return PreparedImage(image=pixels, steps=steps, kind="photo")
@@ -220,8 +235,10 @@ def prepare_for_model(data: bytes, input_shape: tuple[int, ...]) -> PreparedImag
     images: MNIST's preparation for one channel, a centre crop and resize for three."""
     if len(input_shape) != 3 or input_shape[2] not in (1, 3):
         raise ValueError(
-            f"Own images can be tested on models that read grey or colour images "
-            f"(height, width, 1 or 3); this one reads {tuple(input_shape)}."
+            _(
+                "Own images can be tested on models that read grey or colour images "
+                "(height, width, 1 or 3); this one reads {shape}."
+            ).format(shape=tuple(input_shape))
         )
     height, width, channels = (int(size) for size in input_shape)
     picture = open_image(data)

@@ -122,7 +122,7 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
             ),
             key=f"{key}_saliency",
         )
-        st.caption(explain.SALIENCY_TEXT)
+        st.caption(_(explain.SALIENCY_TEXT))
     with cam_column:
         if layer is None:
             st.info(_("This model has no convolution layer, so Grad-CAM has nothing to look at."))
@@ -138,7 +138,7 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
                 ),
                 key=f"{key}_grad_cam",
             )
-            st.caption(explain.GRAD_CAM_TEXT)
+            st.caption(_(explain.GRAD_CAM_TEXT))
     with occlusion_column:
         heat = explain.occlusion(
             model, picture, class_index, patch=patch, stride=max(1, patch // 2), fill=fill
@@ -157,7 +157,7 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
         patch_colour = (
             _("The patch is black (erasing ink).") if fill == 0.0 else _("The patch is grey.")
         )
-        st.caption(f"{explain.OCCLUSION_TEXT} {patch_colour}")
+        st.caption(f"{_(explain.OCCLUSION_TEXT)} {patch_colour}")
 
 
 def filters_panel(model: Any, images: Any, key: str) -> None:
@@ -188,7 +188,7 @@ def filters_panel(model: Any, images: Any, key: str) -> None:
         indices, responses = explain.top_images(model, layer, pool, k=TOP_K)
     st.image(
         mosaic(list(maximised), columns=min(filters, 16), cell=64),
-        caption=f"{explain.MAXIMISE_TEXT} "
+        caption=f"{_(explain.MAXIMISE_TEXT)} "
         + _("Filters 0 to {last}, left to right.").format(last=filters - 1),
     )
     chosen = st.selectbox(_("Filter"), range(filters), key=f"{key}_filter_{layer}")
@@ -201,7 +201,7 @@ def filters_panel(model: Any, images: Any, key: str) -> None:
     with top:
         st.image(
             mosaic([pool[index] for index in indices[chosen]], columns=3, cell=64),
-            caption=f"{explain.TOP_IMAGES_TEXT} "
+            caption=f"{_(explain.TOP_IMAGES_TEXT)} "
             + _("Strongest responses: {values}").format(
                 values=", ".join(f"{value:.2f}" for value in responses[chosen])
             ),

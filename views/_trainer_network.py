@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from cnnlib import registry
+from cnnlib import own_data, registry
 from cnnlib.arithmetic import analyse
 from cnnlib.i18n import _
 from cnnlib.layers import Dropout, Network
@@ -37,7 +37,8 @@ def _networks(page: str, profile: DatasetProfile) -> dict[str, tuple[str, Networ
         choices[SHARED] = (_("From a shared link: {name}").format(name=shared.name), shared, None)
     if profile.network is not None:
         # An imported set's own network, chosen for its image size, comes first.
-        choices[PROFILE] = (f"{profile.label}: {profile.network.name}", profile.network, None)
+        shown = own_data.shown_network_name(profile.network.name)
+        choices[PROFILE] = (f"{profile.label}: {shown}", profile.network, None)
     for key in profile.networks:
         entry = registry.get(key)
         choices[key] = (entry.shown_title(), entry.network, entry.lecture_accuracy)
