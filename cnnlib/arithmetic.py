@@ -845,7 +845,7 @@ def _activation_layer(layer: L.Activation, shape: tuple[int, ...], where: _Where
 
 
 def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> LayerRow:
-    title = f"Parallel {layer.name!r}" if layer.name else "Parallel"
+    title = f"Parallel {layer.shown_name()!r}" if layer.name else "Parallel"
     name = where.named(title)
     branches = layer.branches
     if not branches:
@@ -891,7 +891,7 @@ def _parallel(layer: L.Parallel, shape: tuple[int, ...], where: _Where) -> Layer
         branch_params.append(params)
     out, merge_formula = _merge(layer.merge, outputs, shape, name)
     identities = sum(1 for branch in branches if not branch)
-    settings = f"{layer.name}: " if layer.name else ""
+    settings = f"{layer.shown_name()}: " if layer.name else ""
     settings += ngettext("{count} branch", "{count} branches", len(branches)).format(
         count=len(branches)
     )

@@ -736,28 +736,30 @@ def plan_members(
     """Members for each architecture, `per_architecture` each, with seeds base, base + 1, ...
 
     Names are the architecture's title and seed, made unique against `taken` (the session's
-    model names) so that no trained model is ever replaced.
+    model names) so that no trained model is ever replaced. They are written in the language
+    of the session that trains the members: a model's name is kept as it was given, as a
+    student's own name for a model would be, in the library and in saved files alike.
     """
     from cnnlib import registry
 
     if not architectures:
-        raise ValueError("Pick at least one architecture to train.")
+        raise ValueError(_("Pick at least one architecture to train."))
     if per_architecture < 1:
-        raise ValueError("Train at least one member per architecture.")
+        raise ValueError(_("Train at least one member per architecture."))
     used = set(taken)
     specs = []
     for key in architectures:
         entry = registry.get(key)
         for offset in range(per_architecture):
             seed = base_seed + offset
-            name = base = f"{entry.title} · seed {seed}"
+            name = base = _("{title} · seed {seed}").format(title=entry.shown_title(), seed=seed)
             copy = 2
             while name in used:
                 name, copy = f"{base} ({copy})", copy + 1
             used.add(name)
             specs.append(MemberSpec(name, key, seed))
     if len(specs) < 2:
-        raise ValueError("An ensemble needs at least two members; train two or more.")
+        raise ValueError(_("An ensemble needs at least two members; train two or more."))
     return specs
 
 

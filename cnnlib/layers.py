@@ -25,10 +25,11 @@ is here as Keras names it: dilated convolution (`Conv2D.dilation_rate`), `Conv2D
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from cnnlib.i18n import _
+from cnnlib.i18n import N_, _
 
 PADDINGS = ("valid", "same")
 INTERPOLATIONS = ("nearest", "bilinear")  # how UpSampling2D fills the new pixels
@@ -246,6 +247,28 @@ class Parallel:
 
     def __post_init__(self) -> None:
         _set(self, "branches", tuple(tuple(branch) for branch in self.branches))
+
+    def shown_name(self) -> str:
+        """The block's name in the current language (`name` itself stays as written)."""
+        return shown_block_name(self.name)
+
+
+# The case studies' block names, kept in English in the networks (they are part of a network
+# as it is stored and shared) and translated where shown; any other name is shown as written.
+_BLOCK_NAMES = (
+    (re.compile(r"inception \((?P<id>\w+)\)"), N_("inception ({id})")),
+    (re.compile(r"conv(?P<stage>\d+) block (?P<number>\d+)"), N_("conv{stage} block {number}")),
+    (re.compile(r"filter widths (?P<widths>[\d, ]+)"), N_("filter widths {widths}")),
+)
+
+
+def shown_block_name(name: str) -> str:
+    """A Parallel block's name in the current language, where it is one of the case studies'."""
+    for pattern, template in _BLOCK_NAMES:
+        match = pattern.fullmatch(name)
+        if match:
+            return _(template).format(**match.groupdict())
+    return name
 
 
 LAYER_TYPES: dict[str, type] = {

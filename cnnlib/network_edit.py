@@ -230,7 +230,7 @@ def parse_shape(text: Any) -> tuple[int, ...]:
 def describe(layer: Any) -> str:
     """One line a person reads: "Conv2D 32 3×3 /1 valid relu", "inception (3a): 4 branches"."""
     if isinstance(layer, specs.Parallel):
-        title = layer.name or _("parallel block")
+        title = layer.shown_name() or _("parallel block")
         if layer.merge == "add":
             text = _("{block}: {count} branches, added")
         else:
@@ -586,7 +586,7 @@ def collect_blocks(networks: dict[str, specs.Network]) -> list[tuple[str, specs.
             if key in seen:
                 continue
             seen.add(key)
-            found.append((f"{title}: {layer.name or _('parallel block')}", layer))
+            found.append((f"{title}: {layer.shown_name() or _('parallel block')}", layer))
     return found
 
 

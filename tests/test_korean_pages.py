@@ -150,3 +150,30 @@ def test_no_english_sentence_in_the_explorers_tabs_in_korean(tab, concept):
     assert not at.exception, at.exception
     english = {run for text in texts(at) for run in english_runs(text)}
     assert not english, f"English left in the explorer's {concept or tab} in Korean: {english}"
+
+
+def test_block_names_and_ensemble_members_are_named_in_korean():
+    """A case study's block names stay English in the network (it is stored and shared as it
+    is) and are shown translated; an ensemble's members are named in the language of the
+    session that trains them."""
+    from cnnlib import ensemble, network_edit
+    from cnnlib.layers import shown_block_name
+
+    blocks = network_edit.collect_blocks({e.title: e.network for e in REGISTRY.values()})
+    assert any(block.name == "inception (3a)" for _label, block in blocks)
+    with language("ko"):
+        assert shown_block_name("inception (3a)") == "인셉션 (3a)"
+        assert shown_block_name("conv2 block 1") == "conv2 블록 1"
+        assert shown_block_name("my block") == "my block"
+        labels = [
+            label
+            for label, _block in network_edit.collect_blocks(
+                {e.shown_title(): e.network for e in REGISTRY.values()}
+            )
+        ]
+        english = {run for label in labels for run in english_runs(label)}
+        assert not english, sorted(english)
+        names = [spec.name for spec in ensemble.plan_members(["mnist_one_conv"], 2)]
+    assert all("시드" in name and not english_runs(name) for name in names), names
+    english_names = [spec.name for spec in ensemble.plan_members(["mnist_one_conv"], 2)]
+    assert english_names == ["MNIST, one convolution · seed 0", "MNIST, one convolution · seed 1"]
