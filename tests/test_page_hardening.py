@@ -60,6 +60,8 @@ def test_deeply_nested_networks_are_refused_with_a_message(small_home):
 
 def test_a_zip_bomb_upload_is_refused_and_the_session_keeps_its_models(small_home):
     at = _open("views/mnist.py")
+    at.session_state["mnist_tab"] = "Models"  # where models are uploaded
+    at.run()
     earlier = trained_record("kept earlier")
     at.session_state["models"]["kept earlier"] = earlier
     record = trained_record()
@@ -91,6 +93,8 @@ def test_a_name_too_long_for_a_file_gets_a_message_and_no_file(small_home):
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.session_state["models"]["digits"] = digits
     at.switch_page("views/mnist.py").run()
+    at.session_state["mnist_tab"] = "Models"  # where models are saved
+    at.run()
     at.text_input(key="mnist_w_save_name").set_value("가" * 81).run()
     at.button(key="mnist_save").click().run()
     assert not at.exception

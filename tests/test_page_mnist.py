@@ -31,6 +31,14 @@ def open_page(timeout: float = 120) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the page's tabs, as a click on it does: only the open tab is drawn."""
+    at.session_state["mnist_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def metric(at: AppTest, label_start: str):
     found = [m for m in at.metric if m.label.startswith(label_start)]
     assert found, f"no metric starting {label_start!r}: {[m.label for m in at.metric]}"
@@ -69,6 +77,7 @@ def test_page_loads_with_its_controls(small_home):
     expected = analyse(registry.get(key).network).total_params
     assert metric(at, "Parameters").value == f"{expected:,}"
     # Nothing trained yet: the draw tab asks for a model rather than showing a canvas.
+    open_tab(at, "Draw a digit")
     assert any("No MNIST model in this session yet" in info.value for info in at.info)
 
 
@@ -149,16 +158,18 @@ def test_a_tiny_run_shows_its_test_accuracy_and_its_saved_model_loads_back(small
     assert metric(at, "The lecture's figure").value == "98.80%"
     # Results below it: the confusion matrix and per-class chart, and the draw tab is ready.
     assert any("Confusion matrix" in m.value for m in at.markdown)
+    open_tab(at, "Draw a digit")
     assert any("Draw a digit on the black square" in info.value for info in at.info)
 
     # Saved to the library under a new name, it loads back in another session.
+    open_tab(at, "Models")
     at.text_input(key="mnist_w_save_name").set_value("tiny digits")
     at.run()
     at.button(key="mnist_save").click()
     at.run()
     assert not at.error, [e.value for e in at.error]
     assert (small_home / "models" / "tiny digits.keras").is_file()
-    fresh = open_page()
+    fresh = open_tab(open_page(), "Models")
     assert fresh.session_state[_state.MODELS] == {}
     # The finished run was saved to the library by itself, under its own name, and the copy
     # saved by hand is there beside it.
@@ -178,6 +189,7 @@ def test_a_tiny_run_shows_its_test_accuracy_and_its_saved_model_loads_back(small
         atol=1e-6,
     )
     # The loaded model is offered for drawing in that session.
+    open_tab(fresh, "Draw a digit")
     assert fresh.selectbox(key="mnist_w_draw_model").value == "tiny digits"
 
 
@@ -219,7 +231,7 @@ def test_uploads_that_are_not_mnist_models_are_refused_and_lose_nothing(small_ho
             name=name,
         )
 
-    at = open_page()
+    at = open_tab(open_page(), "Models")
     models = at.session_state[_state.MODELS]
     mine = classifier((28, 28, 1), "mine")
     models["mine"] = library.ModelRecord(
@@ -304,7 +316,7 @@ def test_a_model_reads_your_own_image_and_shows_why(small_home):
     record = tiny_trained_record()
     at = open_page()
     at.session_state[_state.MODELS] = {"tiny": record}
-    at.run()
+    open_tab(at, "Look inside a model")
     assert at.selectbox(key="mnist_w_inside_model").value == "tiny"
     with np.load(Path(__file__).parent / "fixtures" / "mnist_t10k_first40.npz") as saved:
         digit = saved["x_test"][0]
@@ -333,8 +345,7 @@ def test_what_each_filter_looks_for_and_a_test_images_layers_large(small_home):
     at = open_page()
     at.session_state[_state.MODELS] = {"tiny": record}
     at.session_state["mnist_w_inside_part"] = "What each filter looks for"
-    at.run()
-    assert not at.exception, at.exception
+    open_tab(at, "Look inside a model")
     at.button(key="mnist_filters_run").click().run()
     assert not at.exception, at.exception
     # Searched among the model's own test set: the small home's 200 MNIST test images.
@@ -377,3 +388,28 @@ def test_the_exercise_design_offers_its_recipe_and_trains_with_it(small_home):
     snap = job.snapshot()
     assert snap["state"] == "finished"
     assert (snap["settings"]["schedule"], snap["settings"]["augment_shift"]) == ("cosine", 2)
+
+
+def test_only_the_open_tab_is_drawn_and_it_stays_open_across_a_language_switch(small_home):
+    from views import _language
+
+    at = open_page()
+    at.number_input(key="mnist_w_epochs").set_value(7).run()
+    # The trainer is drawn on the Train tab only: a stroke on the Draw tab re-renders none of it.
+    assert at.button(key="mnist_start")
+    open_tab(at, "Draw a digit")
+    assert "mnist_start" not in [button.key for button in at.button]
+    assert any("No MNIST model in this session yet" in info.value for info in at.info)
+    # A language switch renames the tabs; the Draw tab stays open, under its Korean name.
+    at.sidebar.radio(key=_language.SWITCH).set_value("ko").run()
+    assert not at.exception, at.exception
+    assert at.session_state["mnist_tab"] == "숫자 그리기"
+    assert "mnist_start" not in [button.key for button in at.button]
+    assert any("MNIST 모델이" in info.value for info in at.info), [i.value for i in at.info]
+    # So does a visit to another page.
+    at.switch_page("views/home.py").run()
+    at.switch_page(PAGE).run()
+    assert at.session_state["mnist_tab"] == "숫자 그리기"
+    # Back on the Train tab, the trainer has kept its settings.
+    open_tab(at, "학습")
+    assert at.number_input(key="mnist_w_epochs").value == 7

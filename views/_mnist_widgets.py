@@ -142,6 +142,12 @@ def _drawing_fragment(name: str) -> None:
     with right:
         if image is None:
             st.info(_("Draw a digit on the black square: the model's reading appears here."))
+            # Empty bars until the first stroke: the browser loads its chart code now, not
+            # while the student waits for the first reading.
+            st.plotly_chart(
+                probability_figure(np.zeros(len(record.class_names)), record.class_names),
+                key="mnist_chart_probabilities_empty",
+            )
             return
         _reading(record, image)
     # The reading comes first and stays fast: the explanations and the large maps are
@@ -230,7 +236,8 @@ def probability_figure(probabilities: np.ndarray, class_names) -> Any:
     values = np.asarray(probabilities, dtype=float).reshape(-1)
     figure = copy.deepcopy(_bars_template(tuple(str(name) for name in class_names)))
     colours = [BAR_COLOUR] * len(values)
-    colours[int(values.argmax())] = CORRECT_COLOUR
+    if values.max() > 0:
+        colours[int(values.argmax())] = CORRECT_COLOUR
     figure["data"][0].update(
         y=values, text=[f"{v:.0%}" if v >= 0.005 else "" for v in values], marker={"color": colours}
     )

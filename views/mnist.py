@@ -9,11 +9,12 @@ student uses other widgets or other pages.
 import streamlit as st
 
 from cnnlib import profiles
-from cnnlib.i18n import _
+from cnnlib.i18n import N_, _
 from views import _mnist_widgets as mw
 from views._data import dataset_caption, get_dataset
 from views._insight import look_inside
 from views._models import model_panel
+from views._tabs import page_tabs
 from views._trainer import trainer
 
 PROFILE = profiles.MNIST
@@ -25,24 +26,32 @@ st.caption(
         "exercise's 99.3% test accuracy, then draw a digit and watch the network read it."
     )
 )
-train_tab, draw_tab, inside_tab, models_tab = st.tabs(
-    [_("Train"), _("Draw a digit"), _("Look inside a model"), _("Models")]
+# Only the open tab is drawn: a stroke on the drawing pad must not re-render the trainer.
+tabs = page_tabs(
+    "mnist_tab",
+    {
+        "train": N_("Train"),
+        "draw": N_("Draw a digit"),
+        "inside": N_("Look inside a model"),
+        "models": N_("Models"),
+    },
 )
 
-# The drawing and model tabs are drawn first: they work without the dataset, which the
-# training tab may still be fetching (or fail to find).
-with draw_tab:
-    mw.drawing_panel()
+with tabs["train"]:
+    if tabs["train"].open:
+        dataset = get_dataset(PROFILE.name)
+        st.caption(dataset_caption(dataset))
+        mw.lecture_settings_button(dataset)
+        trainer("mnist", PROFILE, dataset, after_results=mw.test_accuracy)
 
-with models_tab:
-    model_panel("mnist", "mnist", PROFILE.input_shape, PROFILE.num_classes)
+with tabs["draw"]:
+    if tabs["draw"].open:
+        mw.drawing_panel()
 
-with train_tab:
-    dataset = get_dataset(PROFILE.name)
-    st.caption(dataset_caption(dataset))
-    mw.lecture_settings_button(dataset)
-    trainer("mnist", PROFILE, dataset, after_results=mw.test_accuracy)
+with tabs["inside"]:
+    if tabs["inside"].open:
+        look_inside("mnist", PROFILE.input_shape, PROFILE.num_classes, PROFILE.name, "MNIST")
 
-# After the training tab: its filter pictures need the test images, loaded there.
-with inside_tab:
-    look_inside("mnist", PROFILE.input_shape, PROFILE.num_classes, PROFILE.name, "MNIST")
+with tabs["models"]:
+    if tabs["models"].open:
+        model_panel("mnist", "mnist", PROFILE.input_shape, PROFILE.num_classes)
