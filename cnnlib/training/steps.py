@@ -7,7 +7,8 @@ milliseconds. `MultiStep` stacks k batches into one tensor and runs Keras's `tra
 each of them inside one `tf.function` (a graph loop), returning every batch's running loss and
 accuracy, so the job still sees each batch. The number of batches per call is chosen so that a
 call lasts about `CALL_SECONDS`: controls (pause, stop, a new learning rate) act between calls,
-so they still take effect within a fraction of a second.
+so they still take effect within a fraction of a second. Its dropout layers draw half the
+random numbers Keras's would (`dropout.fast_dropout`): the same dropout, in less time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from cnnlib.training.dropout import fast_dropout
 
 # Target length of one compiled call; the job acts on controls between calls.
 CALL_SECONDS = 0.1
@@ -74,7 +77,9 @@ class MultiStep:
     ) -> tuple[np.ndarray, np.ndarray]:
         if self._run is None:
             self._run = self._trace(xs, ys)
-        losses, accuracies = self._run(xs, ys, np.asarray(rates, np.float32))
+        # Traced (once) with the dropout that draws half the random numbers (`dropout`).
+        with fast_dropout():
+            losses, accuracies = self._run(xs, ys, np.asarray(rates, np.float32))
         return losses.numpy(), accuracies.numpy()
 
 
