@@ -248,7 +248,10 @@ def _heatmap(values: np.ndarray, colourscale: str = "Blues", numbers: bool = Tru
         # Gaps outline the cells of a small grid of numbers; a picture is drawn without them.
         xgap=1 if numbers else 0,
         ygap=1 if numbers else 0,
-        hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
+        hovertemplate=_("row {row}, column {column}: {value}").format(
+            row="%{y}", column="%{x}", value="%{z:.3g}"
+        )
+        + "<extra></extra>",
         **kwargs,
     )
 

@@ -133,7 +133,10 @@ def disagreement_heatmap(result: EnsembleResult) -> go.Figure:
             colorscale="Blues",
             text=[[f"{v:.2f}%" for v in row] for row in matrix],
             texttemplate="%{text}",
-            hovertemplate="%{y} vs %{x}: %{z:.2f}% of test images<extra></extra>",
+            hovertemplate=_("{first} vs {second}: {share} of test images").format(
+                first="%{y}", second="%{x}", share="%{z:.2f}%"
+            )
+            + "<extra></extra>",
             colorbar={"title": "%"},
         )
     )

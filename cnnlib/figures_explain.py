@@ -89,7 +89,7 @@ def overlay_figure(
     title: str,
     scale: str = SALIENCY_SCALE,
     signed: bool = False,
-    colour_label: str = "value",
+    colour_label: str | None = None,
     opacity: float = OVERLAY_OPACITY,
     height: int = 320,
 ) -> go.Figure:
@@ -110,8 +110,17 @@ def overlay_figure(
             zmin=low,
             zmax=high,
             opacity=opacity,
-            colorbar={"title": {"text": colour_label, "side": "right"}, "thickness": 12},
-            hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
+            colorbar={
+                "title": {
+                    "text": _("value") if colour_label is None else colour_label,
+                    "side": "right",
+                },
+                "thickness": 12,
+            },
+            hovertemplate=_("row {row}, column {column}: {value}").format(
+                row="%{y}", column="%{x}", value="%{z:.3g}"
+            )
+            + "<extra></extra>",
         )
     )
     figure.update_xaxes(visible=False, constrain="domain")

@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 
 from cnnlib import layers as specs
+from cnnlib.i18n import N_
 
 # Arguments equal to Keras's own defaults are left out of exported code, so that it reads like
 # the lecture's listings rather than like a configuration dump.
@@ -227,6 +228,19 @@ def keras_layer_names(network: specs.Network) -> dict[str, str]:
     return {"0": "input", **_named(network).names}
 
 
+# Marks a layer this page expects but Keras lacks, after its name; pages translate it.
+NOT_IN_KERAS = N_(" (not in the Keras model)")
+# The comparison's column names, in English; pages show them with `_()`.
+COMPARISON_COLUMNS = (
+    N_("Keras layer"),
+    N_("output here"),
+    N_("output in Keras"),
+    N_("parameters here"),
+    N_("parameters in Keras"),
+    N_("agree"),
+)
+
+
 def keras_comparison(network: specs.Network, analysis: Any, keras_rows: list[dict]) -> list[dict]:
     """One row per Keras layer of the built model beside `analysis`'s numbers for it.
 
@@ -259,7 +273,7 @@ def keras_comparison(network: specs.Network, analysis: Any, keras_rows: list[dic
     for name, (row, merge) in ours.items():
         table.append(
             {
-                "Keras layer": f"{name} (not in the Keras model)",
+                "Keras layer": name + NOT_IN_KERAS,
                 "output here": _shape_text(row.output_shape),
                 "output in Keras": "—",
                 "parameters here": 0 if merge else row.params,

@@ -17,7 +17,7 @@ import streamlit as st
 from cnnlib import network_edit as ne
 from cnnlib.arithmetic import Analysis, analyse
 from cnnlib.i18n import _, ngettext
-from cnnlib.keras_source import keras_code, keras_comparison
+from cnnlib.keras_source import COMPARISON_COLUMNS, NOT_IN_KERAS, keras_code, keras_comparison
 from cnnlib.layers import MAX_SPEC_BYTES, Network, Parallel
 from views import _state
 from views._explorer_network import notice, replace_network
@@ -113,13 +113,17 @@ def build_and_compare(network: Network, analysis: Analysis) -> None:
                 count=disagreements,
             )
         )
+    shown = comparison.rename(columns={name: _(name) for name in COMPARISON_COLUMNS})
+    if len(shown):
+        layer = _("Keras layer")
+        shown[layer] = shown[layer].str.replace(NOT_IN_KERAS, _(NOT_IN_KERAS), regex=False)
     st.dataframe(
-        comparison,
+        shown,
         hide_index=True,
         width="stretch",
         column_config={
-            "parameters here": st.column_config.NumberColumn(format="localized"),
-            "parameters in Keras": st.column_config.NumberColumn(format="localized"),
+            _("parameters here"): st.column_config.NumberColumn(format="localized"),
+            _("parameters in Keras"): st.column_config.NumberColumn(format="localized"),
         },
     )
 

@@ -182,7 +182,15 @@ def _show_report(report: UploadReport) -> None:
             if report.has_split
             else _("Images per class")
         )
-        st.dataframe(report.class_table(), hide_index=True, width="stretch")
+        headers = {
+            "class": _("class"),
+            "images": _("images"),
+            "train": _("training"),
+            "val": _("validation"),
+            "test": _("test"),
+        }
+        rows = [{headers.get(k, k): v for k, v in row.items()} for row in report.class_table()]
+        st.dataframe(rows, hide_index=True, width="stretch")
     with right:
         st.caption(_("Sizes found (width × height)"))
         sizes = [{_("size"): f"{w}×{h}", _("images"): n} for (w, h), n in report.sizes.items()]
