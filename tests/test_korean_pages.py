@@ -121,6 +121,23 @@ def test_no_english_sentence_on_a_page_shown_in_korean(small_home, page):
     assert not english, f"English left on {page} in Korean: {sorted(english)}"
 
 
+# The MNIST page draws only its open tab (`views._tabs.page_tabs`), so each is opened in turn.
+MNIST_TABS = ["draw", "inside", "models"]
+
+
+@pytest.mark.parametrize("tab", MNIST_TABS)
+def test_no_english_sentence_in_the_mnist_pages_other_tabs_in_korean(small_home, tab):
+    at = open_in_korean("views/mnist.py")
+    at.session_state["mnist_tab_open"] = tab
+    if "mnist_tab" in at.session_state:
+        del at.session_state["mnist_tab"]
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["mnist_tab_open"] == tab
+    english = {run for text in texts(at) for run in english_runs(text)}
+    assert not english, f"English left in the MNIST page's {tab} tab in Korean: {english}"
+
+
 EXPLORER_TABS = ["Network", "Lecture check", "Concepts", "Case studies", "Keras and export"]
 CONCEPTS = [
     "Convolution",
