@@ -232,7 +232,11 @@ def subset_indices(train_labels: np.ndarray, n_train: int, seed: int = 0) -> np.
 
 def _balanced_pick(labels: np.ndarray, count: int, rng, argument: str) -> np.ndarray:
     if not 1 <= count <= len(labels):
-        raise ValueError(f"{argument} must be between 1 and {len(labels):,}, got {count}.")
+        raise ValueError(
+            _("{argument} must be between 1 and {most}, got {count}.").format(
+                argument=argument, most=f"{len(labels):,}", count=count
+            )
+        )
     order = rng.permutation(len(labels))
     # Rank each image within its class in a random order, then take rank 0 of every class,
     # then rank 1, ...: a round robin over the classes.
@@ -254,7 +258,11 @@ def load(
     """Load the dataset called `name` ("mnist" or "cifar10"); see `load_mnist`."""
     loaders = {"mnist": load_mnist, "cifar10": load_cifar10}
     if name not in loaders:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}.")
+        raise ValueError(
+            _("Unknown dataset {name}; choose one of {names}.").format(
+                name=repr(name), names=", ".join(DATASET_NAMES)
+            )
+        )
     return loaders[name](home=home, progress=progress, allow_download=allow_download)
 
 
@@ -527,7 +535,7 @@ def _mnist_from_keras(folder: Path, report: Progress, failures: list[str]) -> Da
         return None
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for part in ("train", "test"):
-        _check_labels(arrays[f"y_{part}"], 10, "Keras's MNIST download")
+        _check_labels(arrays[f"y_{part}"], 10, _("Keras's MNIST download"))
     saved = _save_mnist_npz(folder, arrays)
     return _mnist_dataset(arrays, (phrase(N_("Keras download")), saved))
 

@@ -129,32 +129,46 @@ def _check_probabilities(
     arrays: Sequence[np.ndarray], names: Sequence[str], labels: np.ndarray | None, where: str
 ) -> list[np.ndarray]:
     if not arrays:
-        raise ValueError("No member probabilities were given; pick at least one member.")
+        raise ValueError(_("No member probabilities were given; pick at least one member."))
     out = []
     for name, array in zip(names, arrays, strict=True):
         array = np.asarray(array, dtype=np.float64)
         if array.ndim != 2:
             raise ValueError(
-                f"{name}: {where} probabilities must be (images, classes), got {array.shape}."
+                _("{name}: {where} probabilities must be (images, classes), got {shape}.").format(
+                    name=name, where=_(_SETS[where]), shape=array.shape
+                )
             )
         if not np.all(np.isfinite(array)) or np.any(array < 0):
             raise ValueError(
-                f"{name}: {where} probabilities must be finite and non-negative; "
-                "use the model's softmax output."
+                _(
+                    "{name}: {where} probabilities must be finite and non-negative; use the "
+                    "model's softmax output."
+                ).format(name=name, where=_(_SETS[where]))
             )
         out.append(array)
     shapes = {a.shape for a in out}
     if len(shapes) > 1:
         listing = ", ".join(f"{n} {a.shape}" for n, a in zip(names, out, strict=True))
         raise ValueError(
-            f"Members' {where} probabilities differ in shape ({listing}); "
-            "compute them on the same images."
+            _(
+                "Members' {where} probabilities differ in shape ({listing}); compute them on the "
+                "same images."
+            ).format(where=_(_SETS[where]), listing=listing)
         )
     if labels is not None and len(labels) != out[0].shape[0]:
-        raise ValueError(
-            f"{len(labels)} {where} labels for {out[0].shape[0]} images; pass one label per image."
-        )
+        raise ValueError(_label_count(where, len(labels), out[0].shape[0]))
     return out
+
+
+# The sets probabilities and labels come from, as messages name them.
+_SETS = {"test": N_("test"), "validation": N_("validation"), "training": N_("training")}
+
+
+def _label_count(where: str, labels: int, images: int) -> str:
+    return _("{labels} {where} labels for {images} images; pass one label per image.").format(
+        labels=labels, where=_(_SETS[where]), images=images
+    )
 
 
 def _check_labels(labels: Any, num_classes: int, where: str) -> np.ndarray:
@@ -162,10 +176,18 @@ def _check_labels(labels: Any, num_classes: int, where: str) -> np.ndarray:
     if labels.ndim == 2:  # one-hot, as in the lecture's code
         labels = labels.argmax(axis=1)
     if labels.ndim != 1:
-        raise ValueError(f"{where} labels must be class indices or one-hot rows.")
+        raise ValueError(
+            _("The {where} labels must be class indices or one-hot rows.").format(
+                where=_(_SETS[where])
+            )
+        )
     labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{where} labels must lie in 0..{num_classes - 1}.")
+        raise ValueError(
+            _("The {where} labels must lie in 0..{last}.").format(
+                where=_(_SETS[where]), last=num_classes - 1
+            )
+        )
     return labels
 
 
@@ -200,9 +222,9 @@ def validation_weights(validation_accuracy: Sequence[float]) -> np.ndarray:
     """Weights proportional to each member's validation accuracy, summing to one."""
     accuracy = np.asarray(validation_accuracy, dtype=np.float64)
     if accuracy.ndim != 1 or accuracy.size == 0:
-        raise ValueError("Give one validation accuracy per member.")
+        raise ValueError(_("Give one validation accuracy per member."))
     if not np.all(np.isfinite(accuracy)) or np.any(accuracy < 0) or np.any(accuracy > 1):
-        raise ValueError("Validation accuracies must be fractions between 0 and 1.")
+        raise ValueError(_("Validation accuracies must be fractions between 0 and 1."))
     total = accuracy.sum()
     if total == 0:
         # No member gets anything right: no reason to prefer one, so weigh them equally.
@@ -214,9 +236,11 @@ def weighted_average(probabilities: Sequence[np.ndarray], weights: Sequence[floa
     """Sum of weight_i x probabilities_i, (N, C); the weights must sum to one."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (len(probabilities),):
-        raise ValueError(f"Give one weight per member: {len(probabilities)} members.")
+        raise ValueError(
+            _("Give one weight per member: {count} members.").format(count=len(probabilities))
+        )
     if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-        raise ValueError("Weights must be non-negative and sum to one; normalise them first.")
+        raise ValueError(_("Weights must be non-negative and sum to one; normalise them first."))
     stacked = np.stack([np.asarray(p, dtype=np.float64) for p in probabilities])
     return np.tensordot(weights, stacked, axes=1)
 
@@ -285,8 +309,10 @@ def fit_stacker(
     labels = np.asarray(validation_labels).astype(np.int64)
     if len(np.unique(labels)) < 2:
         raise ValueError(
-            "Stacking needs validation images of at least two classes; "
-            "use a larger validation split."
+            _(
+                "Stacking needs validation images of at least two classes; use a larger "
+                "validation split."
+            )
         )
     # One BLAS thread: these matrices are small, and on a busy machine BLAS threads waiting for
     # each other made each fit 50 times slower (seconds instead of a fraction of one).
@@ -322,7 +348,7 @@ def accuracy_curve(
 ) -> list[float]:
     """Test accuracy of the ensemble of the first k members, for k = 1..K, in the given order."""
     if combiner not in (AVERAGE, VOTE):
-        raise ValueError("The accuracy curve is drawn for 'average' or 'vote'.")
+        raise ValueError(_("The accuracy curve is drawn for 'average' or 'vote'."))
     combine = average_probabilities if combiner == AVERAGE else majority_vote
     return [accuracy(combine(probabilities[:k]), labels) for k in range(1, len(probabilities) + 1)]
 
@@ -364,19 +390,21 @@ def evaluate_ensemble(
     hardest member for the ensemble to beat.
     """
     if len(members) < 1:
-        raise ValueError("Pick at least one member.")
+        raise ValueError(_("Pick at least one member."))
     names = [m.name for m in members]
     test = _check_probabilities([m.test for m in members], names, None, "test")
     num_classes = test[0].shape[1]
-    y_test = _check_labels(test_labels, num_classes, "Test")
+    y_test = _check_labels(test_labels, num_classes, "test")
     if len(y_test) != test[0].shape[0]:
-        raise ValueError(
-            f"{len(y_test)} test labels for {test[0].shape[0]} images; pass one label per image."
-        )
+        raise ValueError(_label_count("test", len(y_test), test[0].shape[0]))
     if class_names is None:
         class_names = [str(c) for c in range(num_classes)]
     if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for {num_classes} classes.")
+        raise ValueError(
+            _("{count} class names for {classes} classes.").format(
+                count=len(class_names), classes=num_classes
+            )
+        )
     notes: list[str] = []
 
     member_predicted = [p.argmax(axis=1) for p in test]
@@ -392,14 +420,11 @@ def evaluate_ensemble(
         validation = _check_probabilities(
             [m.validation for m in members], names, None, "validation"
         )
-        y_val = _check_labels(validation_labels, num_classes, "Validation")
+        y_val = _check_labels(validation_labels, num_classes, "validation")
         if len(y_val) != validation[0].shape[0]:
-            raise ValueError(
-                f"{len(y_val)} validation labels for {validation[0].shape[0]} images; "
-                "pass one label per image."
-            )
+            raise ValueError(_label_count("validation", len(y_val), validation[0].shape[0]))
         if validation[0].shape[1] != num_classes:
-            raise ValueError("Validation and test probabilities have different class counts.")
+            raise ValueError(_("Validation and test probabilities have different class counts."))
         validation_accuracy = [accuracy(p, y_val) for p in validation]
         weights = validation_weights(validation_accuracy)
         predictions[WEIGHTED] = weighted_average(test, weights).argmax(axis=1)
@@ -428,12 +453,9 @@ def evaluate_ensemble(
     train_vs_test = None
     if train_labels is not None and all(m.train is not None for m in members):
         train = _check_probabilities([m.train for m in members], names, None, "training")
-        y_train = _check_labels(train_labels, num_classes, "Training")
+        y_train = _check_labels(train_labels, num_classes, "training")
         if len(y_train) != train[0].shape[0]:
-            raise ValueError(
-                f"{len(y_train)} training labels for {train[0].shape[0]} images; "
-                "pass one label per image."
-            )
+            raise ValueError(_label_count("training", len(y_train), train[0].shape[0]))
         train_vs_test = {
             name: (accuracy(p, y_train), member_accuracy[i])
             for i, (name, p) in enumerate(zip(names, train, strict=True))
@@ -544,7 +566,9 @@ def pitfall_lesson(train_accuracy: float, test_accuracy: float, dataset: str = "
     """
     for value in (train_accuracy, test_accuracy):
         if not 0 <= value <= 1:
-            raise ValueError(f"Accuracies are fractions from 0 to 1, not {value!r}.")
+            raise ValueError(
+                _("Accuracies are fractions from 0 to 1, not {value}.").format(value=repr(value))
+            )
     gap = train_accuracy - test_accuracy
     measured = _(
         "Here the ensemble scores {train} on training images its members learned from and "
@@ -601,7 +625,7 @@ def validation_count(num_train: int, validation_split: float) -> int:
     before any shuffling, so models trained on the same data with the same split share them.
     """
     if not 0 <= validation_split < 1:
-        raise ValueError("validation_split must be a fraction from 0 up to but not including 1.")
+        raise ValueError(_("validation_split must be a fraction from 0 up to but not including 1."))
     return int(round(num_train * validation_split))
 
 
