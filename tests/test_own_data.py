@@ -195,6 +195,34 @@ def test_stored_set_loads_back_with_every_image_and_label_intact(home):
     assert meta["class_names"] == ["one", "two", "zero"] and meta["input_shape"] == [16, 16, 1]
 
 
+def test_a_stored_set_says_where_it_came_from_in_the_pages_language(home):
+    """The metadata keeps the source's English and its phrases; pages show them translated,
+    and a damaged or foreign phrase list falls back to the English."""
+    from cnnlib.i18n import language
+
+    rng = np.random.default_rng(5)
+    info = own_data.import_upload(
+        zip_of(grey_set(rng, ("a", "b"), 6)),
+        "digits",
+        ImportSettings(size=12, colour="grayscale", seed=3),
+        filename="digits.zip",
+        home=home,
+    )
+    assert info.source == "digits.zip; padded to 12×12 grayscale; a stratified split with seed 3"
+    assert info.shown_source() == info.source
+    with language("ko"):
+        korean = info.shown_source()
+        loaded = own_data.load_stored(info.name, home=home).shown_source()
+    assert korean == "digits.zip; 12×12 흑백으로 패딩함; 시드 3의 층화 분할"
+    assert loaded == "digits; " + korean
+    meta_file = own_data.own_dir(home) / info.name / "meta.json"
+    meta = json.loads(meta_file.read_text("utf-8"))
+    meta["source_phrases"] = [["{__class__}", {}]]
+    meta_file.write_text(json.dumps(meta), "utf-8")
+    with language("ko"):
+        assert own_data.list_stored(home)[0].shown_source() == info.source
+
+
 def test_split_is_stratified_and_fixed_by_its_seed(home):
     rng = np.random.default_rng(4)
     images = grey_set(rng, ("a", "b", "c"), 30) | grey_set(rng, ("d",), 11)
