@@ -516,45 +516,75 @@ def _check_value(where: str, kind: str, key: str, value: Any) -> None:
         return
     if key in ("activation",):
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"{where} ({kind}): activation must be a name like 'relu' or null.")
+            raise ValueError(
+                _("{where} ({kind}): activation must be a name like 'relu' or null.").format(
+                    where=where, kind=kind
+                )
+            )
         return
     if key in ("padding",) and kind != "ZeroPadding2D":
         if value not in PADDINGS:
-            raise ValueError(f"{where} ({kind}): padding must be 'valid' or 'same', not {value!r}.")
+            raise ValueError(
+                _("{where} ({kind}): padding must be 'valid' or 'same', not {value}.").format(
+                    where=where, kind=kind, value=repr(value)
+                )
+            )
         return
     if key == "interpolation":
         if value not in INTERPOLATIONS:
             raise ValueError(
-                f"{where} ({kind}): interpolation must be 'nearest' or 'bilinear', not {value!r}."
+                _(
+                    "{where} ({kind}): interpolation must be 'nearest' or 'bilinear', not {value}."
+                ).format(where=where, kind=kind, value=repr(value))
             )
         return
     if key == "depth_multiplier":
         if not _is_int_tree(value) or isinstance(value, list):
-            raise ValueError(f"{where} ({kind}): depth_multiplier must be a whole number.")
+            raise ValueError(
+                _("{where} ({kind}): depth_multiplier must be a whole number.").format(
+                    where=where, kind=kind
+                )
+            )
         return
     if key in ("name", "merge"):
         if not isinstance(value, str):
-            raise ValueError(f"{where} ({kind}): {key} must be a string.")
+            raise ValueError(
+                _("{where} ({kind}): {key} must be a string.").format(
+                    where=where, kind=kind, key=key
+                )
+            )
         return
     if key == "use_bias":
         if not isinstance(value, bool):
-            raise ValueError(f"{where} ({kind}): use_bias must be true or false.")
+            raise ValueError(
+                _("{where} ({kind}): use_bias must be true or false.").format(
+                    where=where, kind=kind
+                )
+            )
         return
     if key == "rate":
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ValueError(f"{where} ({kind}): rate must be a number between 0 and 1.")
+            raise ValueError(
+                _("{where} ({kind}): rate must be a number between 0 and 1.").format(
+                    where=where, kind=kind
+                )
+            )
         return
     if value is None and key == "strides":
         return
     if key == "shape" and not (isinstance(value, list) and all(_is_int_tree(v, 2) for v in value)):
         raise ValueError(
-            f"{where} ({kind}): shape must be a list of whole numbers, e.g. [28, 28, 1] for "
-            "28×28 grey images."
+            _(
+                "{where} ({kind}): shape must be a list of whole numbers, e.g. [28, 28, 1] for "
+                "28×28 grey images."
+            ).format(where=where, kind=kind)
         )
     if not _is_int_tree(value):
         raise ValueError(
-            f"{where} ({kind}): {key} must be a whole number or a list of them "
-            "(a list of pairs for ZeroPadding2D)."
+            _(
+                "{where} ({kind}): {key} must be a whole number or a list of them (a list of "
+                "pairs for ZeroPadding2D)."
+            ).format(where=where, kind=kind, key=key)
         )
 
 

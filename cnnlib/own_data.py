@@ -1450,7 +1450,7 @@ def shown_network_name(name: str) -> str:
 
 EXAMPLE_TITLE = "scikit-learn digits"
 EXAMPLE_FILENAME = "sklearn-digits.zip"
-EXAMPLE_SOURCE = (
+EXAMPLE_SOURCE = N_(  # in English; pages show it with `_()`
     "scikit-learn's copy of the UCI optical recognition of handwritten digits test set: "
     "1,797 digits written by 43 people, scanned and reduced to 8×8 pixels of 17 grey levels"
 )

@@ -60,7 +60,11 @@ def texts(at: AppTest) -> list[str]:
         kind = type(node).__name__
         if kind == "Code":
             return
-        for attribute in ("value", "label", "help", "placeholder", "body", "caption"):
+        options = getattr(node, "options", None)
+        # A choice widget's value is its option as the code knows it (often an English key);
+        # the student reads the options, shown through the widget's format function.
+        shown = ("label", "help", "placeholder", "body", "caption")
+        for attribute in shown if isinstance(options, list) else ("value", *shown):
             try:
                 value = getattr(node, attribute, None)
             except Exception:  # some elements compute their value from state they lack here
@@ -69,7 +73,6 @@ def texts(at: AppTest) -> list[str]:
                 found.append(value)
         if kind in ("Dataframe", "Table"):
             found.extend(table_texts(node.value))
-        options = getattr(node, "options", None)
         if isinstance(options, list):
             found.extend(option for option in options if isinstance(option, str))
         for child in getattr(node, "children", {}).values():
@@ -136,6 +139,19 @@ def test_no_english_sentence_in_the_mnist_pages_other_tabs_in_korean(small_home,
     assert at.session_state["mnist_tab_open"] == tab
     english = {run for text in texts(at) for run in english_runs(text)}
     assert not english, f"English left in the MNIST page's {tab} tab in Korean: {english}"
+
+
+def test_no_english_sentence_in_the_own_data_example_in_korean(small_home):
+    """The example set, chosen: its description and the report of its images."""
+    from views._own_data_widgets import EXAMPLE
+
+    at = open_in_korean("views/own_data.py")
+    at.radio(key="own_data_w_source").set_value(EXAMPLE).run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert any("UCI" in text for text in shown)
+    english = {run for text in shown for run in english_runs(text)}
+    assert not english, f"English left in the own-data example in Korean: {english}"
 
 
 EXPLORER_TABS = ["Network", "Lecture check", "Concepts", "Case studies", "Keras and export"]

@@ -44,7 +44,9 @@ def _model_image(model: Any, image: Any) -> np.ndarray:
     """The image as the model reads it: float32 (H, W, C) in 0..1."""
     batch = as_batch(image, model_input_shape(model))
     if len(batch) != 1:
-        raise ValueError(f"Explain one image at a time; got {len(batch)} images.")
+        raise ValueError(
+            _("Explain one image at a time; got {count} images.").format(count=len(batch))
+        )
     return batch[0]
 
 
@@ -57,7 +59,11 @@ def explain_panel(model: Any, image: Any, class_names: Sequence[str], key: str) 
     predicted = int(probabilities.argmax())
     names = [str(name) for name in class_names]
     if len(names) != len(probabilities):
-        raise ValueError(f"Got {len(names)} class names for a model of {len(probabilities)}.")
+        raise ValueError(
+            _("{count} class names for a model with {classes} outputs").format(
+                count=len(names), classes=len(probabilities)
+            )
+        )
 
     # Labels made now, in this script run: a format function may be called elsewhere.
     described = {

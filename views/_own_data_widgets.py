@@ -124,7 +124,7 @@ def own_data_panel(key: str = "own") -> str | None:
     else:
         st.caption(
             _("{source}, packed as a zip of PNG files in folders 0 to 9.").format(
-                source=own_data.EXAMPLE_SOURCE
+                source=_(own_data.EXAMPLE_SOURCE)
             )
         )
         payload = ("example", own_data.EXAMPLE_FILENAME, _example_bytes())
