@@ -62,9 +62,13 @@ def texts(at: AppTest) -> list[str]:
             return
         options = getattr(node, "options", None)
         # A choice widget's value is its option as the code knows it (often an English key);
-        # the student reads the options, shown through the widget's format function.
+        # the student reads the options, shown through the widget's format function. The
+        # explorer's name field holds the network's name, which stays as it is written (like a
+        # Keras model's name: links and saved networks carry it).
         shown = ("label", "help", "placeholder", "body", "caption")
-        for attribute in shown if isinstance(options, list) else ("value", *shown):
+        name_field = str(getattr(node, "key", None) or "").startswith("explorer_w_name_")
+        data = isinstance(options, list) or name_field
+        for attribute in shown if data else ("value", *shown):
             try:
                 value = getattr(node, attribute, None)
             except Exception:  # some elements compute their value from state they lack here
@@ -152,6 +156,21 @@ def test_no_english_sentence_in_the_own_data_example_in_korean(small_home):
     assert any("UCI" in text for text in shown)
     english = {run for text in shown for run in english_runs(text)}
     assert not english, f"English left in the own-data example in Korean: {english}"
+
+
+@pytest.mark.parametrize("key", ["kim_cnn", "googlenet", "resnet50"])
+def test_no_english_sentence_in_a_case_study_opened_from_a_link_in_korean(key):
+    """A case study's blocks, its layer table and the note on the link that opened it."""
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.query_params["lang"] = "ko"
+    at.run()
+    at.query_params["net"] = key
+    at.switch_page("views/explorer.py").run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert any(REGISTRY[key].network.layers[1].__class__.__name__ in text for text in shown)
+    english = {run for text in shown for run in english_runs(text)}
+    assert not english, f"English left in {key} opened in the explorer in Korean: {english}"
 
 
 EXPLORER_TABS = ["Network", "Lecture check", "Concepts", "Case studies", "Keras and export"]

@@ -138,7 +138,10 @@ def open_explorer_link() -> None:
         return
     if found is not None:
         network, key = found
-        note = _("Opened {network} from a shared link.").format(network=repr(network.name))
+        # A registry network is named by its title in the page's language; another keeps its
+        # own name, as whoever shared it wrote it.
+        name = REGISTRY[key].shown_title() if key in REGISTRY else network.name
+        note = _("Opened {network} from a shared link.").format(network=repr(name))
         replace_network(network, key)
         _note("explorer", note)
 
