@@ -6,7 +6,12 @@ translation (`_("{layer} is too big").format(layer=name)`). Babel extracts the s
 `locale/cnnlab.pot`; translators work on `locale/<lang>/LC_MESSAGES/cnnlab.po`, compiled to the
 `cnnlab.mo` read here with the standard `gettext` module. `N_()` marks a string for extraction
 where it is defined (a table of page descriptions, a dataset's class names) and leaves it
-English; whoever shows it translates it with `_()`.
+English; whoever shows it translates it with `_()`. Text kept in an object that every session
+shares (a cached dataset's source) or that is stored (an imported set's metadata) stays English
+too, as `cnnlib.datasets.Phrase`s (a marked template and its values), and is translated where
+it is shown (`shown_source()`), as the registry's `shown_*` methods do for its entries. So a
+cache that sessions share (`st.cache_resource`, `functools.lru_cache`) holds no translated text,
+or has the language, `current()`, in its key.
 
 The language is held in a context variable, so each thread (each Streamlit script run) has its
 own and two sessions in two languages never mix. A thread where nothing set it (a Streamlit
