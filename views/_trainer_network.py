@@ -44,8 +44,11 @@ def _networks(page: str, profile: DatasetProfile) -> dict[str, tuple[str, Networ
         choices[key] = (entry.shown_title(), entry.network, entry.lecture_accuracy)
     explorer = st.session_state.get(_state.EXPLORER_NETWORK)
     if explorer is not None:
+        # A case study as it stands is named by its title in the page's language.
+        source = registry.REGISTRY.get(st.session_state.get(_state.EXPLORER_SOURCE) or "")
+        name = source.shown_title() if source and source.network == explorer else explorer.name
         choices[EXPLORER] = (
-            _("From the architecture explorer: {name}").format(name=explorer.name),
+            _("From the architecture explorer: {name}").format(name=name),
             explorer,
             None,
         )
