@@ -52,8 +52,9 @@ def english_runs(text: str) -> list[str]:
     return [match.group(0) for match in _RUN.finditer(text)]
 
 
-def texts(at: AppTest) -> list[str]:
-    """What a student reads on the page: every element's text but code's."""
+def texts(at: AppTest, data_keys: tuple[str, ...] = ()) -> list[str]:
+    """What a student reads on the page: every element's text but code's. The values of the
+    widgets whose keys start with one of `data_keys` are data, not text, and left out."""
     found = []
 
     def walk(node) -> None:
@@ -62,12 +63,10 @@ def texts(at: AppTest) -> list[str]:
             return
         options = getattr(node, "options", None)
         # A choice widget's value is its option as the code knows it (often an English key);
-        # the student reads the options, shown through the widget's format function. The
-        # explorer's name field holds the network's name, which stays as it is written (like a
-        # Keras model's name: links and saved networks carry it).
+        # the student reads the options, shown through the widget's format function.
         shown = ("label", "help", "placeholder", "body", "caption")
-        name_field = str(getattr(node, "key", None) or "").startswith("explorer_w_name_")
-        data = isinstance(options, list) or name_field
+        data_field = bool(data_keys) and str(getattr(node, "key", None) or "").startswith(data_keys)
+        data = isinstance(options, list) or data_field
         for attribute in shown if data else ("value", *shown):
             try:
                 value = getattr(node, attribute, None)
@@ -167,7 +166,9 @@ def test_no_english_sentence_in_a_case_study_opened_from_a_link_in_korean(key):
     at.query_params["net"] = key
     at.switch_page("views/explorer.py").run()
     assert not at.exception, at.exception
-    shown = texts(at)
+    # The name field holds the network's own name, which stays as it is written (like a Keras
+    # model's name: links and saved networks carry it); the page names it by its title.
+    shown = texts(at, data_keys=("explorer_w_name_",))
     assert any(REGISTRY[key].network.layers[1].__class__.__name__ in text for text in shown)
     english = {run for text in shown for run in english_runs(text)}
     assert not english, f"English left in {key} opened in the explorer in Korean: {english}"
