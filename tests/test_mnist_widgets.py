@@ -59,3 +59,24 @@ def test_feature_map_figure_is_the_feature_map_grid(shape):
     assert ours == theirs
     np.testing.assert_array_equal(np.isnan(ours_z), np.isnan(theirs_z))
     np.testing.assert_allclose(ours_z, theirs_z, atol=1e-6, equal_nan=True)
+
+
+def test_the_fast_figures_follow_each_sessions_language():
+    from cnnlib.i18n import language
+
+    names = [str(digit) for digit in range(10)]
+    probabilities = np.full(10, 0.1, dtype=np.float32)
+    maps = np.random.default_rng(0).random((6, 6, 4)).astype(np.float32)
+    # One session's language is never another's: each figure matches `cnnlib.figures` in the
+    # language of the script run that asks for it, whichever language asked first.
+    for code in ("en", "ko", "en", "ko"):
+        with language(code):
+            assert sent(mw.probability_figure(probabilities, names)) == sent(
+                figures.probability_bars(probabilities, names)
+            )
+            fast = sent(mw.feature_map_figure(maps, "conv"))
+            full = sent(figures.feature_map_grid(maps.astype(np.float32), title="conv", columns=8))
+            assert fast["data"][0]["hovertemplate"] == full["data"][0]["hovertemplate"]
+    with language("ko"):
+        korean = sent(mw.probability_figure(probabilities, names))
+    assert korean["layout"]["yaxis"]["title"]["text"] != "probability"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from cnnlib import registry
+from cnnlib import i18n, registry
 from cnnlib.drawing import preprocess_drawing
 from cnnlib.i18n import _, ngettext
 from views._drawing_pad import drawing_pad
@@ -220,7 +220,8 @@ def _feature_maps(record: Any, image: np.ndarray) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _bars_template(class_names: tuple[str, ...]) -> dict:
+def _bars_template(class_names: tuple[str, ...], language: str) -> dict:
+    # `language` is part of the key: the template's axis titles are in it.
     from cnnlib.figures import probability_bars
 
     uniform = np.full(len(class_names), 1 / len(class_names))
@@ -234,7 +235,8 @@ def probability_figure(probabilities: np.ndarray, class_names) -> Any:
     from cnnlib.figures import BAR_COLOUR, CORRECT_COLOUR
 
     values = np.asarray(probabilities, dtype=float).reshape(-1)
-    figure = copy.deepcopy(_bars_template(tuple(str(name) for name in class_names)))
+    names = tuple(str(name) for name in class_names)
+    figure = copy.deepcopy(_bars_template(names, i18n.current()))
     colours = [BAR_COLOUR] * len(values)
     if values.max() > 0:
         colours[int(values.argmax())] = CORRECT_COLOUR
@@ -245,7 +247,8 @@ def probability_figure(probabilities: np.ndarray, class_names) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _grid_template(layer: str, shape: tuple[int, int, int]) -> dict:
+def _grid_template(layer: str, shape: tuple[int, int, int], language: str) -> dict:
+    # `language` is part of the key: the template's hover text is in it.
     from cnnlib.figures import feature_map_grid
 
     figure = feature_map_grid(np.zeros(shape, dtype=np.float32), title=layer, columns=8).to_dict()
@@ -263,6 +266,6 @@ def feature_map_figure(values: np.ndarray, layer: str) -> Any:
     from cnnlib.figures import feature_map_mosaic
 
     mosaic, channel_of = feature_map_mosaic(values, columns=8)
-    figure = copy.deepcopy(_grid_template(layer, tuple(values.shape)))
+    figure = copy.deepcopy(_grid_template(layer, tuple(values.shape), i18n.current()))
     figure["data"][0].update(z=mosaic.astype(np.float32), customdata=channel_of.astype(np.int8))
     return go.Figure(figure, _validate=False)
