@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from cnnlib.i18n import _
 from cnnlib.precision import resolve_precision
 from cnnlib.scheduler import JobScheduler, default_scheduler
 from cnnlib.training import loop
@@ -323,7 +324,9 @@ class TrainingJob:
                 self._set_state("finished")
         except Exception as error:  # noqa: BLE001 - any failure must end in the failed state
             with self._lock:
-                self._error = f"Training failed: {type(error).__name__}: {error}"
+                self._error = _("Training failed: {error}").format(
+                    error=f"{type(error).__name__}: {error}"
+                )
             self._set_state("failed")
         finally:
             if self._holding_slot:
