@@ -41,6 +41,17 @@ from cnnlib import layers as L
 from cnnlib.i18n import _, ngettext
 
 BYTES_PER_VALUE = 4  # float32
+
+
+def format_bytes(n: int) -> str:
+    """1,572,864 -> "1.5 MiB"; below a kibibyte, "512 B": sizes as pages and messages show
+    them."""
+    for size, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} B"
+
+
 # The layers with kernels that slide over a volume, as `LayerRow.kind` names them.
 CONVOLUTIONS = ("Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D")
 

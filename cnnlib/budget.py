@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
-from cnnlib.arithmetic import BYTES_PER_VALUE, CONVOLUTIONS, LayerRow, analyse
+from cnnlib.arithmetic import BYTES_PER_VALUE, CONVOLUTIONS, LayerRow, analyse, format_bytes
 from cnnlib.i18n import _
 from cnnlib.layers import Network
 
@@ -65,12 +65,12 @@ class Budget:
             "{activations} for a batch of {batch}, {weights} for {params} parameters and the "
             "optimizer."
         ).format(
-            total=bytes_text(self.total_bytes),
-            limit=bytes_text(self.limit_bytes),
+            total=format_bytes(self.total_bytes),
+            limit=format_bytes(self.limit_bytes),
             source=self.limit_source,
-            activations=bytes_text(self.activation_bytes),
+            activations=format_bytes(self.activation_bytes),
             batch=f"{self.batch_size:,}",
-            weights=bytes_text(self.weight_bytes + self.optimizer_bytes),
+            weights=format_bytes(self.weight_bytes + self.optimizer_bytes),
             params=f"{self.parameters:,}",
         )
 
@@ -126,7 +126,7 @@ def check_budget(network: Network, batch_size: int, limit_bytes: int | None = No
         return budget
     fixed = budget.weight_bytes + budget.optimizer_bytes
     limit_text = _("the {limit} a job may use ({source})").format(
-        limit=bytes_text(limit_bytes), source=source
+        limit=format_bytes(limit_bytes), source=source
     )
     if fixed > limit_bytes:
         biggest = max(layers, key=lambda row: row.params)
@@ -136,7 +136,7 @@ def check_budget(network: Network, batch_size: int, limit_bytes: int | None = No
                 "than {limit}. The biggest layer is {layer} with {layer_params}: {advice}"
             ).format(
                 params=f"{analysis.total_params:,}",
-                memory=bytes_text(fixed),
+                memory=format_bytes(fixed),
                 limit=limit_text,
                 layer=_layer_name(biggest),
                 layer_params=f"{biggest.params:,}",
@@ -156,11 +156,11 @@ def check_budget(network: Network, batch_size: int, limit_bytes: int | None = No
             "its gradient). {advice} Or use a smaller batch ({batch_hint})."
         ).format(
             batch=f"{batch_size:,}",
-            memory=bytes_text(budget.total_bytes),
+            memory=format_bytes(budget.total_bytes),
             limit=limit_text,
             layer=_layer_name(biggest),
             shape=_shape_text(biggest.output_shape),
-            layer_memory=bytes_text(ACTIVATION_COPIES * biggest.activation_bytes * batch_size),
+            layer_memory=format_bytes(ACTIVATION_COPIES * biggest.activation_bytes * batch_size),
             advice=_smaller_activations(biggest),
             batch_hint=batch_hint,
         )
@@ -182,7 +182,7 @@ def memory_limit() -> tuple[int, str]:
     if available is None:
         return FALLBACK_LIMIT, _("a fixed default, as the free memory cannot be read")
     share = _("{share} of the {memory} free now").format(
-        share=f"{DEFAULT_SHARE:.0%}", memory=bytes_text(available)
+        share=f"{DEFAULT_SHARE:.0%}", memory=format_bytes(available)
     )
     return max(int(available * DEFAULT_SHARE), 1), share
 
@@ -213,14 +213,6 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, OSError, ValueError):
         return None
-
-
-def bytes_text(n: int) -> str:
-    """'8.0 GiB', '67.1 MiB', '512 B': sizes as the messages show them."""
-    for size, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= size:
-            return f"{n / size:,.1f} {unit}"
-    return f"{n} B"
 
 
 def _is_whole(value: object) -> bool:

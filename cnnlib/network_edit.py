@@ -96,14 +96,6 @@ def format_count(n: int) -> str:
     return f"{n:,}"
 
 
-def format_bytes(n: int) -> str:
-    """1,572,864 -> "1.5 MiB"; below a kibibyte, "512 B"."""
-    for size, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
 def _numbers(text: Any) -> list[int] | None:
     """Whole numbers in "3", "3×3", "3x3", "3, 3", "(3, 3)" or [3, 3]; None if it is not that."""
     if isinstance(text, bool):

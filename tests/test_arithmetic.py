@@ -569,3 +569,11 @@ def test_messages_do_not_leak_python_reprs_of_shapes():
     with pytest.raises(ValueError) as err:
         ar.analyse(_net(L.Input((7, 7, 64)), L.Dense(10)))
     assert not re.search(r"\(7, 7, 64\)", str(err.value))
+
+
+def test_bytes_as_text():
+    # The one size formatter, for the explorer's tables and the memory budget's messages.
+    assert ar.format_bytes(3 * 2**20 // 2) == "1.5 MiB" and ar.format_bytes(512) == "512 B"
+    assert ar.format_bytes(2**30) == "1.0 GiB"
+    assert ar.format_bytes(16 * 2**30) == "16.0 GiB" and ar.format_bytes(3 * 2**40) == "3.0 TiB"
+    assert ar.format_bytes(1500 * 2**40) == "1,500.0 TiB"

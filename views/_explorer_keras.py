@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnlib import network_edit as ne
-from cnnlib.arithmetic import Analysis, analyse
+from cnnlib.arithmetic import Analysis, analyse, format_bytes
 from cnnlib.i18n import _, ngettext
 from cnnlib.keras_source import COMPARISON_COLUMNS, NOT_IN_KERAS, keras_code, keras_comparison
 from cnnlib.layers import MAX_SPEC_BYTES, Network, Parallel
@@ -56,7 +56,7 @@ def build_and_compare(network: Network, analysis: Analysis) -> None:
                 "{limit} parameters. Make the dense layers smaller to build it."
             ).format(
                 params=f"{analysis.total_params:,}",
-                memory=ne.format_bytes(4 * analysis.total_params),
+                memory=format_bytes(4 * analysis.total_params),
                 limit=f"{MAX_BUILD_PARAMS:,}",
             )
         )

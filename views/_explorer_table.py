@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnlib import network_edit as ne
-from cnnlib.arithmetic import Analysis, LayerRow
+from cnnlib.arithmetic import Analysis, LayerRow, format_bytes
 from cnnlib.figures_architecture import cost_bars, volume_diagram
 from cnnlib.i18n import N_, _
 from views._explorer_editor import table_height
@@ -25,7 +25,7 @@ def totals(analysis: Analysis) -> None:
     first[1].metric(_("Trainable"), f"{analysis.trainable_params:,}")
     first[2].metric(_("Non-trainable"), f"{analysis.non_trainable_params:,}")
     second[0].metric(_("Multiply-accumulates"), ne.format_count(analysis.total_macs))
-    second[1].metric(_("Activation memory"), ne.format_bytes(analysis.activation_bytes))
+    second[1].metric(_("Activation memory"), format_bytes(analysis.activation_bytes))
     second[2].metric(_("Output"), ne.format_shape(analysis.output_shape))
 
 
@@ -69,7 +69,7 @@ def _english_rows_frame(rows: list[LayerRow]) -> pd.DataFrame:
             "parameters": [row.params for row in rows],
             "how": [row.param_formula for row in rows],
             "MACs": [row.macs for row in rows],
-            "memory": [ne.format_bytes(row.activation_bytes) for row in rows],
+            "memory": [format_bytes(row.activation_bytes) for row in rows],
             "output size": [row.size_formula for row in rows],
         }
     )
@@ -137,11 +137,11 @@ def layer_detail(analysis: Analysis, position: int | None) -> None:
         lines.append((_("against"), row.comparison))
     if not row.children:
         memory = _("{shape} × 4 bytes = {size}").format(
-            shape=" × ".join(map(str, row.output_shape)), size=ne.format_bytes(row.activation_bytes)
+            shape=" × ".join(map(str, row.output_shape)), size=format_bytes(row.activation_bytes)
         )
     else:
         memory = _("{size} (everything inside the block)").format(
-            size=ne.format_bytes(row.activation_bytes)
+            size=format_bytes(row.activation_bytes)
         )
     lines.append((_("memory"), memory))
     width = max(14, *(_columns(label) + 3 for label, _text in lines))
