@@ -518,3 +518,14 @@ def test_convolution_family_slides_animate_and_show_the_checkerboard(small_home)
     at.selectbox(key="explorer_w_up_interpolation").set_value("bilinear").run()
     assert any(c.value == "rows and columns  4 × 2 = 8" for c in at.code)
     assert any(c.value.startswith("input (0, 0) = ") for c in at.code)
+
+
+def test_the_open_tab_and_concept_stay_open_across_a_language_switch(small_home):
+    from views import _language
+
+    at = show_tab(open_page(), "Concepts", "Pooling")
+    assert not at.exception, at.exception
+    at.sidebar.radio(key=_language.SWITCH).set_value("ko").run()
+    assert not at.exception, at.exception
+    assert at.session_state["explorer_w_tab"] == "개념"
+    assert at.session_state["explorer_w_concept"] == "풀링"

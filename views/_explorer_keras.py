@@ -41,6 +41,18 @@ def _keras_summary(network: Network) -> dict[str, Any]:
     }
 
 
+def keras_tab(network: Network) -> None:
+    """The explorer's "Keras and export" tab: build the network in Keras and compare, export
+    it as JSON or Keras code, import a JSON network."""
+    st.subheader(_("Build in Keras and compare"))
+    build_and_compare(network, analyse(network))
+    st.subheader(_("Export"))
+    json_export(network)
+    keras_code_export(network)
+    st.subheader(_("Import"))
+    json_import()
+
+
 def build_and_compare(network: Network, analysis: Analysis) -> None:
     st.caption(
         _(

@@ -21,6 +21,12 @@ from views._explorer_text import escape_markdown
 
 
 def lecture_check() -> None:
+    st.markdown(
+        _(
+            "The lecture's listings write each layer's output shape in a comment. Here they "
+            "are beside what Keras actually computes, with the reason wherever they differ."
+        )
+    )
     keys = [entry.key for entry in REGISTRY.values() if entry.lecture_shapes]
     entry = REGISTRY[pick_entry(_("Lecture model"), keys, "explorer_w_check")]
     rows = ne.compare_stated_shapes(entry.network, entry.shown_lecture_shapes())

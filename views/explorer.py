@@ -9,8 +9,7 @@ Nothing here trains, and TensorFlow is loaded only when the user asks for Keras.
 
 import streamlit as st
 
-from cnnlib.arithmetic import analyse
-from cnnlib.i18n import _
+from cnnlib.i18n import N_, _
 from views import _explorer_concepts as concepts
 from views import _explorer_editor as editor
 from views import _explorer_family as family
@@ -20,6 +19,7 @@ from views import _explorer_network as network_state
 from views import _explorer_table as table
 from views import _share
 from views._explorer_text import escape_markdown
+from views._tabs import page_tabs
 
 st.title(_("Architecture explorer"))
 st.caption(
@@ -35,11 +35,17 @@ share_note = _share.note_slot()
 network_state.start_picker()
 share_slot = st.container()
 # Only the open tab runs: the others hold figures that take time to build.
-network_tab, check_tab, concept_tab, case_tab, keras_tab = st.tabs(
-    [_("Network"), _("Lecture check"), _("Concepts"), _("Case studies"), _("Keras and export")],
-    key="explorer_w_tab",
-    on_change="rerun",
+tabs = page_tabs(
+    "explorer_w_tab",
+    {
+        "network": N_("Network"),
+        "check": N_("Lecture check"),
+        "concepts": N_("Concepts"),
+        "cases": N_("Case studies"),
+        "keras": N_("Keras and export"),
+    },
 )
+network_tab, check_tab, concept_tab, case_tab, keras_tab = tabs.values()
 
 if network_tab.open:
     with network_tab:
@@ -55,32 +61,28 @@ if network_tab.open:
 
 if check_tab.open:
     with check_tab:
-        st.markdown(
-            _(
-                "The lecture's listings write each layer's output shape in a comment. Here they "
-                "are beside what Keras actually computes, with the reason wherever they differ."
-            )
-        )
         lecture.lecture_check()
 
 if concept_tab.open:
     with concept_tab:
         slides = {
-            _("Convolution"): concepts.convolution_concept,
-            _("Channels and filters"): concepts.channels_concept,
-            _("1×1 convolution"): family.pointwise_concept,
-            _("Dilated"): family.dilation_concept,
-            _("Depthwise separable"): family.separable_concept,
-            _("Pooling"): concepts.pooling_concept,
-            _("Upsampling"): family.upsampling_concept,
-            _("Transposed"): family.transposed_concept,
-            _("Activation maps"): concepts.activation_concept,
+            "convolution": (N_("Convolution"), concepts.convolution_concept),
+            "channels": (N_("Channels and filters"), concepts.channels_concept),
+            "pointwise": (N_("1×1 convolution"), family.pointwise_concept),
+            "dilated": (N_("Dilated"), family.dilation_concept),
+            "separable": (N_("Depthwise separable"), family.separable_concept),
+            "pooling": (N_("Pooling"), concepts.pooling_concept),
+            "upsampling": (N_("Upsampling"), family.upsampling_concept),
+            "transposed": (N_("Transposed"), family.transposed_concept),
+            "maps": (N_("Activation maps"), concepts.activation_concept),
         }
-        tabs = st.tabs(list(slides), key="explorer_w_concept", on_change="rerun")
-        for tab, show in zip(tabs, slides.values(), strict=True):
+        shown = page_tabs(
+            "explorer_w_concept", {name: label for name, (label, _show) in slides.items()}
+        )
+        for name, tab in shown.items():
             if tab.open:
                 with tab:
-                    show()
+                    slides[name][1]()
 
 if case_tab.open:
     with case_tab:
@@ -88,14 +90,6 @@ if case_tab.open:
 
 if keras_tab.open:
     with keras_tab:
-        network = network_state.current_network()
-        analysis = analyse(network)
-        st.subheader(_("Build in Keras and compare"))
-        export.build_and_compare(network, analysis)
-        st.subheader(_("Export"))
-        export.json_export(network)
-        export.keras_code_export(network)
-        st.subheader(_("Import"))
-        export.json_import()
+        export.keras_tab(network_state.current_network())
 
 _share.explorer_link(share_note, share_slot)
