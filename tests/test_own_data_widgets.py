@@ -129,7 +129,7 @@ def test_same_name_needs_replace_and_refused_upload_stores_nothing(home):
 def dataset_app():
     import streamlit as st
 
-    from views._own_data_widgets import stored_dataset
+    from views._own_data_stored import stored_dataset
 
     first, again = stored_dataset("own:동물"), stored_dataset("동물")
     st.session_state["same"] = first is again

@@ -1,6 +1,6 @@
 """Any dataset a page may ask for by the name a model record carries: MNIST and CIFAR-10
 through `_data.get_dataset`, a stored set of the student's own ("own:<name>") through
-`_own_data_widgets.stored_dataset`. Either way a dataset that cannot be had stops the page
+`_own_data_stored.stored_dataset`. Either way a dataset that cannot be had stops the page
 with the loader's message.
 
 Also here, for the ensemble page: which images of a stored set a member learned from. A stored
@@ -19,7 +19,7 @@ import streamlit as st
 from cnnlib import ensemble
 from cnnlib.own_data import NAME_PREFIX, OwnDataError
 from views._data import LABELS, get_dataset
-from views._own_data_widgets import stored_dataset
+from views._own_data_stored import stored_dataset
 
 
 def is_stored(name: str | None) -> bool:

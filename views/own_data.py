@@ -13,7 +13,8 @@ from views import _share, _state
 from views._datasets import page_dataset
 from views._insight import look_inside
 from views._models import model_panel
-from views._own_data_widgets import own_data_panel, stored_caption, stored_set_picker
+from views._own_data_stored import stored_caption, stored_set_picker
+from views._own_data_widgets import own_data_panel
 from views._trainer import trainer
 
 st.title(_("Your own data"))
