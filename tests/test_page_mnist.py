@@ -413,3 +413,25 @@ def test_only_the_open_tab_is_drawn_and_it_stays_open_across_a_language_switch(s
     # Back on the Train tab, the trainer has kept its settings.
     open_tab(at, "학습")
     assert at.number_input(key="mnist_w_epochs").value == 7
+
+
+def test_the_draw_tab_says_when_a_run_is_training_on_the_train_tab(small_home):
+    at = open_page()
+    at.number_input(key="mnist_w_epochs").set_value(200)
+    at.select_slider(key="mnist_w_train_size_mnist").set_value(500)
+    at.run()
+    at.button(key="mnist_start").click()
+    at.run()
+    run = at.session_state[_state.MNIST].run
+    assert run is not None and run.state.active
+    try:
+        open_tab(at, "Draw a digit")
+        assert any("is training on the Train tab" in caption.value for caption in at.caption), [
+            caption.value for caption in at.caption
+        ]
+    finally:
+        run.job.stop()
+        assert run.job.wait(timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert not any("is training on the Train tab" in caption.value for caption in at.caption)

@@ -21,9 +21,11 @@ from cnnlib.drawing import preprocess_drawing
 from cnnlib.i18n import _, ngettext
 from views._drawing_pad import drawing_pad
 from views._explain_widgets import explain_panel, layer_maps_panel
+from views import _state
 from views._models import models_for
 
 INPUT_SHAPE = (28, 28, 1)
+RUN_WATCH_S = 2.0  # seconds between looks at a run that trains while the student draws
 NUM_CLASSES = 10
 
 
@@ -100,6 +102,9 @@ def test_accuracy(run, snap: dict) -> None:
 
 def drawing_panel() -> None:
     """Draw a digit and watch a model of the session read it."""
+    run = _state.trainer("mnist").run
+    if run is not None and run.kept_as is None and run.state.active:
+        _training_elsewhere()
     models = models_for(INPUT_SHAPE, NUM_CLASSES)
     if not models:
         st.info(
@@ -120,6 +125,20 @@ def drawing_panel() -> None:
     # Compiled now, while the student picks up the pen, rather than after the first stroke.
     warm_up(models[name].model)
     _drawing_fragment(name)
+
+
+@st.fragment(run_every=RUN_WATCH_S)
+def _training_elsewhere() -> None:
+    """While the Train tab's run trains (that tab is not drawn), say so, and draw the page
+    again when the run ends, so that its model joins the models offered here."""
+    run = _state.trainer("mnist").run
+    if run is None or not run.state.active:
+        st.rerun()
+    st.caption(
+        _("{name} is training on the Train tab; its model is offered here when it ends.").format(
+            name=run.name
+        ),
+    )
 
 
 @st.fragment
