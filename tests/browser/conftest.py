@@ -12,8 +12,10 @@ Using it in a test module of this folder::
         no_exception(page)
         screenshot(page, "ensemble-after-training")  # -> test-output/screenshots/...png
 
-`harness` also has `wait_for_app`, `click_and_wait`, `set_slider`, `fill_text`,
-`plotly_points`/`wait_for_points` (live charts) and `new_context`; see its docstrings.
+`harness` also has `wait_for_app`, `wait_until_drawn`, `click_and_wait`, `set_slider`,
+`fill_text`, `choose_option`/`chosen_option` (select boxes), `plotly_points`/`wait_for_points`
+(live charts), `shapes_zip` (a small upload for the own-data page) and `new_context`; see
+their docstrings.
 
 Fixtures:
 - `streamlit_server` (session): `streamlit run app.py` on a free port of 127.0.0.1 with

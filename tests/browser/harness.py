@@ -12,6 +12,7 @@ finished script run (`data-test-script-state="notRunning"`).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -22,10 +23,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+# The shapes of `shapes_zip`: its class folders, named in Korean, and what each holds.
+SHAPE_CLASSES = {"동그라미": "circle", "네모": "square"}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR = REPO_ROOT / "test-output"  # the test run's output folder (gitignored)
@@ -249,6 +254,15 @@ def wait_for_app(page, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
     page.wait_for_selector(_SCRIPT_IDLE, state="attached", timeout=timeout_ms)
 
 
+def wait_until_drawn(page, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
+    """Wait until the main area shows no placeholder: a finished script run can still leave
+    grey skeletons where its widgets are about to be drawn."""
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stMain"] [data-testid="stSkeleton"]')""",
+        timeout=timeout_ms,
+    )
+
+
 def open_page(page, url_path: str, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
     """Load `url_path` ("/", "/mnist", ...) of the server the page's context points at."""
     page.goto(url_path, wait_until="domcontentloaded", timeout=timeout_ms)
@@ -279,6 +293,30 @@ def navigate(page, title: str, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
     link.click(timeout=timeout_ms)
     page.wait_for_timeout(300)
     wait_for_app(page, timeout_ms)
+
+
+def choose_option(page, label: str, option: str, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
+    """Pick `option` (its text as shown) in the select box labelled `label`; wait for the
+    rerun. The list closes again when the page scrolls just after it opened (as it does when
+    the box had first to be scrolled into view), so opening is tried until the option shows."""
+    combobox = page.get_by_role("combobox", name=label, exact=True)
+    opener = page.locator('[data-testid="stSelectbox"]').filter(has=combobox).first
+    choice = page.get_by_role("option", name=option, exact=True)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        opener.get_by_role("button", name="Open").click(timeout=timeout_ms)
+        try:
+            choice.wait_for(timeout=3_000)
+            break
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+    click_and_wait(page, choice, timeout_ms)
+
+
+def chosen_option(page, label: str) -> str:
+    """The text the select box labelled `label` shows as chosen."""
+    return page.get_by_role("combobox", name=label, exact=True).input_value()
 
 
 def set_slider(page, label: str, key: str) -> None:
@@ -433,3 +471,30 @@ def plotly_chart_titled(page, title_start: str):
     )
     chart.wait_for(state="visible")
     return chart
+
+
+def shapes_zip(per_class: int = 12) -> bytes:
+    """A zip of class folders as a student uploads it to the own-data page: light circles and
+    squares on dark backgrounds in folders named in Korean (`SHAPE_CLASSES`), PNG and JPEG
+    files of several sizes."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for folder, shape in SHAPE_CLASSES.items():
+            for index in range(per_class):
+                side = int(rng.integers(24, 48))
+                yy, xx = np.mgrid[:side, :side] / side - 0.5
+                if shape == "circle":
+                    mask = xx**2 + yy**2 < 0.12
+                else:
+                    mask = (abs(xx) < 0.3) & (abs(yy) < 0.3)
+                pixels = np.where(mask, 220, 30).astype(np.uint8)
+                pixels = np.stack([pixels, pixels // 2, 255 - pixels], axis=-1)
+                data = io.BytesIO()
+                kind = "PNG" if index % 2 else "JPEG"
+                Image.fromarray(pixels).save(data, format=kind)
+                archive.writestr(f"shapes/{folder}/{index}.{kind.lower()}", data.getvalue())
+    return out.getvalue()

@@ -4,46 +4,20 @@ it after the confirmation, and trains on it with the live trainer until the mode
 
 from __future__ import annotations
 
-import io
-import zipfile
-
-import numpy as np
 from harness import (
+    SHAPE_CLASSES,
     click_and_wait,
     fill_text,
     no_exception,
     open_page,
     screenshot,
+    shapes_zip,
     upload_file,
     wait_for_app,
 )
-from PIL import Image
 
 TRAIN_TIMEOUT_MS = 240_000
-CLASSES = {"동그라미": "circle", "네모": "square"}
-PER_CLASS = 12
-
-
-def shapes_zip() -> bytes:
-    """Light circles and squares on dark backgrounds, in folders named in Korean."""
-    rng = np.random.default_rng(0)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for folder, shape in CLASSES.items():
-            for index in range(PER_CLASS):
-                side = int(rng.integers(24, 48))
-                yy, xx = np.mgrid[:side, :side] / side - 0.5
-                if shape == "circle":
-                    mask = xx**2 + yy**2 < 0.12
-                else:
-                    mask = (abs(xx) < 0.3) & (abs(yy) < 0.3)
-                pixels = np.where(mask, 220, 30).astype(np.uint8)
-                pixels = np.stack([pixels, pixels // 2, 255 - pixels], axis=-1)
-                data = io.BytesIO()
-                kind = "PNG" if index % 2 else "JPEG"
-                Image.fromarray(pixels).save(data, format=kind)
-                archive.writestr(f"shapes/{folder}/{index}.{kind.lower()}", data.getvalue())
-    return out.getvalue()
+CLASSES = SHAPE_CLASSES
 
 
 def test_upload_a_zip_see_the_samples_import_and_train(page, tmp_path):
