@@ -46,6 +46,13 @@ def _switched() -> None:
     code = st.session_state[SWITCH]
     st.session_state[LANGUAGE] = code
     st.query_params["lang"] = code
+    # A choice widget shows its option's label in the language it was drawn in, and the
+    # browser keeps showing (and sends back) that label until the server gives it the value
+    # again: so every value widget (keyed `*_w_*`) is given its value again, to be drawn with
+    # the new language's label. Without this, a select box showed its English choice among
+    # Korean options, and the choice fell back to the default on the next switch.
+    for key in [key for key in st.session_state if "_w_" in str(key)]:
+        st.session_state[key] = st.session_state[key]
 
 
 def language_switch() -> None:
