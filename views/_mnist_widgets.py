@@ -19,9 +19,9 @@ import streamlit as st
 from cnnlib import i18n, registry
 from cnnlib.drawing import preprocess_drawing
 from cnnlib.i18n import _, ngettext
+from views import _state
 from views._drawing_pad import drawing_pad
 from views._explain_widgets import explain_panel, layer_maps_panel
-from views import _state
 from views._models import models_for
 
 INPUT_SHAPE = (28, 28, 1)
