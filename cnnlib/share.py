@@ -58,6 +58,9 @@ SETTINGS = {
 KEYS = (NETWORK, DROPOUT, DATASET, IMAGES, *SETTINGS)  # every parameter a link may hold
 VALIDATION_SHARE = 0.1  # the trainer's validation switch holds out this share or none
 _WORD = re.compile(r"[a-z0-9_]{1,64}")
+# A dataset: a built-in's name or a stored set's folder name (`own_data.safe_name`: letters of
+# any script, digits, '-' and '_'), never a path.
+_DATASET_NAME = re.compile(r"[\w-]{1,64}")
 _WHOLE = re.compile(r"\d{1,12}")
 _NUMBER = re.compile(r"\d{0,12}(\.\d{0,17})?(e-?\d{1,3})?", re.IGNORECASE)
 
@@ -227,7 +230,7 @@ def read_trainer(params: Mapping[str, str]) -> TrainerLink | None:
             _("A setting in the link cannot be used: {error}").format(error=error)
         ) from None
     dataset = params.get(DATASET)
-    if dataset is not None and not _WORD.fullmatch(dataset):
+    if dataset is not None and not _DATASET_NAME.fullmatch(dataset):
         raise LinkError(
             _("The link names a dataset CNN Lab does not have: {name}.").format(
                 name=repr(dataset[:64])

@@ -84,6 +84,16 @@ def test_trainer_link_round_trips():
     assert share.read_trainer(through_url(params)) == link
 
 
+@pytest.mark.parametrize("name", ["shapes", "shared-shapes", "도형-모음", "my_set_2"])
+def test_a_stored_sets_name_goes_through_a_link(name):
+    # Any folder name `own_data.safe_name` gives: letters of any script, digits, '-' and '_'.
+    from cnnlib.own_data import safe_name
+
+    assert safe_name(name.replace("-", " ")) == name
+    link = share.TrainerLink(dataset=name, settings={"epochs": 2})
+    assert share.read_trainer(through_url(share.trainer_params(link))) == link
+
+
 def test_trainer_link_with_own_network():
     link = share.TrainerLink(network=EDITED, settings={"epochs": 2})
     assert share.read_trainer(through_url(share.trainer_params(link))) == link
@@ -108,6 +118,9 @@ def test_trainer_link_with_own_network():
         {"dropout": "0.5", "net": "lenet5"},  # LeNet-5 has no Dropout
         {"net": "mnist_two_conv", "dropout": "0.5,0.5,0.95"},  # above the sliders' 0.9
         {"dataset": "../../etc"},
+        {"dataset": "own/../../etc"},
+        {"dataset": "shapes.npz"},
+        {"dataset": "x" * 65},
     ],
 )
 def test_tampered_links_are_refused(params):

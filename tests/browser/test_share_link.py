@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from harness import (
     choose_option,
     chosen_option,
@@ -199,13 +198,6 @@ def test_an_own_data_link_opens_the_same_set_and_settings(page, chromium_browser
         own_data.delete_stored(stored.name, home=streamlit_server.home)
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="cnnlib.share reads a link's dataset as [a-z0-9_]{1,64}, so it refuses a stored set "
-    "whose name has a '-' or a Korean letter, which own_data.safe_name keeps: 'The link names a "
-    "dataset CNN Lab does not have'",
-)
 def test_an_own_data_link_opens_a_set_with_a_korean_name(page, chromium_browser, streamlit_server):
     stored = own_data.import_upload(
         shapes_zip(), "도형 모음", ImportSettings(size=16), home=streamlit_server.home
