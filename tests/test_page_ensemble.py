@@ -153,10 +153,11 @@ def test_fast_best_setting_trains_exercise_members_with_their_recipe(small_home)
     at.button(key="ensemble_fast_best").click().run()
     assert not at.exception
     assert at.selectbox(key="ensemble_w_architecture_mnist").value == "exercise"
-    assert at.slider(key="ensemble_w_count").value == 5
+    assert at.slider(key="ensemble_w_count").value == 7
     assert at.slider(key="ensemble_w_epochs").value == 12
     assert at.slider(key="ensemble_w_shift").value == 2
     assert at.toggle(key="ensemble_w_recipe").value is True
+    assert at.toggle(key="ensemble_w_hold_out").value is False  # every image: the average
     # Shortened for the test: two members, one epoch.
     at.slider(key="ensemble_w_count").set_value(2)
     at.slider(key="ensemble_w_epochs").set_value(1)
@@ -171,6 +172,7 @@ def test_fast_best_setting_trains_exercise_members_with_their_recipe(small_home)
         assert snap["state"] == "finished"
         assert snap["settings"]["schedule"] == "cosine"
         assert snap["settings"]["augment_shift"] == 2
+        assert snap["settings"]["validation_split"] == 0.0
         assert snap["learning_rate"] == 0.002  # the recipe's, not the lecture's 0.001
         assert snap["learning_rate_now"] < 0.1 * snap["learning_rate"]  # it fell
     at.run()

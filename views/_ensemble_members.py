@@ -22,17 +22,20 @@ from views._trainer import progress as trainer_progress
 
 TRAIN_SIZES = (1000, 2000, 5000, 10_000, 20_000, 0)  # 0: the whole training set
 VALIDATION_SPLIT = 0.1  # as the MNIST page trains; the held-out tenth weighs the members
-# The fast best setting (`benchmarks/ensemble.py --settings fast`): five members of the
-# exercise design, each trained with its recipe on every image (the tenth held out).
+# The fast best setting (`benchmarks/ensemble.py --settings fast`): seven members of the
+# exercise design, each trained with its recipe on every image, none held out. Measured on a
+# 2-core CPU: 99.63% test accuracy for their average, 6.6 minutes of training in all; five or
+# seven members holding out a tenth reached 99.55-99.60%.
 FAST_BEST = {
     "ensemble_w_data": "mnist",
     "ensemble_w_mode": "seeds",
     "ensemble_w_architecture_mnist": "exercise",
-    "ensemble_w_count": 5,
+    "ensemble_w_count": 7,
     "ensemble_w_epochs": registry.get("exercise").recipe["epochs"],
     "ensemble_w_train_images": 0,
     "ensemble_w_shift": registry.get("exercise").recipe["augment_shift"],
     "ensemble_w_recipe": True,
+    "ensemble_w_hold_out": False,
 }
 
 
@@ -115,13 +118,19 @@ def train_panel() -> None:
             "others train as the lecture does."
         ),
     )
-    seed = right.number_input(_("First seed"), 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
-    right.caption(
-        _(
-            "Batch 128, Adam at 0.001 as in the lecture; the last {share} of the training images "
-            "is held out for validation."
-        ).format(share=f"{VALIDATION_SPLIT:.0%}")
+    hold_out = right.toggle(
+        _("Hold out the last {share} of the training images").format(
+            share=f"{VALIDATION_SPLIT:.0%}"
+        ),
+        key=_initial("ensemble_w_hold_out", True),
+        help=_(
+            "Images no member learned from: the weighted average and the stacking are fitted on "
+            "them. Without them the members learn from every image, which makes each a little "
+            "better, and the ensemble is combined by the average or the vote."
+        ),
     )
+    seed = right.number_input(_("First seed"), 0, 1_000_000, key=_initial("ensemble_w_seed", 0))
+    right.caption(_("Batch 128, Adam at 0.001 as in the lecture."))
     train, fast = st.columns(2)
     fast.button(
         _("Fast best setting"),
@@ -129,12 +138,15 @@ def train_panel() -> None:
         on_click=use_fast_best,
         disabled=busy,
         help=_(
-            "Five members of the exercise design, each with its recipe: 12 epochs, a cosine "
-            "schedule from 0.002 and shifts of up to 2 pixels, on every training image."
+            "Seven members of the exercise design, each with its recipe (12 epochs, a cosine "
+            "schedule from 0.002 and shifts of up to 2 pixels), on every training image with "
+            "none held out. Measured on a 2-core CPU: their average scored 99.63%, on the test "
+            "set, after 6.6 minutes of training in all."
         ),
     )
     if train.button(_("Train the members"), icon=":material/model_training:", disabled=busy):
-        _start(name, architectures, per, epochs, size, shift, recipe, int(seed))
+        split = VALIDATION_SPLIT if hold_out else 0.0
+        _start(name, architectures, per, epochs, size, shift, recipe, int(seed), split)
 
 
 def _with_recipe(settings: TrainSettings, architecture: str) -> TrainSettings:
@@ -145,7 +157,7 @@ def _with_recipe(settings: TrainSettings, architecture: str) -> TrainSettings:
     return dataclasses.replace(settings, **changes) if recipe else settings
 
 
-def _start(name, architectures, per, epochs, size, shift, recipe, seed) -> None:
+def _start(name, architectures, per, epochs, size, shift, recipe, seed, split) -> None:
     state = _state.ensemble()
     try:
         specs = ensemble.plan_members(
@@ -154,7 +166,7 @@ def _start(name, architectures, per, epochs, size, shift, recipe, seed) -> None:
         settings = TrainSettings(
             epochs=epochs,
             batch_size=128,
-            validation_split=VALIDATION_SPLIT,
+            validation_split=split,
             augment_shift=shift,
             augment_flip=name == "cifar10" and shift > 0,
         )
