@@ -5,10 +5,10 @@ profiler, summed over its threads) put about a quarter of the step's time in mix
 into dropout, most of it after the convolutions: drawing one float per activation with the
 Philox generator (16% of the step), comparing and selecting (8%), and scaling (part of the 10%
 spent in multiplications). More than the convolutions' forward pass (7%). With 16 bits per
-activation the draw took 7% of a step that took 11% less time. `keras.layers.Dropout` asks its backend for
-`random.dropout(inputs, rate, noise_shape, seed)`; while `fast_dropout()` is active, that call
-draws one 32-bit random word per two activations and keeps an activation where its 16 bits
-are at least `round(rate · 65536)`.
+activation the draw took 7% of a step that took 11% less time. `keras.layers.Dropout` asks
+its backend for `random.dropout(inputs, rate, noise_shape, seed)`; while `fast_dropout()` is
+active, that call draws one 32-bit random word per two activations and keeps an activation
+where its 16 bits are at least `round(rate · 65536)`.
 
 It is the same dropout: each activation is kept independently with probability 1 − rate
 (exactly, for every rate a multiple of 1/65536, which includes the lecture's 0.25 and 0.5;
