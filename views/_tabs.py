@@ -2,10 +2,10 @@
 
 By default Streamlit runs and sends every tab's content, shown or not. On the MNIST page that
 put the whole trainer into the browser's page while the student drew a digit, and each stroke's
-reading then went through a re-render of all of it: about 90 ms of the browser's time per
-stroke on this project's 2-core test machine (measured with `benchmarks/draw_latency.py` and a
-browser trace). Tabs made here rerun the page when the student picks one, and only the open
-tab's content is drawn.
+reading went through a re-render of all of it: about 130 ms of the browser's JavaScript per
+stroke in a Chromium trace on a 2-core machine. Tabs made here rerun the page when the student
+picks one, and only the open tab's content is drawn: a drawing's reading then reached the
+screen in a median of 95 ms instead of 138 (`benchmarks/draw_latency.py`).
 
 A picked tab is remembered by its name (not its label, which changes with the language), so a
 language switch and a visit to another page come back to the same tab.
