@@ -132,6 +132,11 @@ def show_phrases(parts: tuple[Phrase, ...]) -> str:
     return "; ".join(part.shown() for part in parts)
 
 
+def english_phrases(parts: tuple[Phrase, ...]) -> str:
+    """Phrases in English, one after another, as `show_phrases` joins them."""
+    return "; ".join(part.english() for part in parts)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A labelled image set split into training and test parts.
@@ -155,7 +160,7 @@ class Dataset:
         object.__setattr__(self, "class_names", tuple(str(name) for name in self.class_names))
         if isinstance(self.source, tuple):
             object.__setattr__(self, "source_parts", self.source)
-            object.__setattr__(self, "source", "; ".join(part.english() for part in self.source))
+            object.__setattr__(self, "source", english_phrases(self.source))
         for part in ("train", "test"):
             x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
             if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:

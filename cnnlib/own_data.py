@@ -43,7 +43,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
-from cnnlib.datasets import Dataset, DatasetError, Phrase, phrase, show_phrases
+from cnnlib.datasets import Dataset, DatasetError, Phrase, english_phrases, phrase, show_phrases
 from cnnlib.i18n import N_, _, ngettext
 from cnnlib.layers import (
     Conv2D,
@@ -1088,17 +1088,15 @@ def import_upload(
             )
     report_progress(0.95, _("Saving"))
     created = datetime.now(UTC).isoformat(timespec="microseconds")
+    source = _source_phrases(report, filename, settings)
     meta = {
         "format": FORMAT_VERSION,
         "title": title.strip() or name,
         "class_names": list(report.class_names),
         "input_shape": [settings.size, settings.size, settings.channels],
         "counts": {part: int(len(arrays[f"y_{part}"])) for part in parts},
-        "source": "; ".join(part.english() for part in _source_phrases(report, filename, settings)),
-        "source_phrases": [
-            [part.template, dict(part.values)]
-            for part in _source_phrases(report, filename, settings)
-        ],
+        "source": english_phrases(source),
+        "source_phrases": [[part.template, dict(part.values)] for part in source],
         "created": created,
         "settings": asdict(settings),
         "skipped": [asdict(item) for item in skipped],
@@ -1335,6 +1333,7 @@ def load_stored(name: str, home: str | os.PathLike | None = None) -> OwnDataset:
             )
         )
     meta = _read_meta(folder)
+    parts = _stored_phrases(meta)
     try:
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -1350,8 +1349,8 @@ def load_stored(name: str, home: str | os.PathLike | None = None) -> OwnDataset:
             x_test=arrays["x_test"],
             y_test=arrays["y_test"].astype(np.int64),
             class_names=tuple(meta["class_names"]),
-            source=(phrase("{file}", file=meta.get("title", name)), *_stored_phrases(meta))
-            if _stored_phrases(meta)
+            source=(phrase("{file}", file=meta.get("title", name)), *parts)
+            if parts
             else f"{meta.get('title', name)}: {meta.get('source', '')}",
             x_val=arrays["x_val"],
             y_val=arrays["y_val"].astype(np.int64),
