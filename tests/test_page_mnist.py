@@ -45,16 +45,21 @@ def metric(at: AppTest, label_start: str):
     return found[0]
 
 
-def train_tiny_run(at: AppTest, network_key: str = "mnist_one_conv"):
+def start_tiny_run(at: AppTest, network_key: str = "mnist_one_conv", epochs: int = 1):
+    """Start a run of `epochs` on 500 images from the Train tab; return it."""
     at.selectbox(key="mnist_w_network_mnist").set_value(network_key)
-    at.number_input(key="mnist_w_epochs").set_value(1)
+    at.number_input(key="mnist_w_epochs").set_value(epochs)
     at.select_slider(key="mnist_w_train_size_mnist").set_value(500)
     at.run()
     at.button(key="mnist_start").click()
     at.run()
     run = at.session_state[_state.MNIST].run
     assert run is not None, [e.value for e in at.error]
-    job = run.job
+    return run
+
+
+def train_tiny_run(at: AppTest, network_key: str = "mnist_one_conv"):
+    job = start_tiny_run(at, network_key).job
     assert job.wait(timeout=240), "the tiny run did not finish in time"
     at.run()
     assert not at.exception, at.exception
@@ -417,13 +422,8 @@ def test_only_the_open_tab_is_drawn_and_it_stays_open_across_a_language_switch(s
 
 def test_the_draw_tab_says_when_a_run_is_training_on_the_train_tab(small_home):
     at = open_page()
-    at.number_input(key="mnist_w_epochs").set_value(200)
-    at.select_slider(key="mnist_w_train_size_mnist").set_value(500)
-    at.run()
-    at.button(key="mnist_start").click()
-    at.run()
-    run = at.session_state[_state.MNIST].run
-    assert run is not None and run.state.active
+    run = start_tiny_run(at, epochs=200)
+    assert run.state.active
     try:
         open_tab(at, "Draw a digit")
         assert any("is training on the Train tab" in caption.value for caption in at.caption), [
