@@ -5,6 +5,7 @@ a message and the page's defaults."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 from harness import (
@@ -155,16 +156,25 @@ def _opened_in_a_fresh_session(chromium_browser, server, link: str, check) -> No
         fresh.close()
 
 
-def test_an_own_data_link_opens_the_same_set_and_settings(page, chromium_browser, streamlit_server):
-    """A stored set (put into the server's data folder as an import would) is picked and given
-    other settings; the link opens the same set and settings in a fresh session."""
-    stored = own_data.import_upload(
-        shapes_zip(), "shared_shapes", ImportSettings(size=16), home=streamlit_server.home
-    )
+@contextmanager
+def stored_set_on_the_train_tab(page, server, title: str):
+    """A stored set titled `title` (put into the server's data folder as an import would),
+    picked on the own-data page's Train tab; deleted afterwards, so that other tests find the
+    folder as it was."""
+    stored = own_data.import_upload(shapes_zip(), title, ImportSettings(size=16), home=server.home)
     try:
         open_page(page, "/own_data")
         choose_option(page, "Dataset", stored.title)
         page.get_by_role("tab", name="Train").click()
+        yield stored
+    finally:
+        own_data.delete_stored(stored.name, home=server.home)
+
+
+def test_an_own_data_link_opens_the_same_set_and_settings(page, chromium_browser, streamlit_server):
+    """A stored set is picked and given other settings; the link opens the same set and
+    settings in a fresh session."""
+    with stored_set_on_the_train_tab(page, streamlit_server, "shared_shapes") as stored:
         fill_text(page, "Epochs", "4")
         fill_text(page, "Learning rate", "0.005")
         choose_option(page, "Learning-rate schedule", COSINE)
@@ -194,23 +204,13 @@ def test_an_own_data_link_opens_the_same_set_and_settings(page, chromium_browser
             screenshot(other, "share-link-own-data-opened")
 
         _opened_in_a_fresh_session(chromium_browser, streamlit_server, link, same_setup)
-    finally:
-        own_data.delete_stored(stored.name, home=streamlit_server.home)
 
 
 def test_an_own_data_link_opens_a_set_with_a_korean_name(page, chromium_browser, streamlit_server):
-    stored = own_data.import_upload(
-        shapes_zip(), "도형 모음", ImportSettings(size=16), home=streamlit_server.home
-    )
-    try:
-        open_page(page, "/own_data")
-        choose_option(page, "Dataset", stored.title)
-        page.get_by_role("tab", name="Train").click()
+    with stored_set_on_the_train_tab(page, streamlit_server, "도형 모음") as stored:
         link = copied_link(page)
 
         def same_set(other) -> None:
             assert chosen_option(other, "Dataset") == stored.title
 
         _opened_in_a_fresh_session(chromium_browser, streamlit_server, link, same_set)
-    finally:
-        own_data.delete_stored(stored.name, home=streamlit_server.home)
